@@ -1,0 +1,218 @@
+"""Harmonise: turn one round's module frames into the common schema's `households` and `persons` tables.
+
+Per round this stage only renames, recasts and recodes, one to one from source to schema, as the crosswalk says.
+Nothing is dropped silently: rows outside a declared universe are counted in the notes; an unmapped code, a
+duplicate key, an orphan person or an unusable weight stops the round with an error naming file, variable and values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from pipelines.derive import AGGREGATES, DERIVATIONS, code_of
+from pipelines.errors import CrosswalkError, DesignError, SchemaViolation
+from pipelines.read import CONSOLIDATED, ModuleData
+from pipelines.specs import RoundSpec, Universe, VariableMap
+from surveys import schema
+
+_SHOW = 8  # offending values shown in a message
+
+
+@dataclass(frozen=True)
+class HarmonisedRound:
+    """The two harmonised tables of a round, and what the harmoniser has to say about them."""
+
+    households: pl.DataFrame
+    persons: pl.DataFrame
+    notes: tuple[str, ...] = field(default=())
+
+
+def _where(data: ModuleData) -> str:
+    return f"{data.path} (module {data.module})"
+
+
+def _key(columns: tuple[str, ...]) -> pl.Expr:
+    return pl.concat_str([pl.col(c) for c in columns], separator="-")
+
+
+def _check_unique(frame: pl.DataFrame, key: tuple[str, ...], data: ModuleData) -> None:
+    nulls = frame.filter(pl.any_horizontal(pl.col(key).is_null()))
+    if nulls.height:
+        raise SchemaViolation(f"{nulls.height} rows have a blank key {list(key)}", where=_where(data))
+    dupes = frame.group_by(key).len().filter(pl.col("len") > 1)
+    if dupes.height:
+        shown = dupes.head(_SHOW).rows()
+        raise SchemaViolation(
+            f"duplicate key {list(key)}: {dupes.height} values occur more than once, e.g. {shown} (value…, count)",
+            where=_where(data), hint="Each household/person must appear once per module; check for a doubled file.",
+        )
+
+
+def _in_universe(universe: Universe) -> pl.Expr:
+    return pl.all_horizontal(code_of(pl.col(c.var)).is_in(c.values) for c in universe.conditions)
+
+
+def _check_weights(frame: pl.DataFrame, weight: str, data: ModuleData) -> pl.Expr:
+    number = pl.col(weight).cast(pl.Float64, strict=False)
+    bad = frame.filter(number.is_null() | number.is_nan() | (number <= 0))
+    if bad.height:
+        values = bad[weight].unique().head(_SHOW).to_list()
+        raise DesignError(
+            f"weight `{weight}` is missing, not a number, zero or negative in {bad.height} rows: values {values}",
+            where=_where(data), hint="Every responding unit needs a positive expansion factor.",
+        )
+    return number
+
+
+def _recode(data: ModuleData, var: VariableMap, spec: RoundSpec) -> pl.Expr:
+    source = var.source_vars[0]
+    rows = spec.values.filter(pl.col("harmonised_var").eq(var.harmonised_var) & pl.col("source_var").eq(source))
+    code = code_of(pl.col(source))
+    unmapped = (
+        data.frame.select(code.alias("code")).filter(pl.col("code").is_not_null() & ~pl.col("code").is_in(rows["source_value"]))
+        ["code"].value_counts(sort=True)
+    )
+    if unmapped.height:
+        raise CrosswalkError(
+            f"{source} value(s) {unmapped.head(_SHOW).rows()} (value, rows) have no mapping for "
+            f"{var.harmonised_var} in {spec.folder.name}/values.csv",
+            where=_where(data), hint="Add a row for each code to values.csv, or mark it is_missing.",
+        )
+    mapped = rows.with_columns(pl.when(~pl.col("is_missing")).then(pl.col("harmonised_value")))
+    return code.replace_strict(mapped["source_value"], mapped["harmonised_value"], default=None, return_dtype=pl.String)
+
+
+def _copy(data: ModuleData, var: VariableMap, dtype: pl.DataType) -> pl.Expr:
+    source = var.source_vars[0]
+    bad = data.frame.filter(pl.col(source).is_not_null() & pl.col(source).cast(dtype, strict=False).is_null())
+    if bad.height:
+        raise CrosswalkError(
+            f"{source} has {bad.height} values that are not {dtype} for {var.harmonised_var}: "
+            f"{bad[source].unique().head(_SHOW).to_list()}",
+            where=_where(data),
+        )
+    return pl.col(source).cast(dtype)
+
+
+def _expression(data: ModuleData, var: VariableMap, spec: RoundSpec) -> pl.Expr:
+    column = schema.columns(var.table)[var.harmonised_var]
+    if var.transform == "recode":
+        text = _recode(data, var, spec)
+        return text.eq("true") if column.dtype == pl.Boolean() else text
+    if var.transform == "copy":
+        return _copy(data, var, column.dtype)
+    return DERIVATIONS[var.derive_name](*(pl.col(s) for s in var.source_vars))
+
+
+def apply_crosswalk(data: ModuleData, variables: tuple[VariableMap, ...], spec: RoundSpec) -> list[pl.Expr]:
+    """One expression per harmonised column fed by this module; several source variables are coalesced in order."""
+    by_target: dict[str, list[pl.Expr]] = {}
+    for var in variables:
+        by_target.setdefault(var.harmonised_var, []).append(_expression(data, var, spec))
+    return [pl.coalesce(exprs).alias(name) if len(exprs) > 1 else exprs[0].alias(name) for name, exprs in by_target.items()]
+
+
+def _households(spec: RoundSpec, module: ModuleData, notes: list[str]) -> pl.DataFrame:
+    frame = module.frame
+    universe = spec.modules[module.module].universe
+    if universe:
+        kept = frame.filter(_in_universe(spec.universes[universe]))
+        notes.append(f"module {module.module}: {kept.height} of {frame.height} rows in universe `{universe}`; "
+                     f"{frame.height - kept.height} rows outside it are not households of the round")
+        frame = kept
+    _check_unique(frame, spec.household_key, module)
+    weight = _check_weights(frame, spec.design.weight, module)
+    design = spec.design
+    crosswalk = [v for v in spec.variables_of(module.module) if v.table == "households"]
+    return frame.select(
+        _key(spec.household_key).alias("hh_id"),
+        weight.alias("weight"),
+        pl.concat_str([pl.col(s).fill_null("") for s in design.strata], separator="|").alias("stratum"),
+        pl.col(design.psu).alias("psu"),
+        *apply_crosswalk(ModuleData(module.module, module.path, module.sha256, module.encoding, frame), crosswalk, spec),
+    )
+
+
+def _person_modules(spec: RoundSpec, modules: dict[str, ModuleData]) -> list[ModuleData]:
+    if CONSOLIDATED in modules:
+        data = modules[CONSOLIDATED]
+        return [ModuleData(m, data.path, data.sha256, data.encoding, data.frame) for m in spec.consolidated.modules]
+    return [d for m, d in sorted(modules.items()) if spec.modules[m].unit == "person"]
+
+
+def _check_orphans(frame: pl.DataFrame, key: str, parents: pl.Series, data: ModuleData, what: str) -> None:
+    orphans = frame.filter(~pl.col(key).is_in(parents.implode()))
+    if orphans.height:
+        raise SchemaViolation(
+            f"{orphans.height} rows belong to no {what}, e.g. {orphans[key].head(_SHOW).to_list()}",
+            where=_where(data), hint="Every person must belong to a responding household and appear in module 200.",
+        )
+
+
+def _person_columns(spec: RoundSpec, data: ModuleData, parent: str, parents: pl.Series | None) -> pl.DataFrame:
+    """Crosswalked columns of one person module; `parents` are the ids its rows must belong to (None: checked)."""
+    frame = data.frame.with_columns(
+        _key(spec.household_key).alias("hh_id"), _key(spec.person_key).alias("person_id")
+    )
+    if parents is not None:
+        _check_unique(frame, spec.person_key, data)
+        what = "responding household of module 100" if parent == "hh_id" else "resident of module 200"
+        _check_orphans(frame, parent, parents, data, what)
+    crosswalk = [v for v in spec.variables_of(data.module) if v.table == "persons"]
+    return frame.select("hh_id", "person_id", *apply_crosswalk(data, crosswalk, spec))
+
+
+def _persons(spec: RoundSpec, modules: dict[str, ModuleData], households: pl.DataFrame) -> pl.DataFrame:
+    person_modules = _person_modules(spec, modules)
+    base = next(d for d in person_modules if d.module == "200")
+    persons = _person_columns(spec, base, "hh_id", households["hh_id"])
+    for data in person_modules:
+        if data.module == "200":
+            continue
+        # The consolidated file was checked as module 200; its other modules are the same rows.
+        parents = None if data.path == base.path else persons["person_id"]
+        columns = _person_columns(spec, data, "person_id", parents)
+        persons = persons.join(columns.drop("hh_id"), on="person_id", how="left", validate="1:1")
+    design = households.select("hh_id", "weight", "stratum", "psu", "city", "lima_zone")
+    return persons.join(design, on="hh_id", how="left", validate="m:1")
+
+
+def _household_aggregates(spec: RoundSpec, persons_data: ModuleData) -> pl.DataFrame:
+    aggregates = [v for v in spec.variables if v.table == "households" and v.derive_name in AGGREGATES]
+    frame = persons_data.frame.with_columns(_key(spec.household_key).alias("hh_id"))
+    return frame.group_by("hh_id").agg(
+        DERIVATIONS[v.derive_name](*(pl.col(s) for s in v.source_vars)).alias(v.harmonised_var) for v in aggregates
+    )
+
+
+def conform(frame: pl.DataFrame, table: str, spec: RoundSpec, *, synthetic: bool) -> pl.DataFrame:
+    """Order, type and complete `frame` to the schema of `table`; columns no module fed are null."""
+    identity = {"source": pl.lit(spec.source), "round": pl.lit(spec.round), "year": pl.lit(spec.year),
+                "synthetic": pl.lit(synthetic)}
+    out = []
+    for name, column in schema.columns(table).items():
+        expr = identity.get(name, pl.col(name) if name in frame.columns else pl.lit(None))
+        out.append(expr.cast(column.dtype).alias(name))
+    return frame.select(out)
+
+
+def harmonise_round(spec: RoundSpec, modules: dict[str, ModuleData], *, synthetic: bool = False) -> HarmonisedRound:
+    """Build the harmonised tables of one round from its module frames (see `pipelines.read`)."""
+    notes: list[str] = []
+    households = _households(spec, modules["100"], notes)
+    persons = _persons(spec, modules, households)
+    person_base = modules.get("200") or modules[CONSOLIDATED]
+    households = households.join(
+        _household_aggregates(spec, person_base), on="hh_id", how="left", validate="1:1"
+    )
+    absent = [m for m, module in spec.modules.items() if m not in modules and not (
+        CONSOLIDATED in modules and m in spec.consolidated.modules)]
+    if absent:
+        notes.append(f"modules {absent} not supplied: their columns are null (not asked), not 'no'")
+    return HarmonisedRound(
+        conform(households, "households", spec, synthetic=synthetic),
+        conform(persons, "persons", spec, synthetic=synthetic),
+        tuple(notes),
+    )

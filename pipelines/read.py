@@ -1,0 +1,219 @@
+"""Read: find a round's module files and read them, whatever the format, into all-text polars frames.
+
+Identifiers stay text (INEI zero-pads them); codes are normalised to INEI's bare code (`2.Mujer` -> `2`) later, by
+the crosswalk. Blank answers (INEI writes a single space) become null here. Each format has one reader, picked from
+`READERS` by file suffix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.errors import SourceFileError
+from pipelines.specs import RoundSpec
+
+CONSOLIDATED = "consolidated"
+
+
+@dataclass(frozen=True)
+class ModuleFile:
+    """A module file found in a raw round folder."""
+
+    module: str  # a module number, or CONSOLIDATED
+    path: Path
+
+
+@dataclass(frozen=True)
+class ModuleData:
+    """A module's rows (all text, blanks as null) with their provenance."""
+
+    module: str
+    path: Path
+    sha256: str
+    encoding: str
+    frame: pl.DataFrame
+
+
+def fold(text: str) -> str:
+    """Compare names as a person would: Unicode-normalised, accents folded, case-insensitive."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def _carries(name: str, token: str) -> bool:
+    if token.isdigit():
+        return re.search(rf"(?<![0-9]){token}(?![0-9])", name) is not None
+    return fold(token) in name
+
+
+def _modules_named(name: str, spec: RoundSpec) -> list[str]:
+    folded = fold(name)
+    if spec.consolidated and any(_carries(folded, t) for t in (spec.consolidated.inei_code, *spec.consolidated.names)):
+        return [CONSOLIDATED]
+    return [
+        number for number, module in spec.modules.items()
+        if any(_carries(folded, t) for t in (number, module.inei_code, *module.names) if t)
+    ]
+
+
+def find_module_files(raw_dir: Path, spec: RoundSpec) -> dict[str, ModuleFile]:
+    """Recognise the module files in `raw_dir` (searched recursively).
+
+    Raises `SourceFileError` when two files claim one module, a file's name carries a code we cannot attribute, a
+    module file is not CSV/SAV/DTA, or a required module is missing.
+    """
+    found: dict[str, ModuleFile] = {}
+    for path in sorted(p for p in raw_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        stem = fold(path.stem)
+        unknown = [c for c in spec.unknown_inei_codes if _carries(stem, c)]
+        if unknown:
+            raise SourceFileError(
+                f"the name carries INEI module code {unknown[0]}, which {spec.name} does not describe",
+                where=str(path), hint="Rename the file or add the module to source.yaml.",
+            )
+        modules = _modules_named(stem, spec)
+        if not modules:
+            continue
+        if len(modules) > 1:
+            raise SourceFileError(f"the name fits modules {modules}; which one is it?", where=str(path))
+        if path.suffix.lower() not in READERS:
+            raise SourceFileError(
+                f"module {modules[0]} file is `{path.suffix or 'without suffix'}`, not CSV, SAV or DTA",
+                where=str(path), hint=f"Export it from INEI's download as one of {sorted(READERS)}.",
+            )
+        if modules[0] in found:
+            raise SourceFileError(
+                f"two files for module {modules[0]}: {found[modules[0]].path.name} and {path.name}", where=str(raw_dir)
+            )
+        found[modules[0]] = ModuleFile(modules[0], path)
+    _check_required(found, raw_dir, spec)
+    return found
+
+
+def _check_required(found: dict[str, ModuleFile], raw_dir: Path, spec: RoundSpec) -> None:
+    covered = set(found)
+    if CONSOLIDATED in found and spec.consolidated:
+        clash = covered & set(spec.consolidated.modules)
+        if clash:
+            raise SourceFileError(
+                f"the consolidated file and separate files for modules {sorted(clash)} are both present",
+                where=str(raw_dir), hint="Keep one of them.",
+            )
+        covered |= set(spec.consolidated.modules)
+    missing = [m.number for m in spec.modules.values() if m.required and m.number not in covered]
+    if missing:
+        raise SourceFileError(
+            f"required module(s) {missing} of {spec.name} not found among "
+            f"{sorted(p.name for p in raw_dir.rglob('*') if p.is_file())}",
+            where=str(raw_dir),
+            hint="Module files are recognised by the module number, INEI's module code or its title in the name.",
+        )
+
+
+def _decode(raw: bytes, path: Path) -> tuple[str, str]:
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        # INEI's older exports are Windows-1252/Latin-1; every byte decodes there, so say which one we used.
+        return raw.decode("cp1252", errors="strict"), "cp1252"
+
+
+def read_csv(path: Path, columns: tuple[str, ...]) -> tuple[pl.DataFrame, str]:
+    """INEI's CSV, `code.label` or bare codes, UTF-8 (with or without BOM) or Latin-1; all columns as text."""
+    raw = path.read_bytes()
+    try:
+        text, encoding = _decode(raw, path)
+    except UnicodeDecodeError as exc:
+        raise SourceFileError(f"neither UTF-8 nor Windows-1252/Latin-1 ({exc})", where=str(path)) from exc
+    data = text.encode("utf-8") if encoding != "utf-8" or raw.startswith(b"\xef\xbb\xbf") else raw
+    try:
+        frame = pl.read_csv(data, infer_schema=False, columns=None)
+    except pl.exceptions.PolarsError as exc:
+        raise SourceFileError(f"not a readable CSV: {str(exc).splitlines()[0]}", where=str(path)) from exc
+    _check_complete(frame, path, text)
+    return _select(frame, columns, path), encoding
+
+
+def _check_complete(frame: pl.DataFrame, path: Path, text: str) -> None:
+    if frame.height == 0 or frame.width < 2:
+        raise SourceFileError(f"{frame.height} rows and {frame.width} columns: not a module file", where=str(path))
+    # INEI writes a blank answer as " ", never as an empty field: an empty last field means a cut-off line.
+    last = frame.row(frame.height - 1)
+    if last[-1] is None and not text.endswith(("\n", "\r")):
+        filled = sum(v is not None for v in last)
+        raise SourceFileError(
+            f"truncated: the last line (row {frame.height}) has {filled} of {frame.width} fields and no line end",
+            where=str(path), hint="Copy or download the file again.",
+        )
+
+
+def _integral_text(series: pl.Series) -> pl.Series:
+    if series.dtype.is_float():
+        whole = series.drop_nulls()
+        if whole.len() == 0 or (whole == whole.round(0)).all():
+            return series.cast(pl.Int64).cast(pl.String)
+    return series.cast(pl.String)
+
+
+def _read_stat(reader: Callable, path: Path, columns: tuple[str, ...]) -> tuple[pl.DataFrame, str]:
+    try:
+        frame, _meta = reader(str(path), output_format="polars", apply_value_formats=False)
+    except Exception as exc:  # pyreadstat raises its own ReadstatError and plain OSError
+        raise SourceFileError(f"not a readable {path.suffix} file: {exc}", where=str(path)) from exc
+    frame = frame.with_columns(_integral_text(frame[c]) for c in frame.columns)
+    return _select(frame, columns, path), "native"
+
+
+def read_sav(path: Path, columns: tuple[str, ...]) -> tuple[pl.DataFrame, str]:
+    """SPSS `.sav` as INEI exports it: bare codes, value labels ignored."""
+    import pyreadstat
+
+    return _read_stat(pyreadstat.read_sav, path, columns)
+
+
+def read_dta(path: Path, columns: tuple[str, ...]) -> tuple[pl.DataFrame, str]:
+    """Stata `.dta` as INEI exports it: bare codes, value labels ignored."""
+    import pyreadstat
+
+    return _read_stat(pyreadstat.read_dta, path, columns)
+
+
+READERS: dict[str, Callable[[Path, tuple[str, ...]], tuple[pl.DataFrame, str]]] = {
+    ".csv": read_csv,
+    ".sav": read_sav,
+    ".dta": read_dta,
+}
+
+
+def _select(frame: pl.DataFrame, columns: tuple[str, ...], path: Path) -> pl.DataFrame:
+    # Column names are matched exactly, except that a BOM or stray spaces around a header are not part of a name.
+    frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise SourceFileError(
+            f"variables {missing} are not in the file (it has {frame.columns[:12]}{'…' if frame.width > 12 else ''})",
+            where=str(path),
+        )
+    blank = pl.col(pl.String).str.strip_chars()
+    return frame.select(columns).with_columns(pl.when(blank != "").then(blank))
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_module(found: ModuleFile, columns: tuple[str, ...]) -> ModuleData:
+    """Read one module file, keeping only `columns`, with its sha256 and encoding."""
+    frame, encoding = READERS[found.path.suffix.lower()](found.path, columns)
+    return ModuleData(found.module, found.path, sha256_of(found.path), encoding, frame)
