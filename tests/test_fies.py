@@ -13,6 +13,7 @@ They are read in place; a missing file fails the test (it never skips).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -23,7 +24,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipelines.errors import DesignError, SchemaViolation
+from pipelines.errors import DesignError, SchemaViolation, SurveysError
 from pipelines.fies import (
     GLOBAL_STANDARD_2014_2016,
     ITEMS,
@@ -207,6 +208,33 @@ def test_bad_inputs_fail_with_the_package_errors():
         fit_rasch(data, weights[:-1])
 
 
+def test_an_item_nobody_endorses_is_not_identified():
+    answers, weights = simulate(7)
+    answers[:, ITEMS.index("WHLDAY")] = np.where(np.isnan(answers[:, 0]), np.nan, 0.0)
+    with pytest.raises(SurveysError, match="not identified"):
+        fit_rasch(answers, weights)
+
+
+def test_equating_the_standard_to_itself_is_the_identity():
+    _, _, model = fit_country(1)
+    standard = np.array([GLOBAL_STANDARD_2014_2016[item] for item in ITEMS])
+    eq = equate_to_global_standard(dataclasses.replace(model, item_severity=standard))
+    assert math.isclose(eq.scale, 1.0) and abs(eq.shift) < 1e-12
+    assert eq.common == ITEMS and eq.unique == ()
+    np.testing.assert_allclose(eq.country_thresholds, eq.thresholds)
+
+
+def test_one_displaced_item_is_flagged_unique_and_left_out_of_scale_and_shift():
+    """equating.fun's rule: an item 0.35 or more from the standard (after standardising) is unique."""
+    _, _, model = fit_country(1)
+    standard = np.array([GLOBAL_STANDARD_2014_2016[item] for item in ITEMS])
+    country = (standard - 0.2) / 1.3
+    country[ITEMS.index("HUNGRY")] += 1.0
+    eq = equate_to_global_standard(dataclasses.replace(model, item_severity=country))
+    assert eq.unique == ("HUNGRY",)
+    assert math.isclose(eq.scale, 1.3) and math.isclose(eq.shift, 0.2)
+
+
 def simulate(seed: int, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
     """Rasch answers for the global-standard items and lognormal weights (seeded by hypothesis)."""
     rng = np.random.default_rng(seed)
@@ -233,15 +261,16 @@ def test_scaling_the_weights_changes_nothing(seed, factor):
 
 @PROPERTY_SETTINGS
 @given(seed=st.integers(0, 2**32 - 1))
-def test_probabilities_are_proportions_that_rise_with_the_raw_score(seed):
+def test_probabilities_are_proportions_and_severities_rise_with_the_raw_score(seed):
+    """Probabilities need not rise with the raw score: a low score's larger SE fattens its upper tail."""
     answers, weights = simulate(seed)
-    probs = equate_to_global_standard(fit_rasch(answers, weights)).probability_by_raw_score
+    model = fit_rasch(answers, weights)
+    probs = equate_to_global_standard(model).probability_by_raw_score
     for column in ("p_moderate_severe", "p_severe"):
         p = probs[column].to_numpy()
         assert p[0] == 0.0 and np.all((p >= 0) & (p <= 1))
-        # Raw score k has a larger SE (that of raw score 0.5), so only scores 0..k-1 must be monotone.
-        assert np.all(np.diff(p[:-1]) >= 0)
     assert np.all(probs["p_severe"].to_numpy() <= probs["p_moderate_severe"].to_numpy())
+    assert np.all(np.diff(model.raw_score_severity) > 0)
 
 
 @PROPERTY_SETTINGS

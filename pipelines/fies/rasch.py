@@ -15,7 +15,10 @@ from pipelines.errors import SurveysError
 from pipelines.fies.items import ITEMS, checked_weights, frozen, item_matrix
 
 _MAX_NEWTON_STEPS = 100
-_NEWTON_TOLERANCE = 1e-12
+_NEWTON_TOLERANCE = 1e-10
+# Newton steps are capped: the conditional log-likelihood is concave, but a full step from a poor start
+# can overshoot when an item is endorsed by almost nobody (or almost everybody).
+_MAX_STEP = 1.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -118,13 +121,20 @@ def _cml_severities(x: np.ndarray, raw: np.ndarray, w: np.ndarray) -> np.ndarray
     k = x.shape[1]
     observed = w @ x
     weight_by_score = np.bincount(raw, weights=w, minlength=k + 1)
-    share = observed / w.sum()
+    share = observed / w.sum() if w.sum() > 0 else np.zeros(k)
+    if np.any((share <= 0) | (share >= 1)):
+        raise SurveysError(
+            "item severities are not identified: an item has only yes or only no answers (or there is no "
+            "weight) among complete cases with raw scores 1..k-1", where="fies fit_rasch",
+            got=f"weighted share of yes by item: {np.round(share, 3).tolist()}",
+            hint="Check the item coding, or fit on a larger sample.")
     severity = np.log((1 - share) / share)
     severity -= severity.mean()
     for _ in range(_MAX_NEWTON_STEPS):
         expected = weight_by_score @ conditional_probabilities(severity)
         information = np.einsum("r,rij->ij", weight_by_score, _conditional_covariances(severity))
         step = np.linalg.pinv(information) @ (expected - observed)
+        step *= min(1.0, _MAX_STEP / max(np.max(np.abs(step)), 1e-300))
         severity = severity + step - step.mean()
         if np.max(np.abs(step)) < _NEWTON_TOLERANCE:
             return severity
@@ -178,6 +188,12 @@ def _reliability(theta: np.ndarray, se: np.ndarray, weight: np.ndarray) -> float
     return float(model / (model + np.sum(se**2 * weight)))
 
 
+def _normalised(w: np.ndarray) -> np.ndarray:
+    """Rescale weights to sum to their count, as ``RM.w`` does for SEs and fit statistics."""
+    total = w.sum()
+    return w * (len(w) / total) if total > 0 else np.zeros_like(w)
+
+
 def fit_rasch(items: np.ndarray | pl.DataFrame, weights: np.ndarray, *,
               item_names: tuple[str, ...] = ITEMS, extreme_offset: float = 0.5) -> RaschModel:
     """Fit the weighted Rasch model by conditional maximum likelihood, as ``RM.weights::RM.w``.
@@ -205,17 +221,27 @@ def fit_rasch(items: np.ndarray | pl.DataFrame, weights: np.ndarray, *,
     complete cases with raw scores 1..k-1 (extremes carry no information); they are identified by
     summing to zero. Their SEs are ``1 / sqrt(sum_n w_n P_ni (1 - P_ni))`` with weights rescaled to sum
     to the number of non-extreme cases, as in ``RM.w``: so the SEs depend on the sample size, not on the
-    weights' scale. Raw-score severities solve ``sum_j P_j(theta) = r`` given the item severities. The
-    fit does not depend on the scale of the weights.
+    weights' scale. Raw-score severities solve ``sum_j P_j(theta) = r`` given the item severities, with
+    SEs ``1 / sqrt(sum_j P_j (1 - P_j))``; both extremes take the SE at raw score 0.5 (``se.control``).
+    Nothing depends on the scale of the weights.
+
+    Differences from ``RM.w``, all in R's numerical optimisation rather than in the estimand: R's
+    ``optim(BFGS)`` with finite-difference gradients stops short of the optimum (item severities within
+    about 1e-4, raw-score severities within about 1e-2 on the sample data), while these are solved to
+    machine precision; a raw score 1..k-1 that no complete case has keeps R's starting value in ``RM.w``
+    but gets its ML severity here. ``RM.w``'s ``.d = c(d1, d2)`` places raw score 0 at ``1 - d1`` and raw
+    score k at ``d2``; ``extreme_offset`` is the symmetric case ``1 - d1 = k - d2``.
     """
     x = item_matrix(items, item_names)
     w = checked_weights(weights, x.shape[0])
     k = len(item_names)
+    if not 0 < extreme_offset < 1:
+        raise ValueError(f"extreme_offset must lie strictly between 0 and 1, got {extreme_offset}")
     complete = ~np.isnan(x).any(axis=1)
     x, w = x[complete], w[complete]
     raw = x.sum(axis=1).astype(int)
     inner = (raw > 0) & (raw < k)
-    x_in, raw_in, w_in = x[inner], raw[inner], w[inner] * inner.sum() / w[inner].sum()
+    x_in, raw_in, w_in = x[inner], raw[inner], _normalised(w[inner])
     severity = _cml_severities(x_in, raw_in, w_in)
     p = conditional_probabilities(severity)[raw_in]
     theta, theta_se = _raw_score_severities(severity, extreme_offset)
