@@ -1,0 +1,87 @@
+"""The `surveys` command line: refresh, status (and, as they land, indicators, compare, report, export).
+
+Every command takes `--store DIR` (default `data/harmonized`). `python -m pipelines` is the same program.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipelines.store import read_manifest
+
+DEFAULT_STORE = Path("data/harmonized")
+DEFAULT_RAW = Path("data/raw")
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console(stderr=True)
+StoreOption = typer.Option(DEFAULT_STORE, "--store", help="The harmonised Parquet store.")
+
+
+@app.command()
+def refresh(
+    raw: Path = typer.Option(DEFAULT_RAW, "--raw", help="Raw folder: one folder per source and round, RAW/<source>/<round>/."),
+    store: Path = StoreOption,
+    force: bool = typer.Option(False, "--force", help="Redo every round even if its inputs are unchanged."),
+) -> None:
+    """Read, harmonise and store every round under RAW; with no raw data, the embedded synthetic default."""
+    from pipelines.errors import SurveysError
+    from pipelines.refresh import has_raw_rounds, refresh as run_refresh, refresh_embedded_default
+
+    columns = (SpinnerColumn(), TextColumn("[bold]{task.fields[wave]}"), TextColumn("{task.description}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(wave: str, step: str) -> None:
+            if wave not in tasks:
+                tasks[wave] = bar.add_task(step, wave=wave, total=None)
+            bar.update(tasks[wave], description=step)
+
+        try:
+            if has_raw_rounds(raw):
+                report = run_refresh(raw, store, progress=progress, force=force)
+            else:
+                console.print(f"No rounds under {raw}: refreshing the embedded default, a SYNTHETIC II ENPOVE 2022 round.")
+                report = refresh_embedded_default(store, progress=progress)
+        except SurveysError as exc:
+            console.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from exc
+    for name in report.written:
+        console.print(f"[green]stored[/green] {name}")
+        for note in report.notes.get(name, ()):
+            console.print(f"  note: {note}")
+    for name in report.unchanged:
+        console.print(f"unchanged {name}: inputs and crosswalk as stored, no work done")
+    if not report.written and not report.failed:
+        console.print("The store is up to date; nothing was redone.")
+    for name, message in report.failed.items():
+        console.print(f"[red]failed[/red] {name}: {message}\n  the store keeps what it had for {name}.")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def status(store: Path = StoreOption) -> None:
+    """Rounds in the store: rows, input checksums, when refreshed."""
+    waves = read_manifest(store)
+    if not waves:
+        console.print(f"{store}: empty; run `surveys refresh`.")
+        return
+    table = Table(title=f"Store {store} ({store.resolve().name})")
+    for column in ("round", "kind", "households", "persons", "inputs (sha256)", "refreshed"):
+        table.add_column(column)
+    for name, wave in waves.items():
+        inputs = "\n".join(f"{i['module']}: {i['sha256'][:12]}" for i in wave.inputs)
+        kind = "SYNTHETIC" if wave.synthetic else "microdata"
+        table.add_row(name, kind, f"{wave.rows['households']:,}", f"{wave.rows['persons']:,}", inputs,
+                      wave.refreshed_at)
+    Console().print(table)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,131 @@
+"""Refresh: for every round found under the raw folder, read → harmonise → store, redoing only what changed.
+
+The raw folder holds one folder per source and round, `<raw>/<source>/<round>/`, matched to the spec folder
+`surveys/<source>_<round>/`. A round that fails (bad input) is reported and keeps what the store had for it; the
+other rounds go on. With no raw data at all, the embedded default is a synthetic II ENPOVE 2022 round.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pipelines.errors import SurveysError
+from pipelines.harmonise import harmonise_round
+from pipelines.read import ModuleData, find_module_files, read_module, sha256_of
+from pipelines.specs import RoundSpec, available_specs
+from pipelines.store import WaveRecord, read_manifest, write_store
+from surveys.schema import SCHEMA_VERSION
+
+Progress = Callable[[str, str], None]  # (round name, step) -> None
+
+
+@dataclass
+class RefreshReport:
+    """What a refresh did, round by round."""
+
+    written: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    embedded_default: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+def find_rounds(raw: Path, specs: list[RoundSpec]) -> list[tuple[RoundSpec, Path]]:
+    """Pair each `<raw>/<source>/<round>/` folder with its spec; a folder without a spec is an error."""
+    by_name = {(s.source, s.round): s for s in specs}
+    pairs = []
+    for folder in sorted(p for p in raw.glob("*/*") if p.is_dir()):
+        key = (folder.parent.name, folder.name)
+        if key not in by_name:
+            known = sorted(f"{s}/{r}" for s, r in by_name)
+            raise SurveysError(f"no spec for {key[0]}/{key[1]} (specs: {known})", where=str(folder),
+                               hint="Add surveys/<source>_<round>/ or move the folder.")
+        pairs.append((by_name[key], folder))
+    return pairs
+
+
+def _inputs_fingerprint(spec: RoundSpec, folder: Path) -> tuple:
+    found = find_module_files(folder, spec)
+    return found, (SCHEMA_VERSION, spec.crosswalk_sha256, tuple(sorted(sha256_of(f.path) for f in found.values())))
+
+
+def _columns_for(spec: RoundSpec, module: str) -> tuple[str, ...]:
+    if module in spec.modules:
+        return spec.source_columns(module)
+    # The consolidated file: every person module's columns, once each.
+    return tuple(dict.fromkeys(c for m in spec.consolidated.modules for c in spec.source_columns(m)))
+
+
+def refresh_round(spec: RoundSpec, folder: Path, found: dict, *, synthetic: bool, progress: Progress):
+    """Read and harmonise one round; returns its manifest record and tables."""
+    modules: dict[str, ModuleData] = {}
+    for module, module_file in sorted(found.items()):
+        progress(spec.name, f"read module {module}")
+        modules[module] = read_module(module_file, _columns_for(spec, module))
+    progress(spec.name, "harmonise")
+    result = harmonise_round(spec, modules, synthetic=synthetic)
+    notes = result.notes + tuple(
+        f"{d.path.name}: read as {d.encoding}, not UTF-8" for d in modules.values() if d.encoding == "cp1252"
+    )
+    record = WaveRecord(
+        source=spec.source, round=spec.round, synthetic=synthetic,
+        inputs=tuple({"file": d.path.name, "module": d.module, "sha256": d.sha256, "encoding": d.encoding}
+                     for d in modules.values()),
+        crosswalk_sha256=spec.crosswalk_sha256, schema_version=SCHEMA_VERSION,
+        rows={"households": result.households.height, "persons": result.persons.height},
+        notes=notes, refreshed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    )
+    return record, {"households": result.households, "persons": result.persons}
+
+
+def refresh(raw: Path, store: Path, *, specs: list[RoundSpec] | None = None,
+            progress: Progress = lambda name, step: None, force: bool = False) -> RefreshReport:
+    """Refresh the store from every round under `raw`; see the module docstring."""
+    from pipelines.synthetic import is_synthetic_round
+
+    specs = specs if specs is not None else available_specs()
+    report = RefreshReport()
+    stored = read_manifest(store)
+    updates = {}
+    for spec, folder in find_rounds(Path(raw), specs):
+        try:
+            found, fingerprint = _inputs_fingerprint(spec, folder)
+            if not force and spec.name in stored and stored[spec.name].fingerprint() == fingerprint:
+                report.unchanged.append(spec.name)
+                continue
+            record, tables = refresh_round(spec, folder, found, synthetic=is_synthetic_round(folder),
+                                           progress=progress)
+        except SurveysError as exc:
+            report.failed[spec.name] = str(exc)
+            continue
+        updates[spec.name] = (record, tables)
+        report.written.append(spec.name)
+        report.notes[spec.name] = record.notes
+    if updates:
+        progress("store", "write and swap")
+        write_store(store, updates)
+    return report
+
+
+def has_raw_rounds(raw: Path) -> bool:
+    return Path(raw).is_dir() and any(p.is_dir() for p in Path(raw).glob("*/*"))
+
+
+def refresh_embedded_default(store: Path, *, progress: Progress = lambda name, step: None) -> RefreshReport:
+    """No raw data: refresh from a synthetic II ENPOVE 2022 round (deterministic, so a rerun does no work)."""
+    from pipelines.synthetic import write_synthetic_round
+
+    with tempfile.TemporaryDirectory(prefix="surveys-synthetic-") as tmp:
+        progress("enpove/2022", "generate synthetic round")
+        write_synthetic_round(Path(tmp) / "enpove" / "2022")
+        report = refresh(Path(tmp), store, progress=progress)
+    report.embedded_default = True
+    return report
