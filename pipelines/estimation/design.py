@@ -1,0 +1,736 @@
+"""`SurveyDesign`: a survey design declared once, and its estimators (mean, total, proportion, ratio).
+
+Every estimator runs the same three steps:
+
+1. build the linearised summands (``w*y``, ``w``, ...) as polars expressions, one set per variable;
+2. reduce them to sums per (domain, stratum, PSU) in a single ``group_by`` (`reduce.psu_sums`);
+3. on that small table, form the domain estimates, the PSU totals of the scores and their
+   variance with the one kernel in `variance.domain_variance`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import KW_ONLY, dataclass, field
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+from pipelines.errors import DesignError
+from pipelines.estimation.flags import Reliability
+from pipelines.estimation.intervals import PROPORTION_METHODS, proportion_ci, wald
+from pipelines.estimation.reduce import psu_sums
+from pipelines.estimation.variance import StrataInfo, domain_df, domain_variance
+
+LonelyPSU = Literal["adjust", "remove", "average", "fail"]
+LONELY_RULES = ("adjust", "remove", "average", "fail")
+RESULT_COLUMNS = ("variable", "estimate", "se", "ci_low", "ci_high", "df", "n", "weighted_n", "cv", "deff", "flag")
+
+_H = "__stratum__"
+_PSU = "__psu__"
+_D = "__domain__"
+
+
+def _names(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def _preview(values: Sequence[object], limit: int = 5) -> str:
+    shown = ", ".join(repr(v) for v in list(values)[:limit])
+    return shown + (f", ... ({len(values) - limit} more)" if len(values) > limit else "")
+
+
+@dataclass(frozen=True, slots=True)
+class _DesignInfo:
+    """What construction learns about the design columns (computed once, reused by every verb)."""
+
+    strata: StrataInfo
+    n_rows: int
+    n_psu: int
+    degf: int
+    lonely_strata: tuple[object, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    """One estimand: a label and the column(s) it needs."""
+
+    label: str
+    y: str
+    x: str | None = None  # ratio denominator
+
+
+@dataclass(frozen=True, slots=True)
+class SurveyDesign:
+    """A complex survey design (weights, strata, PSUs, fpc) bound to its data; never mutated.
+
+    Parameters
+    ----------
+    frame
+        The sample, one row per responding unit (`polars.DataFrame` or `polars.LazyFrame`; kept lazy
+        until an estimator collects).
+    weight
+        Sampling weight column (``1 / probability``). Must be present, non-null and positive on every row.
+    strata
+        First-stage stratum column, or None for an unstratified design.
+    psu
+        Primary sampling unit (first-stage cluster) column, or None when rows are the PSUs
+        (R ``ids=~1``).
+    fpc
+        First-stage finite population correction: either the number of PSUs in the stratum's population
+        (all values >= 1) or the first-stage sampling fraction (all values <= 1), constant within a stratum.
+        None means sampling with replacement at the first stage.
+    lonely_psu
+        What a stratum with a single PSU contributes to the variance: ``fail`` (default, R's default),
+        ``adjust``, ``remove`` or ``average``; see Notes.
+    nest
+        PSU labels are only unique within strata (R ``svydesign(nest=TRUE)``). With the default
+        False, a PSU label found in two strata raises `DesignError`, as R does.
+    reliability
+        Thresholds of the ``flag`` column (`Reliability`).
+
+    Raises
+    ------
+    DesignError
+        A design column is missing; a weight is null, non-positive or not finite; a stratum or PSU label
+        is null; a PSU label appears in two strata without ``nest=True``; the fpc is invalid; or
+        ``lonely_psu="fail"`` and some stratum has a single PSU. Messages name the column, the count
+        of offending rows and the fix.
+
+    Notes
+    -----
+    **Variance.** Taylor linearisation with the with-replacement (ultimate cluster) approximation at
+    the first stage, as R ``svydesign(ids=~psu, strata=~strata, weights=~w, fpc=~fpc)`` computes by
+    default for a one-stage design: the variance of an estimate is the between-PSU variance of its
+    linearised score totals within strata, ``sum_h (1 - f_h) n_h/(n_h-1) sum_i (z_hi - zbar_h)^2``.
+    Later stages are not modelled (R also ignores them unless their fpc is given).
+
+    **fpc.** Only the first stage's correction is applied: ``1 - n_h/N_h`` with ``N_h`` the
+    population count of PSUs of stratum ``h`` (or ``1 - f_h`` for a sampling fraction). A stratum with
+    ``N_h == n_h`` (certainty PSUs) contributes no variance. Without ``fpc`` the factor is 1.
+
+    **Lonely PSUs** (strata with one PSU), R's ``options(survey.lonely.psu=)``: ``fail`` raises at
+    construction naming the strata; ``remove`` drops their contribution (the variance is too small);
+    ``adjust`` centres their single PSU total at zero instead of the stratum mean (R's ``onestrat``;
+    for means, proportions and ratios zero is the grand mean of the scores); ``average`` replaces
+    their contribution by the average of the other strata (multiplies the variance by
+    ``strata / strata with two or more PSUs``, counted within the domain).
+
+    **Domains** (``by=``) keep the whole design, as R's ``svyby``/``subset`` do: rows outside the
+    domain contribute zero to the scores but their PSUs and strata stay in the variance. A ``by``
+    column's null is its own domain. A domain where a variable has no case gives a row with null
+    estimate and flag ``empty``.
+
+    **Missing values** follow R's ``na.rm=TRUE``: a row whose analysis variable is null (or NaN) is out
+    of that variable's domain (its weight is set to zero for that variable), the design is kept. Each
+    variable has its own missingness; for a ratio, a row needs both numerator and denominator.
+
+    **Degrees of freedom and intervals.** ``df`` is R's ``degf`` of the design restricted to the
+    domain's cases with a non-null variable: PSUs with a case minus strata with a case (for the whole
+    sample, PSUs minus strata). Every interval uses Student's t with that ``df``, which is what R's
+    ``svyciprop`` does; R's ``confint`` on a ``svymean``/``svytotal`` uses the Normal quantile instead
+    (``df=Inf``). Intervals are null where ``df`` is 0.
+
+    **Design effect** (``deff``) is R's ``svymean(..., deff=TRUE)``: the design variance over the
+    variance under simple random sampling *without* replacement of the same size from a population of
+    size ``N = sum(w)``, ``s^2 (N - n) / (N n)`` for a mean (times ``N^2`` for a total), where ``s^2`` is
+    the weighted population variance estimate ``n/(n-1) sum w (y - ybar)^2 / sum w`` (R ``svyvar``), all
+    within the domain. It is null for ratios, and where ``sum(w) <= n`` (rescaled weights).
+
+    Examples
+    --------
+    >>> design = SurveyDesign(frame, weight="pw", strata="stype", psu="dnum", fpc="fpc", lonely_psu="adjust")
+    >>> design.mean(["api00", "enroll"], by=["stype"])
+    """
+
+    frame: pl.DataFrame | pl.LazyFrame
+    _: KW_ONLY
+    weight: str
+    strata: str | None = None
+    psu: str | None = None
+    fpc: str | None = None
+    lonely_psu: LonelyPSU = "fail"
+    nest: bool = False
+    reliability: Reliability = field(default_factory=Reliability)
+    _lf: pl.LazyFrame = field(init=False, repr=False, compare=False)
+    _schema: pl.Schema = field(init=False, repr=False, compare=False)
+    _info: _DesignInfo = field(init=False, repr=False, compare=False)
+
+    # ------------------------------------------------------------------ construction
+    def __post_init__(self) -> None:
+        where = "SurveyDesign"
+        if not isinstance(self.frame, (pl.DataFrame, pl.LazyFrame)):
+            raise DesignError(
+                "frame must be a polars DataFrame or LazyFrame",
+                where=where,
+                got=type(self.frame).__name__,
+                hint="convert with pl.from_pandas(...) or pl.DataFrame(...).",
+            )
+        if self.lonely_psu not in LONELY_RULES:
+            raise DesignError(
+                f"unknown lonely_psu rule {self.lonely_psu!r}",
+                where=where,
+                got=repr(self.lonely_psu),
+                hint=f"use one of {', '.join(LONELY_RULES)}.",
+            )
+        lf = self.frame.lazy()
+        schema = lf.collect_schema()
+        for role in ("weight", "strata", "psu", "fpc"):
+            col = getattr(self, role)
+            if col is not None and col not in schema:
+                raise DesignError(
+                    f"{role} column {col!r} is not in the data",
+                    where=where,
+                    got=col,
+                    hint=f"available columns: {_preview(list(schema.names()), 12)}.",
+                )
+        for role in ("weight", "fpc"):
+            col = getattr(self, role)
+            if col is not None and not schema[col].is_numeric():
+                raise DesignError(
+                    f"{role} column {col!r} has dtype {schema[col]}, not numeric",
+                    where=where,
+                    got=str(schema[col]),
+                    hint=f"cast it: pl.col({col!r}).cast(pl.Float64).",
+                )
+        object.__setattr__(self, "_lf", lf)
+        object.__setattr__(self, "_schema", schema)
+        object.__setattr__(self, "_info", self._inspect(lf))
+
+    def _inspect(self, lf: pl.LazyFrame) -> _DesignInfo:
+        where = "SurveyDesign"
+        w = pl.col(self.weight).cast(pl.Float64)
+        checks = [
+            pl.len().alias("rows"),
+            w.is_null().sum().alias("w_null"),
+            ((w <= 0) | ~w.is_finite()).sum().alias("w_bad"),
+        ]
+        for role in ("strata", "psu", "fpc"):
+            col = getattr(self, role)
+            if col is not None:
+                checks.append(pl.col(col).is_null().sum().alias(f"{role}_null"))
+        h_keys = [pl.col(self.strata).alias(_H)] if self.strata else []
+        unit_keys = h_keys + ([pl.col(self.psu).alias(_PSU)] if self.psu else [])
+        fpc_aggs = (
+            [pl.col(self.fpc).cast(pl.Float64).min().alias("fpc_min"), pl.col(self.fpc).cast(pl.Float64).max().alias("fpc_max")]
+            if self.fpc
+            else []
+        )
+        if self.psu:
+            units = lf.group_by(unit_keys).agg(pl.len().alias("rows"), *fpc_aggs)
+        else:  # every row is a PSU: summarise per stratum directly
+            units = (
+                lf.group_by(h_keys).agg(pl.len().alias("psus"), *fpc_aggs)
+                if h_keys
+                else lf.select(pl.len().alias("psus"), *fpc_aggs)
+            )
+        counts, units_df = pl.collect_all([lf.select(checks), units])
+        c = counts.row(0, named=True)
+        n_rows = int(c["rows"])
+        if c["w_null"]:
+            raise DesignError(
+                f"weight column {self.weight!r} is null in {c['w_null']} of {n_rows} rows",
+                where=where,
+                got=f"{c['w_null']} null weights",
+                hint="drop or impute those rows before declaring the design; a design weight is never missing.",
+            )
+        if c["w_bad"]:
+            raise DesignError(
+                f"weight column {self.weight!r} is zero, negative or not finite in {c['w_bad']} of {n_rows} rows",
+                where=where,
+                got=f"{c['w_bad']} non-positive weights",
+                hint="weights are 1/probability and must be > 0; to leave rows out of an estimate use by= (domains).",
+            )
+        for role in ("strata", "psu", "fpc"):
+            col = getattr(self, role)
+            if col is not None and c[f"{role}_null"]:
+                raise DesignError(
+                    f"{role} column {col!r} is null in {c[f'{role}_null']} of {n_rows} rows",
+                    where=where,
+                    got=f"{c[f'{role}_null']} nulls",
+                    hint=f"every row needs a {role} value; fill it from the sample frame.",
+                )
+        if n_rows == 0:
+            raise DesignError("the data has no rows", where=where, got="0 rows")
+
+        # PSU nested in strata?
+        if self.psu and self.strata and not self.nest:
+            per_psu = units_df.group_by(_PSU).agg(pl.len().alias("n_strata"), pl.col("rows").sum())
+            bad = per_psu.filter(pl.col("n_strata") > 1)
+            if bad.height:
+                raise DesignError(
+                    f"PSU column {self.psu!r}: {bad.height} PSU label(s) appear in more than one stratum of "
+                    f"{self.strata!r} ({int(bad['rows'].sum())} rows), e.g. {_preview(bad[_PSU].to_list(), 3)}",
+                    where=where,
+                    got=f"{bad.height} PSUs in several strata",
+                    hint="if PSU labels are only unique within strata pass nest=True "
+                    "(R svydesign(nest=TRUE)); otherwise fix the labels.",
+                )
+
+        # Per-stratum table, strata in sorted order (their codes are ranks, see _estimate).
+        if self.psu:
+            fpc_h = [pl.col("fpc_min").min(), pl.col("fpc_max").max()] if self.fpc else []
+            if self.strata:
+                per_h = units_df.group_by(_H).agg(pl.len().alias("psus"), *fpc_h)
+            else:
+                per_h = units_df.select(pl.len().alias("psus"), *fpc_h)
+        else:
+            per_h = units_df
+        if self.strata:
+            per_h = per_h.sort(_H)
+        n_psu = per_h["psus"].to_numpy().astype(np.int64)
+        fpc_factor = np.ones(n_psu.shape[0])
+        if self.fpc:
+            lo, hi = per_h["fpc_min"].to_numpy(), per_h["fpc_max"].to_numpy()
+            varying = lo != hi
+            if varying.any():
+                raise DesignError(
+                    f"fpc column {self.fpc!r} varies within {int(varying.sum())} stratum/strata",
+                    where=where,
+                    got=_preview(per_h.filter(pl.Series(varying))[_H].to_list()) if self.strata else "varies",
+                    hint="the first-stage fpc is one number per stratum (population PSUs or sampling fraction).",
+                )
+            if (lo <= 0).any():
+                raise DesignError(
+                    f"fpc column {self.fpc!r} has non-positive values", where=where, got=str(lo.min()),
+                    hint="give population sizes (>= sampled PSUs) or sampling fractions in (0, 1].",
+                )
+            if (hi <= 1).all():
+                fpc_factor = 1.0 - hi
+            elif (lo >= 1).all():
+                small = hi < n_psu
+                if small.any():
+                    raise DesignError(
+                        f"fpc column {self.fpc!r} is smaller than the number of sampled PSUs in "
+                        f"{int(small.sum())} stratum/strata",
+                        where=where,
+                        got=f"fpc {hi[small][0]:g} < {n_psu[small][0]} PSUs",
+                        hint="fpc is the population count of PSUs in the stratum (or a sampling fraction <= 1).",
+                    )
+                fpc_factor = 1.0 - n_psu / hi
+            else:
+                raise DesignError(
+                    f"fpc column {self.fpc!r} mixes sampling fractions (<= 1) and population sizes (> 1)",
+                    where=where,
+                    got=f"min {lo.min():g}, max {hi.max():g}",
+                    hint="use one convention for every stratum, as R svydesign requires.",
+                )
+        lonely = n_psu == 1
+        lonely_labels = tuple(per_h.filter(pl.Series(lonely))[_H].to_list()) if self.strata else (
+            ("(whole sample)",) if lonely.any() else ()
+        )
+        if lonely.any() and self.lonely_psu == "fail":
+            raise DesignError(
+                f"{int(lonely.sum())} stratum/strata of {self.strata!r} have a single PSU: {_preview(lonely_labels, 10)}",
+                where=where,
+                got=f"{int(lonely.sum())} lonely PSUs",
+                hint='choose a rule: lonely_psu="adjust" (centre at the grand mean), "remove" or "average", '
+                "as R options(survey.lonely.psu=...), or collapse those strata.",
+            )
+        total_psu = int(n_psu.sum())
+        return _DesignInfo(
+            strata=StrataInfo(n_psu=n_psu, fpc_factor=fpc_factor),
+            n_rows=n_rows,
+            n_psu=total_psu,
+            degf=total_psu - int(n_psu.shape[0]),
+            lonely_strata=lonely_labels,
+        )
+
+    # ------------------------------------------------------------------ public properties
+    @property
+    def degf(self) -> int:
+        """Design degrees of freedom of the whole sample: PSUs minus strata (R ``degf``)."""
+        return self._info.degf
+
+    @property
+    def lonely_strata(self) -> tuple[object, ...]:
+        """Labels of the strata with a single PSU."""
+        return self._info.lonely_strata
+
+    # ------------------------------------------------------------------ verbs
+    def mean(
+        self,
+        variables: str | Sequence[str],
+        *,
+        by: str | Sequence[str] | None = None,
+        level: float = 0.95,
+        reliability: Reliability | None = None,
+    ) -> pl.DataFrame:
+        """Population means (R ``svymean``, ``svyby(..., svymean)``).
+
+        Parameters
+        ----------
+        variables
+            Numeric or boolean columns.
+        by
+            Domain columns; one row per variable x domain.
+        level
+            Confidence level of ``ci_low``/``ci_high`` (t with ``df``).
+        reliability
+            Flag thresholds; defaults to the design's.
+
+        Returns
+        -------
+        polars.DataFrame
+            The ``by`` columns, then ``variable, estimate, se, ci_low, ci_high, df, n, weighted_n, cv,
+            deff, flag``.
+
+        Notes
+        -----
+        The mean is the ratio ``sum(w y) / sum(w)`` over the domain's cases with non-null ``y``; its
+        score is ``w (y - ybar) / sum(w)`` inside the domain and 0 outside. Intervals use t with the
+        domain's ``degf`` (R ``confint`` would use the Normal quantile). See `SurveyDesign` Notes for
+        fpc, lonely PSUs, nulls and ``deff``.
+        """
+        specs = [_Spec(v, v) for v in _names(variables)]
+        return self._estimate("mean", specs, by=by, level=level, ci="wald", reliability=reliability)
+
+    def total(
+        self,
+        variables: str | Sequence[str],
+        *,
+        by: str | Sequence[str] | None = None,
+        level: float = 0.95,
+        reliability: Reliability | None = None,
+    ) -> pl.DataFrame:
+        """Population totals (R ``svytotal(na.rm=TRUE)``, ``svyby(..., svytotal)``).
+
+        Parameters
+        ----------
+        variables
+            Numeric or boolean columns.
+        by
+            Domain columns.
+        level
+            Confidence level (t with ``df``).
+        reliability
+            Flag thresholds; defaults to the design's.
+
+        Returns
+        -------
+        polars.DataFrame
+            Same columns as `mean`.
+
+        Notes
+        -----
+        The total is ``sum(w y)`` over the domain's non-null cases; the score is ``w y`` inside the
+        domain. An empty domain gives a null estimate (not 0) and flag ``empty``. ``deff`` compares
+        with SRS without replacement: ``V / (N^2 s^2 (N - n) / (N n))`` (R ``svytotal(deff=TRUE)``).
+        """
+        specs = [_Spec(v, v) for v in _names(variables)]
+        return self._estimate("total", specs, by=by, level=level, ci="wald", reliability=reliability)
+
+    def proportion(
+        self,
+        variables: str | Sequence[str],
+        *,
+        by: str | Sequence[str] | None = None,
+        ci: Literal["logit", "beta", "asin", "wald", "mean"] = "logit",
+        level: float = 0.95,
+        reliability: Reliability | None = None,
+    ) -> pl.DataFrame:
+        """Population proportions of 0/1 or boolean indicators (R ``svyciprop``).
+
+        Parameters
+        ----------
+        variables
+            Boolean columns, or numeric columns holding only 0 and 1 (and nulls).
+        by
+            Domain columns.
+        ci
+            Interval method, as R ``svyciprop(method=)``: ``logit`` (default, R's default),
+            ``beta`` (Korn-Graubard), ``asin``, ``wald`` (R's ``mean``; ``"mean"`` is accepted).
+        level
+            Confidence level.
+        reliability
+            Flag thresholds; defaults to the design's.
+
+        Returns
+        -------
+        polars.DataFrame
+            Same columns as `mean`; ``estimate`` lies in [0, 1].
+
+        Raises
+        ------
+        DesignError
+            A numeric variable holds values other than 0 and 1 (the message gives the count of rows).
+
+        Notes
+        -----
+        The estimate and SE are those of `mean`. ``svyciprop`` uses t with ``degf(design)`` for every
+        method (its ``logit`` interval is the Wald interval of a quasi-binomial ``svyglm`` on the
+        logit scale). R's ``likelihood`` method (profile likelihood) is not implemented.
+        """
+        method = "wald" if ci == "mean" else ci
+        if method not in PROPORTION_METHODS:
+            raise DesignError(
+                f"unknown interval method ci={ci!r}",
+                where="SurveyDesign.proportion",
+                got=repr(ci),
+                hint=f"use one of {', '.join(PROPORTION_METHODS)}.",
+            )
+        specs = [_Spec(v, v) for v in _names(variables)]
+        return self._estimate("proportion", specs, by=by, level=level, ci=method, reliability=reliability)
+
+    def ratio(
+        self,
+        numerator: str | Sequence[str],
+        denominator: str | Sequence[str],
+        *,
+        by: str | Sequence[str] | None = None,
+        level: float = 0.95,
+        reliability: Reliability | None = None,
+    ) -> pl.DataFrame:
+        """Ratios of population totals ``sum(w y) / sum(w x)`` (R ``svyratio``).
+
+        Parameters
+        ----------
+        numerator, denominator
+            Column names, paired element-wise; a single name is broadcast against a list.
+        by
+            Domain columns.
+        level
+            Confidence level.
+        reliability
+            Flag thresholds; defaults to the design's.
+
+        Returns
+        -------
+        polars.DataFrame
+            Same columns as `mean`; ``variable`` reads ``"numerator/denominator"``. ``deff`` is null.
+
+        Notes
+        -----
+        Score ``w (y - R x) / sum(w x)`` inside the domain. A row is in the domain only if both ``y`` and
+        ``x`` are non-null (R ``na.rm=TRUE``). ``weighted_n`` is the sum of those rows' weights.
+        """
+        ys, xs = _names(numerator), _names(denominator)
+        if len(ys) == 1 and len(xs) > 1:
+            ys = ys * len(xs)
+        if len(xs) == 1 and len(ys) > 1:
+            xs = xs * len(ys)
+        if len(ys) != len(xs):
+            raise DesignError(
+                "numerator and denominator lists differ in length",
+                where="SurveyDesign.ratio",
+                got=f"{len(ys)} numerators, {len(xs)} denominators",
+                hint="pass lists of equal length, or a single name on one side.",
+            )
+        specs = [_Spec(f"{y}/{x}", y, x) for y, x in zip(ys, xs)]
+        return self._estimate("ratio", specs, by=by, level=level, ci="wald", reliability=reliability)
+
+    # ------------------------------------------------------------------ engine
+    def _check_variables(self, kind: str, columns: list[str], by: list[str]) -> dict[str, int]:
+        """Check names and dtypes; return the number of missing (null or NaN) values per column."""
+        where = f"SurveyDesign.{kind}"
+        schema = self._schema
+        for col in [*columns, *by]:
+            if col not in schema:
+                raise DesignError(
+                    f"column {col!r} is not in the data",
+                    where=where,
+                    got=col,
+                    hint=f"available columns: {_preview(list(schema.names()), 12)}.",
+                )
+        for col in columns:
+            dtype = schema[col]
+            if not (dtype.is_numeric() or dtype == pl.Boolean):
+                raise DesignError(
+                    f"variable {col!r} has dtype {dtype}, not numeric or boolean ({self._info.n_rows} rows)",
+                    where=where,
+                    got=str(dtype),
+                    hint=f"recode it to a number or an indicator first, e.g. (pl.col({col!r}) == 'yes').",
+                )
+        exprs = []
+        for col in dict.fromkeys(columns):
+            miss = pl.col(col).is_null()
+            if schema[col].is_float():
+                miss = miss | pl.col(col).is_nan()
+            exprs.append(miss.sum().alias(col))
+        if not exprs:
+            return {}
+        return self._lf.select(exprs).collect().row(0, named=True)
+
+    def _estimate(
+        self,
+        kind: str,
+        specs: list[_Spec],
+        *,
+        by: str | Sequence[str] | None,
+        level: float,
+        ci: str,
+        reliability: Reliability | None,
+    ) -> pl.DataFrame:
+        where = f"SurveyDesign.{kind}"
+        if not specs:
+            raise DesignError("no variables given", where=where, got="[]", hint="pass at least one column name.")
+        if not (0 < level < 1):
+            raise DesignError("level must lie in (0, 1)", where=where, got=repr(level))
+        by_cols = _names(by)
+        columns = [s.y for s in specs] + [s.x for s in specs if s.x is not None]
+        missing = self._check_variables(kind, columns, by_cols)
+        schema = self._schema
+        reliability = reliability or self.reliability
+
+        def value(col: str) -> pl.Expr:
+            e = pl.col(col).cast(pl.Float64)
+            if schema[col].is_float() and missing[col]:
+                e = e.fill_nan(None)
+            return e
+
+        w = pl.col(self.weight).cast(pl.Float64)
+        summands: dict[str, pl.Expr | None] = {"__w": w, "__n": None}
+        for j, s in enumerate(specs):
+            y = value(s.y)
+            has_missing = bool(missing[s.y]) or (s.x is not None and bool(missing[s.x]))
+            if s.x is None:
+                summands[f"a{j}"] = w * y
+                if has_missing:
+                    ok = y.is_not_null()
+                    summands[f"b{j}"] = pl.when(ok).then(w)
+                    summands[f"n{j}"] = ok.cast(pl.UInt32)
+                if kind == "proportion":
+                    if schema[s.y] != pl.Boolean:
+                        summands[f"bad{j}"] = (y.is_not_null() & (y != 0) & (y != 1)).cast(pl.UInt32)
+                else:
+                    summands[f"q{j}"] = w * y * y
+            else:
+                x = value(s.x)
+                if has_missing:
+                    ok = y.is_not_null() & x.is_not_null()
+                    summands[f"a{j}"] = pl.when(ok).then(w * y)
+                    summands[f"b{j}"] = pl.when(ok).then(w * x)
+                    summands[f"W{j}"] = pl.when(ok).then(w)
+                    summands[f"n{j}"] = ok.cast(pl.UInt32)
+                else:
+                    summands[f"a{j}"] = w * y
+                    summands[f"b{j}"] = w * x
+
+        keys = [pl.col(b) for b in by_cols]
+        if self.strata:
+            keys.append(pl.col(self.strata).alias(_H))
+        if self.psu:
+            keys.append(pl.col(self.psu).alias(_PSU))
+        table = psu_sums(self._lf, keys=keys, summands=summands, per_row=self.psu is None)
+
+        if kind == "proportion":
+            for j, s in enumerate(specs):
+                if f"bad{j}" in table.columns:
+                    bad = int(table[f"bad{j}"].sum())
+                    if bad:
+                        raise DesignError(
+                            f"variable {s.y!r} holds values other than 0 and 1 in {bad} rows",
+                            where=where,
+                            got=f"{bad} rows not in {{0, 1}}",
+                            hint=f"a proportion needs an indicator; recode it, e.g. (pl.col({s.y!r}) == 1), or use mean().",
+                        )
+
+        # Integer codes for domains and strata (ranks: strata sort as at construction).
+        code_exprs = []
+        if by_cols:
+            code_exprs.append((pl.struct(by_cols).rank("dense") - 1).cast(pl.Int64).alias(_D))
+        if self.strata:
+            code_exprs.append((pl.col(_H).rank("dense") - 1).cast(pl.Int64).alias(_H))
+        if code_exprs:
+            table = table.with_columns(code_exprs)
+        if by_cols:
+            domains = table.select(*by_cols, _D).unique(subset=_D).sort(_D)
+            d = table[_D].to_numpy()
+        else:
+            domains = pl.DataFrame()
+            d = np.zeros(table.height, dtype=np.int64)
+        n_dom = max(domains.height, 1)
+        h = table[_H].to_numpy() if self.strata else np.zeros(table.height, dtype=np.int64)
+
+        def col(name: str, fallback: str) -> np.ndarray:
+            return table[name if name in table.columns else fallback].to_numpy().astype(float)
+
+        k = len(specs)
+        z = np.empty((table.height, k))
+        present = np.empty((table.height, k), dtype=bool)
+        est = np.full((n_dom, k), np.nan)
+        n_out = np.empty((n_dom, k), dtype=np.int64)
+        wn_out = np.empty((n_dom, k))
+        deff = np.full((n_dom, k), np.nan)
+        for j, s in enumerate(specs):
+            a = col(f"a{j}", "__w")
+            b = col(f"b{j}", "__w")
+            nj = col(f"n{j}", "__n")
+            A = np.bincount(d, weights=a, minlength=n_dom)
+            B = np.bincount(d, weights=b, minlength=n_dom)
+            N = np.bincount(d, weights=nj, minlength=n_dom)
+            W = np.bincount(d, weights=col(f"W{j}", "__w"), minlength=n_dom) if s.x is not None else B
+            nonempty = N > 0
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if kind == "total":
+                    e = A
+                    z[:, j] = a
+                else:
+                    e = A / B
+                    z[:, j] = np.where(nonempty[d], (a - e[d] * b) / B[d], 0.0)
+                est[:, j] = np.where(nonempty, e, np.nan)
+                present[:, j] = nj > 0
+                n_out[:, j] = np.rint(N).astype(np.int64)
+                wn_out[:, j] = W
+                if s.x is None:
+                    Q = A if kind == "proportion" else np.bincount(d, weights=col(f"q{j}", "__w"), minlength=n_dom)
+                    mean = A / B
+                    s2 = N / (N - 1) * np.maximum(Q / B - mean**2, 0.0)
+                    srs = s2 * (B - N) / (B * N)
+                    if kind == "total":
+                        srs = srs * B**2
+                    deff[:, j] = np.where((N > 1) & (B > N), srs, np.nan)  # holds vsrs for now
+
+        var = domain_variance(
+            z, d, h, present, n_domains=n_dom, strata=self._info.strata, lonely_psu=self.lonely_psu
+        )
+        df = domain_df(d, h, present, n_domains=n_dom, n_strata=self._info.strata.n_strata)
+        empty = n_out == 0
+        var = np.where(empty, np.nan, var)
+        se = np.sqrt(var)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            deff = np.where(np.isfinite(deff) & (deff > 0), var / deff, np.nan)
+            cv = np.where(est != 0, se / np.abs(est), np.nan)
+        if kind == "proportion":
+            lo, hi = proportion_ci(est, se, df, n_out, level, ci)
+        else:
+            lo, hi = wald(est, se, df, level)
+
+        def flat(m: np.ndarray) -> np.ndarray:
+            return m.reshape(-1)  # domain-major: domain 0 (all variables), domain 1, ...
+
+        out = pl.DataFrame(
+            {
+                "variable": np.tile(np.array([s.label for s in specs], dtype=object), n_dom).tolist(),
+                "estimate": flat(est),
+                "se": flat(se),
+                "ci_low": flat(lo),
+                "ci_high": flat(hi),
+                "df": flat(df),
+                "n": flat(n_out),
+                "weighted_n": flat(wn_out),
+                "cv": flat(cv),
+                "deff": flat(deff),
+            },
+            schema={
+                "variable": pl.String,
+                "estimate": pl.Float64,
+                "se": pl.Float64,
+                "ci_low": pl.Float64,
+                "ci_high": pl.Float64,
+                "df": pl.Int64,
+                "n": pl.Int64,
+                "weighted_n": pl.Float64,
+                "cv": pl.Float64,
+                "deff": pl.Float64,
+            },
+        ).with_columns(pl.col(pl.Float64).fill_nan(None))
+        if by_cols:
+            dom_rows = domains.drop(_D).select(pl.all().gather(np.repeat(np.arange(n_dom), k)))
+            out = pl.concat([dom_rows, out], how="horizontal")
+        return out.with_columns(reliability.flag_expr())

@@ -1,0 +1,51 @@
+"""The one pass over the data: sums of summands per (domain, stratum, PSU).
+
+This step is engine-neutral on purpose: its contract is "group the rows by these keys and sum
+these per-row quantities", which any engine (polars here; DuckDB, Spark or a GPU frame elsewhere)
+can do. Everything after it works on the small table it returns, so swapping the engine only means
+reimplementing `psu_sums`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import polars as pl
+
+
+def psu_sums(
+    frame: pl.LazyFrame,
+    *,
+    keys: Sequence[pl.Expr],
+    summands: Mapping[str, pl.Expr | None],
+    per_row: bool = False,
+) -> pl.DataFrame:
+    """Sum every summand within each group of ``keys`` in one pass.
+
+    Parameters
+    ----------
+    frame
+        The survey rows.
+    keys
+        Grouping expressions, normally the domain columns, the stratum and the PSU. Null key values
+        form their own group.
+    summands
+        Output name -> per-row expression to sum; None counts the rows. Nulls count as 0 (they are
+        left out of the sum).
+    per_row
+        When the design has no PSU column every row is its own PSU, so there is nothing to reduce:
+        return the keys and summands row by row instead of grouping.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per group (or per input row with ``per_row``): the keys, then one column per summand.
+    """
+    if per_row:
+        cols = [
+            pl.lit(1, dtype=pl.UInt32).alias(name) if expr is None else expr.fill_null(0).alias(name)
+            for name, expr in summands.items()
+        ]
+        return frame.select(*keys, *cols).collect()
+    aggs = [pl.len().alias(name) if expr is None else expr.sum().alias(name) for name, expr in summands.items()]
+    return frame.group_by(*keys).agg(aggs).collect()
