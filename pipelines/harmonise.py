@@ -71,7 +71,7 @@ def _recode(data: ModuleData, var: VariableMap, spec: RoundSpec) -> pl.Expr:
     rows = spec.values.filter(pl.col("harmonised_var").eq(var.harmonised_var) & pl.col("source_var").eq(source))
     code = code_of(pl.col(source))
     unmapped = (
-        data.frame.select(code.alias("code")).filter(pl.col("code").is_not_null() & ~pl.col("code").is_in(rows["source_value"]))
+        data.frame.select(code.alias("code")).filter(pl.col("code").is_not_null() & ~pl.col("code").is_in(rows["source_value"].implode()))
         ["code"].value_counts(sort=True)
     )
     if unmapped.height:
@@ -129,7 +129,7 @@ def _households(spec: RoundSpec, module: ModuleData, notes: list[str]) -> pl.Dat
     return frame.select(
         _key(spec.household_key).alias("hh_id"),
         weight.alias("weight"),
-        pl.concat_str([pl.col(s).fill_null("") for s in design.strata], separator="|").alias("stratum"),
+        pl.concat_str([pl.col(s) for s in design.strata], separator="|", ignore_nulls=True).alias("stratum"),
         pl.col(design.psu).alias("psu"),
         *apply_crosswalk(ModuleData(module.module, module.path, module.sha256, module.encoding, frame), crosswalk, spec),
     )

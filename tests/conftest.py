@@ -1,0 +1,37 @@
+"""Shared test fixtures: where the read-only shared material lives (beside the repository, never copied in)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared"
+ENPOVE_2022_RAW = SHARED / "data" / "enpove" / "2022"
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared that must exist: a missing reference fails the test, it never skips."""
+    path = SHARED.joinpath(*parts)
+    assert path.exists(), f"{path} is missing: tests read ../shared in place (see README)"
+    return path
+
+
+@pytest.fixture(scope="session")
+def enpove_2022_spec():
+    from pipelines.specs import load_round_spec
+
+    return load_round_spec(REPO / "surveys" / "enpove_2022")
+
+
+@pytest.fixture(scope="session")
+def real_enpove_2022(enpove_2022_spec):
+    """The real II ENPOVE 2022 modules 100, 200, 500, harmonised."""
+    from pipelines.harmonise import harmonise_round
+    from pipelines.read import find_module_files, read_module
+
+    raw = shared_path("data", "enpove", "2022")
+    found = find_module_files(raw, enpove_2022_spec)
+    modules = {m: read_module(f, enpove_2022_spec.source_columns(m)) for m, f in found.items()}
+    return modules, harmonise_round(enpove_2022_spec, modules)
