@@ -1,0 +1,120 @@
+"""Read: module files are recognised by number, INEI code or title, in any case or Unicode form, in CSV (code.label
+or bare codes), SPSS and Stata; every form harmonises to the same tables as INEI's own CSV."""
+
+from __future__ import annotations
+
+import shutil
+import unicodedata
+from pathlib import Path
+
+import polars as pl
+import pyreadstat
+import pytest
+
+from pipelines.derive import code_of
+from pipelines.errors import SourceFileError
+from pipelines.harmonise import harmonise_round
+from pipelines.read import CONSOLIDATED, ModuleFile, find_module_files, fold, read_module
+from tests.conftest import shared_path
+
+FILES = {
+    "100": "Características de la vivienda y del hogar.csv",
+    "200": "Características de los residentes del hogar.csv",
+    "500": "Educación.csv",
+}
+KEYS = {"CCDD", "CCPP", "CCDI", "CONGLOMERADO", "NSELV", "VIVIENDA", "THOGAR", "NHOGAR", "P200_N", "P502"}
+
+
+def harmonise_folder(folder: Path, spec):
+    found = find_module_files(folder, spec)
+    modules = {m: read_module(f, spec.source_columns(m)) for m, f in found.items()}
+    return harmonise_round(spec, modules)
+
+
+def bare_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """INEI's consolidated CSV form: bare codes, blanks as a single space."""
+    return frame.with_columns(code_of(pl.col(c)).alias(c) for c in frame.columns if c not in KEYS)
+
+
+def bare(frame: pl.DataFrame) -> pl.DataFrame:
+    """INEI's SPSS/Stata form: bare codes, numbers as numbers, identifiers as text."""
+    text = bare_text(frame).with_columns(pl.col(c).str.strip_chars() for c in frame.columns if c not in KEYS)
+    return text.with_columns(
+        pl.col(c).replace("", None).cast(pl.Float64) for c in text.columns
+        if c not in KEYS and text[c].replace("", None).cast(pl.Float64, strict=False).null_count()
+        == text[c].replace("", None).null_count()
+    )
+
+
+@pytest.fixture(scope="module")
+def reference(enpove_2022_spec):
+    return harmonise_folder(shared_path("data", "enpove", "2022"), enpove_2022_spec)
+
+
+@pytest.mark.parametrize("form", ["sav", "dta", "csv_bare"])
+def test_every_format_harmonises_alike(tmp_path, enpove_2022_spec, reference, form):
+    names = {"100": "enpove2022_modulo_100", "200": "769-Modulo1712", "500": "EDUCACION_500"}
+    for module, name in FILES.items():
+        raw = pl.read_csv(shared_path("data", "enpove", "2022", name), infer_schema=False)
+        frame = bare_text(raw) if form == "csv_bare" else bare(raw)
+        target = tmp_path / f"{names[module]}.{form.split('_')[0]}"
+        if form == "sav":
+            pyreadstat.write_sav(frame.rename({"P211_N_AÑOS": "P211_N_ANOS"}, strict=False), str(target))
+        elif form == "dta":
+            pyreadstat.write_dta(frame.rename({"P211_N_AÑOS": "P211_N_ANOS"}, strict=False), str(target))
+        else:
+            frame.write_csv(target)
+    result = harmonise_folder(tmp_path, enpove_2022_spec)
+    assert result.households.equals(reference.households)
+    assert result.persons.equals(reference.persons)
+
+
+def test_names_match_case_insensitively_and_in_any_unicode_form(tmp_path, enpove_2022_spec):
+    for name in FILES.values():
+        nfd = unicodedata.normalize("NFD", name).upper()
+        shutil.copy(shared_path("data", "enpove", "2022", name), tmp_path / nfd)
+    found = find_module_files(tmp_path, enpove_2022_spec)
+    assert sorted(found) == ["100", "200", "500"]
+    assert fold("EDUCACIÓN") == fold(unicodedata.normalize("NFD", "educación"))
+
+
+@pytest.mark.parametrize("name, module", [
+    ("769-Modulo1711.csv", "100"), ("enpove_2022_200.SAV", "200"), ("modulo_1716_empleo.dta", "600"),
+    ("ENPOVE2022_V_200-300-400-500-600-700-800.csv", CONSOLIDATED), ("Salud.csv", "400"), ("m800.csv", "800"),
+])
+def test_module_recognised_by_number_code_or_title(tmp_path, enpove_2022_spec, name, module):
+    (tmp_path / name).write_text("A,B\n1,2\n")
+    # The other required modules, so that the folder is a complete round.
+    if module != "100":
+        (tmp_path / "Características de la vivienda y del hogar.csv").write_text("A,B\n1,2\n")
+    if module not in ("200", CONSOLIDATED):
+        (tmp_path / "Características de los residentes del hogar.csv").write_text("A,B\n1,2\n")
+    found = find_module_files(tmp_path, enpove_2022_spec)
+    assert found[module].path.name == name
+
+
+def test_two_files_for_one_module(tmp_path, enpove_2022_spec):
+    for name in ("modulo_100.csv", "Características de la vivienda y del hogar.csv"):
+        (tmp_path / name).write_text("A,B\n1,2\n")
+    with pytest.raises(SourceFileError, match="two files for module 100"):
+        find_module_files(tmp_path, enpove_2022_spec)
+
+
+def test_undocumented_inei_code_is_reported(tmp_path, enpove_2022_spec):
+    (tmp_path / "769-Modulo1719.csv").write_text("A,B\n1,2\n")
+    with pytest.raises(SourceFileError, match="1719"):
+        find_module_files(tmp_path, enpove_2022_spec)
+
+
+def test_consolidated_and_separate_files_clash(tmp_path, enpove_2022_spec):
+    for name in ("modulo_100.csv", "ENPOVE2022_V_200-300-400-500-600-700-800.csv", "Educación.csv"):
+        (tmp_path / name).write_text("A,B\n1,2\n")
+    with pytest.raises(SourceFileError, match=r"consolidated file and separate files for modules \['500'\]"):
+        find_module_files(tmp_path, enpove_2022_spec)
+
+
+def test_missing_column_is_named(tmp_path, enpove_2022_spec):
+    frame = pl.read_csv(shared_path("data", "enpove", "2022", FILES["500"]), infer_schema=False)
+    frame.drop("P501B").write_csv(tmp_path / "Educación.csv")
+    with pytest.raises(SourceFileError, match=r"\['P501B'\] are not in the file"):
+        read_module(ModuleFile("500", tmp_path / "Educación.csv"), enpove_2022_spec.source_columns("500"))
