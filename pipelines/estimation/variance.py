@@ -14,10 +14,12 @@ no case of domain ``d`` enter with ``z = 0`` (R pads them with zeros after ``sub
 Strata with a single PSU ("lonely") follow R's ``options(survey.lonely.psu=)``:
 
 * ``remove``: contribute 0.
-* ``adjust``: contribute ``f_h * z_dh1^2``, the PSU total centred at 0 instead of the (undefined)
-  stratum mean, as R's ``onestrat`` does (R skips the centring for a lonely stratum). For a mean,
-  proportion or ratio the scores sum to zero, so 0 is also the grand mean of the PSU totals.
-  Only strata where the domain has a case contribute (R never sees the others after ``subset``).
+* ``adjust``: contribute ``f_h * (z_dh1 - c_d)^2``, the single PSU total centred at the grand mean
+  of the PSU totals ``c_d = sum z_d / (number of PSUs in the design)`` instead of the undefined
+  stratum mean (R ``survey.lonely.psu="adjust"``, Stata ``singleunit(centered)``; svy's
+  ``"center"``). For a mean, proportion or ratio the scores sum to zero, so ``c_d = 0``; for a total
+  it matters. Only lonely strata where the domain has a case contribute (R never sees the others
+  after ``subset``).
 * ``average``: contribute 0, and the summed variance is multiplied by ``nstrat / nokstrat``, the
   strata of the domain over its strata with at least two PSUs (``survey:::onestage``).
 * ``fail``: never reaches the kernel; `SurveyDesign` raises at construction.
@@ -111,7 +113,8 @@ def domain_variance(
         ) > 0
         if lonely.any():
             if lonely_psu == "adjust":
-                contrib = np.where(lonely & has, strata.fpc_factor * s1**2, contrib)
+                centre = s1.sum(axis=1, keepdims=True) / n_h.sum()
+                contrib = np.where(lonely & has, strata.fpc_factor * (s1 - centre) ** 2, contrib)
             else:  # remove, average: lonely strata contribute nothing
                 contrib = np.where(lonely, 0.0, contrib)
         v = contrib.sum(axis=1)
