@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,22 @@ RELATIONSHIP = (
 EDUCATION_LEVEL = ("none", "preschool", "primary", "secondary", "technical", "university", "postgraduate")
 MARITAL_STATUS = ("cohabiting", "married", "widowed", "divorced", "separated", "single")
 EDUCATION_COUNTRY = ("venezuela", "peru", "none")
+# Migration (module 300 of ENPOVE 2022).
+ENTRY_POINT = ("tumbes", "tacna", "inapari", "lima_airport", "other")
+MIGRATORY_STATUS = ("regular", "asylum_seeker", "refugee", "irregular")
+MIGRATORY_DOCUMENT = (
+    "cpp", "ce_humanitarian", "ce_ptp", "ce_vulnerability", "ce_resident_family", "ce_worker", "ce_refugee",
+    "ce_other", "ptp", "ptp_expired", "humanitarian_visa_extended", "tourist", "dni", "other_permit", "none",
+)
+ASYLUM_CLAIM = ("pending", "abandoned", "recognised", "denied", "never_applied")
+# Health, employment, gender.
+CHRONIC_TREATMENT = ("adequate", "insufficient", "none")
+EMPLOYMENT_STATUS = (
+    "employer", "self_employed", "employee", "unpaid_family_worker", "domestic_worker", "paid_apprentice",
+    "unpaid_apprentice",
+)
+PAY_PERIOD = ("daily", "weekly", "fortnightly", "monthly", "unpaid")
+MONEY_DECIDER = ("respondent", "partner", "joint", "someone_else", "respondent_and_other")
 
 FIES_ITEMS = ("worried", "healthy", "fewfood", "skipped", "ateless", "runout", "hungry", "whlday")
 
@@ -97,6 +113,114 @@ PERSON_COLUMNS: tuple[Column, ...] = (
     ),
     Column("education_level", _enum(*EDUCATION_LEVEL), "Highest level studied.", EDUCATION_LEVEL),
     Column("education_complete", pl.Boolean(), "The highest level was completed, where the source says so."),
+    # Migration.
+    Column("arrival_year", pl.Int16(), "Year of the last entry into Peru.", unit="year"),
+    Column("arrival_month", pl.Int8(), "Month (1-12) of the last entry into Peru.", unit="month"),
+    Column("entry_point", _enum(*ENTRY_POINT), "Where the person last entered Peru.", ENTRY_POINT),
+    Column("entry_registered", pl.Boolean(), "The last entry was registered at a migration control post."),
+    Column("has_valid_passport", pl.Boolean(), "Holds a valid passport of the country of origin."),
+    Column("has_valid_id_card", pl.Boolean(), "Holds a valid identity card (cedula) of the country of origin."),
+    Column("has_no_identity_document", pl.Boolean(), "Holds no identity document of the country of origin."),
+    Column(
+        "migratory_document", _enum(*MIGRATORY_DOCUMENT), "The permit or document the person holds to stay in Peru.",
+        MIGRATORY_DOCUMENT,
+    ),
+    Column("asylum_claim", _enum(*ASYLUM_CLAIM), "Whether and how refugee status was sought.", ASYLUM_CLAIM),
+    Column(
+        "migratory_status", _enum(*MIGRATORY_STATUS),
+        "Regular, asylum seeker, recognised refugee or irregular, from the permit held and the asylum claim.",
+        MIGRATORY_STATUS,
+    ),
+    Column("intends_to_stay", pl.Boolean(), "Plans to stay living in the host country."),
+    Column("left_household_members_behind", pl.Boolean(), "Left members of the household in the origin country."),
+    # Health.
+    Column("has_health_insurance", pl.Boolean(), "Affiliated to any health insurance."),
+    Column("insured_sis", pl.Boolean(), "Affiliated to the public Seguro Integral de Salud (SIS)."),
+    Column("insured_essalud", pl.Boolean(), "Affiliated to EsSalud (social security)."),
+    Column("insured_private", pl.Boolean(), "Affiliated to a private health insurance."),
+    Column("insured_other", pl.Boolean(), "Affiliated to another health insurance."),
+    Column("chronic_illness", pl.Boolean(), "Has a chronic illness or condition."),
+    Column("chronic_mental_health", pl.Boolean(), "The chronic conditions include a mental-health disorder."),
+    Column("chronic_treated_in_peru", pl.Boolean(), "Receives treatment in the host country for the chronic illness."),
+    Column(
+        "chronic_treatment", _enum(*CHRONIC_TREATMENT),
+        "Treatment of the chronic illness in the host country: as often as needed, less often, none.",
+        CHRONIC_TREATMENT,
+    ),
+    Column("ill_or_injured_4w", pl.Boolean(), "Symptom, illness, chronic relapse or accident in the last 4 weeks."),
+    Column(
+        "mental_distress_4w", pl.Boolean(),
+        "Had a problem such as depression, fear, anger, anxiety or stress in the last 4 weeks.",
+    ),
+    Column("sought_care", pl.Boolean(), "Consulted a public or private health facility for that problem."),
+    Column("no_care_cost", pl.Boolean(), "Did not go to a health facility: no money."),
+    Column("no_care_distance", pl.Boolean(), "Did not go to a health facility: too far."),
+    Column("no_care_waiting", pl.Boolean(), "Did not go to a health facility: waiting too long."),
+    Column("no_care_distrust", pl.Boolean(), "Did not go to a health facility: does not trust doctors."),
+    Column("no_care_not_needed", pl.Boolean(), "Did not go to a health facility: not serious, not needed."),
+    Column("no_care_no_insurance", pl.Boolean(), "Did not go to a health facility: no insurance."),
+    Column("no_care_self_medicated", pl.Boolean(), "Did not go to a health facility: self-medicated."),
+    Column("no_care_no_time", pl.Boolean(), "Did not go to a health facility: no time."),
+    Column("no_care_mistreatment", pl.Boolean(), "Did not go to a health facility: mistreatment by health staff."),
+    Column("no_care_no_documents", pl.Boolean(), "Did not go to a health facility: lacks documents."),
+    Column("no_care_migration_fear", pl.Boolean(), "Did not go to a health facility: fear over migratory status."),
+    Column("has_disability", pl.Boolean(), "Has a permanent limitation in at least one functional domain."),
+    Column("covid_vaccinated", pl.Boolean(), "Vaccinated against COVID-19 (at least one dose)."),
+    # Employment.
+    Column("worked_last_week", pl.Boolean(), "Worked at least one hour last week, paid or as an unpaid family helper."),
+    Column("has_job_to_return", pl.Boolean(), "Did not work last week but has a job or business to return to."),
+    Column("employment_status", _enum(*EMPLOYMENT_STATUS), "Status in employment in the main job.", EMPLOYMENT_STATUS),
+    Column(
+        "has_contract_or_receipt", pl.Boolean(),
+        "Signed a labour contract or issued a payment receipt for services in the main job.",
+    ),
+    Column("hours_worked_week", pl.Int16(), "Hours worked last week in all jobs.", unit="hours"),
+    Column("wants_more_hours", pl.Boolean(), "Wanted to work more hours last week."),
+    Column("available_more_hours", pl.Boolean(), "Was available to work more hours last week."),
+    Column("pay_period", _enum(*PAY_PERIOD), "How often an employee is paid in the main job.", PAY_PERIOD),
+    Column(
+        "monthly_income_main_job", pl.Float64(),
+        "Income of the main job (cash and in kind) per month: employees' pay converted from the pay period, "
+        "employers' and self-employed net profit of the last month.", unit="PEN per month",
+    ),
+    Column(
+        "monthly_labour_income", pl.Float64(), "Income of all jobs per month: main job plus secondary jobs.",
+        unit="PEN per month",
+    ),
+    Column("sought_work_4w", pl.Boolean(), "Did something to find work in the last 4 weeks."),
+    Column("sends_remittances", pl.Boolean(), "Sent money abroad (origin country or another) in the last 3 months."),
+    # Discrimination.
+    Column("discriminated_since_arrival", pl.Boolean(), "Has felt discriminated against since arriving."),
+    Column("discriminated_for_nationality", pl.Boolean(), "Felt discriminated against because of nationality."),
+    Column(
+        "discriminated_for_migratory_status", pl.Boolean(), "Felt discriminated against because of migratory status."
+    ),
+    Column("discriminated_at_work", pl.Boolean(), "Felt discriminated against at the workplace."),
+    Column("discriminated_at_school", pl.Boolean(), "Felt discriminated against at an educational institution."),
+    Column("discriminated_in_health_facility", pl.Boolean(), "Felt discriminated against at a health facility."),
+    Column("discriminated_in_public_places", pl.Boolean(), "Felt discriminated against in the street, public places."),
+    # Gender and victimisation. The violence items ask whether the respondent KNOWS a victim.
+    Column("money_decider", _enum(*MONEY_DECIDER), "Who mainly decides how household money is spent.", MONEY_DECIDER),
+    Column("knows_victim_physical", pl.Boolean(), "Knows a compatriot who suffered physical abuse."),
+    Column("knows_victim_psychological", pl.Boolean(), "Knows a compatriot who suffered psychological abuse."),
+    Column("knows_victim_sexual", pl.Boolean(), "Knows a compatriot who suffered sexual violence."),
+    Column(
+        "knows_victim_of_partner", pl.Boolean(),
+        "Knows a compatriot victim of physical, psychological or sexual violence whose aggressor was a spouse/partner.",
+    ),
+    Column(
+        "known_sexual_victim_sought_help", pl.Boolean(),
+        "The known victim of sexual violence asked a person or institution for help (as far as the respondent knows).",
+    ),
+    Column(
+        "known_sexual_victim_sought_institution", pl.Boolean(),
+        "The known victim of sexual violence turned to an institution (police, justice, health, DEMUNA, CEM, "
+        "ombudsman, private organisation or NGO).",
+    ),
+    Column(
+        "knows_sex_exchange", pl.Boolean(),
+        "Knows a compatriot who had to have sex in exchange for a good or service since arrival.",
+    ),
 )
 
 TABLES: dict[str, tuple[Column, ...]] = {"households": HOUSEHOLD_COLUMNS, "persons": PERSON_COLUMNS}
