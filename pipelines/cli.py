@@ -83,5 +83,66 @@ def status(store: Path = StoreOption) -> None:
     Console().print(table)
 
 
+@app.command()
+def indicators(
+    store: Path = StoreOption,
+    source: str = typer.Option(None, "--source", help="Only this source."),
+    round_: str = typer.Option(None, "--round", help="Only this round."),
+    theme: str = typer.Option(None, "--theme", help="Only this theme."),
+) -> None:
+    """Estimate every catalogue indicator for every stored round and domain; store the long table."""
+    from pipelines.indicators import run_indicators
+
+    _run(lambda: run_indicators(store, source=source, round_=round_, theme=theme))
+
+
+@app.command()
+def compare(
+    store: Path = StoreOption,
+    indicator: str = typer.Option(None, "--indicator", help="Only this indicator (concept id)."),
+    theme: str = typer.Option(None, "--theme", help="Only this theme."),
+    adjust: str = typer.Option("holm", "--adjust", help="p-value adjustment across the family: holm or bh."),
+) -> None:
+    """Compare each indicator across consecutive rounds and across sources of the same period; store the table."""
+    from pipelines.compare import run_compare
+
+    _run(lambda: run_compare(store, indicator=indicator, theme=theme, adjust=adjust))
+
+
+@app.command()
+def report(
+    store: Path = StoreOption,
+    lang: str = typer.Option("es", "--lang", help="Language of labels and numbers: es or en."),
+    out: Path = typer.Option(Path("data/exports/report.html"), "--out", help="Where to write the HTML report."),
+) -> None:
+    """Write the self-contained interactive HTML report (opens offline)."""
+    from reports.report import run_report
+
+    _run(lambda: run_report(store, lang=lang, out=out))
+
+
+@app.command()
+def export(
+    store: Path = StoreOption,
+    out: Path = typer.Option(Path("data/exports"), "--out", help="Folder for the Parquet exports."),
+) -> None:
+    """Write Parquet exports, a data dictionary and datapackage.json for other teams."""
+    from pipelines.export import run_export
+
+    _run(lambda: run_export(store, out=out))
+
+
+def _run(job) -> None:
+    """Run a command's job; the package's own errors become a message and exit code 1."""
+    from pipelines.errors import SurveysError
+
+    try:
+        for line in job() or ():
+            console.print(line)
+    except (SurveysError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1) from exc
+
+
 def main() -> None:
     app()
