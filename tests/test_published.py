@@ -38,6 +38,9 @@ CATALOGUE_IDS = frozenset({
     "knows_victim_sexual", "knows_sex_exchange", "ipv_women", "sought_help", "employed", "informal",
     "labour_income_monthly", "underemployed_time", "sends_remittances",
 })
+# Column order of Tabla 26 as printed in its header.
+TABLA_26_COLUMNS = [("enpove", "2018"), ("multisector_lima", "2019"), ("multisector_lima", "2021"),
+                    ("admin_profile", "2017-2021"), ("multisector_lima", "2022")]
 # At most this many characters (punctuation, "%", a short connective) between a label and its number.
 MAX_GAP = 12
 # Each citation_table maps to the stretch of seed text that holds it: (start marker, end marker), normalised.
@@ -81,18 +84,22 @@ def _printed_forms(estimate: str) -> set[str]:
     return forms
 
 
-def number_near_label(text: str, start: int, end: int, label: str, estimate: str) -> bool:
-    """True if ``label`` occurs in ``text[start:end]`` with ``estimate`` printed within MAX_GAP characters."""
+def pinned_position(text: str, start: int, end: int, label: str, estimate: str) -> int | None:
+    """Offset of the first printed ``estimate`` in ``text[start:end]`` that lies near an occurrence of ``label``."""
     numbers = []
     for form in _printed_forms(estimate):
         token = re.compile(r"(?<!\d)(?<!\d[.,])" + re.escape(form) + r"(?!\d|[.,]\d)")
         numbers += [(m.start(), m.end()) for m in token.finditer(text, start, end)]
-    for match in re.finditer(re.escape(label), text[start:end]):
-        lab_start, lab_end = start + match.start(), start + match.end()
-        for num_start, num_end in numbers:
+    labels = [(start + m.start(), start + m.end()) for m in re.finditer(re.escape(label), text[start:end])]
+    for num_start, num_end in sorted(numbers):
+        for lab_start, lab_end in labels:
             if 0 <= num_start - lab_end <= MAX_GAP or 0 <= lab_start - num_end <= MAX_GAP:
-                return True
-    return False
+                return num_start
+    return None
+
+
+def number_near_label(text: str, start: int, end: int, label: str, estimate: str) -> bool:
+    return pinned_position(text, start, end, label, estimate) is not None
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +135,27 @@ def test_row_is_pinned_to_seed(row: dict[str, str], seed_text: str, regions: dic
     assert number_near_label(seed_text, start, end, label, row["estimate"]), (
         f"{row['estimate']} not printed within {MAX_GAP} characters of {label!r} in {row['citation_table']}"
     )
+
+
+def test_tabla_26_cells_follow_column_order(seed_text: str, regions: dict[str, tuple[int, int]]) -> None:
+    """Rows sharing a label and an indicator must be pinned to occurrences in the table's column order.
+
+    The flattened Tabla 26 prints each table row's cells left to right, so the same label ("no tiene seguro de
+    salud") recurs once per column; this catches a number copied from a neighbouring column.
+    """
+    start, end = regions["Tabla 26"]
+    groups: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for row in ROWS:
+        if row["citation_table"] == "Tabla 26":
+            stem = row["indicator_id"].removeprefix(row["source"] + "_")
+            groups.setdefault((row["seed_label"], stem), []).append(row)
+    for (label, stem), rows in groups.items():
+        rows = sorted(rows, key=lambda r: TABLA_26_COLUMNS.index((r["source"], r["round"])))
+        positions = [pinned_position(seed_text, start, end, label, r["estimate"]) for r in rows]
+        assert None not in positions, (label, stem)
+        assert positions == sorted(set(positions)), (
+            f"{stem}: rows {[_row_id(r) for r in rows]} are not pinned to distinct cells in column order"
+        )
 
 
 def test_no_duplicate_keys() -> None:
