@@ -114,6 +114,16 @@ def _prune(store: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _carry_derived(store: Path, staging: Path) -> dict:
+    """Derived tables travel to the new version as they were; their manifest entry shows they may be stale."""
+    path = store / MANIFEST
+    derived = json.loads(path.read_text(encoding="utf-8")).get("derived", {}) if path.exists() else {}
+    for name in derived:
+        if (store / name).exists():
+            _link_tree(store / name, staging / name)
+    return derived
+
+
 def write_store(store: Path, updates: dict[str, tuple[WaveRecord, dict[str, pl.DataFrame]]]) -> Path:
     """Write a new store version with `updates` (round name -> record and tables) and swap it in atomically.
 
@@ -129,6 +139,7 @@ def write_store(store: Path, updates: dict[str, tuple[WaveRecord, dict[str, pl.D
         for table in TABLES:
             _link_tree(partition(store, table, record.source, record.round),
                        partition(staging, table, record.source, record.round))
+    derived = _carry_derived(store, staging)
     for name, (record, tables) in updates.items():
         for table in TABLES:
             _write_table(tables[table], partition(staging, table, record.source, record.round), record)
@@ -138,6 +149,7 @@ def write_store(store: Path, updates: dict[str, tuple[WaveRecord, dict[str, pl.D
         "refreshed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "waves": {name: {**record.__dict__, "inputs": list(record.inputs), "notes": list(record.notes)}
                   for name, record in sorted(waves.items())},
+        "derived": derived,
     }
     (staging / MANIFEST).parent.mkdir(parents=True, exist_ok=True)
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
@@ -145,6 +157,60 @@ def write_store(store: Path, updates: dict[str, tuple[WaveRecord, dict[str, pl.D
     _swap(store, version)
     _prune(store)
     return version
+
+
+def write_derived(store: Path, tables: dict[str, pl.DataFrame]) -> Path:
+    """Replace derived tables (`indicators`, `comparisons`) in a new store version, swapped in atomically.
+
+    The manifest records, per derived table, its rows and the stored rounds it was built from, so a later
+    refresh that changes a round makes it visibly stale (`derived_is_current`).
+    """
+    store = Path(store)
+    if not (store / MANIFEST).exists():
+        raise FileNotFoundError(f"{store}: no store yet; run `surveys refresh` first")
+    version = _new_version(store)
+    staging = version.with_name(version.name + ".partial")
+    _link_tree(store.resolve(), staging)
+    manifest = json.loads((staging / MANIFEST).read_text(encoding="utf-8"))
+    built_from = _waves_fingerprint(manifest)
+    for name, frame in tables.items():
+        target = staging / name
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        frame.write_parquet(target / "part-0.parquet", compression="zstd")
+        manifest.setdefault("derived", {})[name] = {
+            "rows": frame.height, "built_from": built_from,
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+    (staging / MANIFEST).unlink()  # a hard link to the old version's manifest: write a new file, not through it
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+    staging.rename(version)
+    _swap(store, version)
+    _prune(store)
+    return version
+
+
+def _waves_fingerprint(manifest: dict) -> str:
+    return json.dumps({n: [w["crosswalk_sha256"], sorted(i["sha256"] for i in w["inputs"])]
+                       for n, w in sorted(manifest["waves"].items())}, sort_keys=True)
+
+
+def derived_is_current(store: Path, name: str) -> bool:
+    """True when derived table `name` exists and was built from the rounds now in the store."""
+    path = Path(store) / MANIFEST
+    if not path.exists() or not (Path(store) / name / "part-0.parquet").exists():
+        return False
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    derived = manifest.get("derived", {}).get(name)
+    return derived is not None and derived["built_from"] == _waves_fingerprint(manifest)
+
+
+def read_derived(store: Path, name: str) -> pl.DataFrame:
+    """A derived table (`indicators`, `comparisons`) from the store."""
+    path = Path(store) / name / "part-0.parquet"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: not in the store; run `surveys {name}` first")
+    return pl.read_parquet(path)
 
 
 def scan_table(store: Path, table: str, *, source: str | None = None, round_: str | None = None) -> pl.LazyFrame:
