@@ -1,0 +1,120 @@
+"""From harmonised-level records to INEI's module files: invert the crosswalk, fill the layout, respect universes.
+
+Every frame returned here holds INEI's bare codes as text (blank = null); `write.py` renders `code.label` or SPSS.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from pipelines.specs import RoundSpec, VariableMap
+from pipelines.synthetic.catalogue import Catalogue
+
+TARGET_WEIGHTED_MIGRANTS = 1_078_853.5  # weighted migrants of the real II ENPOVE 2022 (data README)
+INFORMATIVE = 10.0  # a code that leaves a sibling harmonised column missing is drawn this many times less often
+HOUSEHOLD_IDS = ("CCDD", "DEPARTAMENTO", "CCPP", "PROVINCIA", "CCDI", "DISTRITO", "CIUDAD", "CONO")
+
+
+def invert(values: pl.DataFrame, hvar: str, svar: str, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """For each harmonised value in `target`, a source code of `svar` that the crosswalk maps to it."""
+    rows = values.filter((pl.col("source_var") == svar) & (pl.col("harmonised_var") == hvar) & ~pl.col("is_missing"))
+    lossy = set(values.filter((pl.col("source_var") == svar) & pl.col("is_missing"))["source_value"])
+    out = np.full(target.size, None, dtype=object)
+    for (value,), group in rows.sort("harmonised_value", "source_value").group_by("harmonised_value", maintain_order=True):
+        mask = target == value
+        if mask.any():
+            codes = np.asarray(group["source_value"].to_list(), dtype=object)
+            weight = np.array([1.0 / INFORMATIVE if c in lossy else 1.0 for c in codes])
+            out[mask] = codes[rng.choice(codes.size, size=int(mask.sum()), p=weight / weight.sum())]
+    unmatched = (target != None) & (out == None)  # noqa: E711 (object arrays)
+    if unmatched.any():
+        raise ValueError(f"{hvar} values {sorted(set(target[unmatched]))} have no {svar} code in values.csv")
+    return out
+
+
+def _random_codes(values: pl.DataFrame, svar: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    rows = values.filter((pl.col("source_var") == svar))
+    missing = set(rows.filter(pl.col("is_missing"))["source_value"])
+    codes = np.asarray(sorted(set(rows["source_value"]) - missing, key=lambda c: (len(c), c)), dtype=object)
+    return codes[rng.integers(0, codes.size, n)] if codes.size else np.full(n, None, dtype=object)
+
+
+def _random_copy(spec: RoundSpec, var: VariableMap, n: int, rng: np.random.Generator) -> np.ndarray:
+    from surveys import schema
+
+    dtype = schema.columns(var.table)[var.harmonised_var].dtype
+    if dtype.is_float():
+        return np.round(rng.lognormal(7.0, 0.6, n), 2).astype(str).astype(object)
+    return rng.integers(0, 10, n).astype(str).astype(object)
+
+
+def _routing_mask(cat: Catalogue, frame: pl.DataFrame, hvar: str, svar: str) -> np.ndarray | None:
+    rules = cat.routing.filter(pl.col("target") == hvar)
+    if rules.height == 0:
+        return None
+    own = rules.filter(pl.col("source_var") == svar)
+    mask = np.zeros(frame.height, dtype=bool)
+    for router, value in own.select("router", "router_value").rows():
+        mask |= (frame[router] == value).fill_null(False).to_numpy()
+    return mask
+
+
+def crosswalk_columns(spec: RoundSpec, cat: Catalogue, module: str, frame: pl.DataFrame,
+                      rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Source columns of `module` for the rows of `frame` (harmonised columns, all rows in the universe)."""
+    n, out = frame.height, {}
+    variables = spec.variables_of(module)
+    for var in variables:
+        source = var.source_vars[0]
+        if source in frame.columns:  # set with the design (CIUDAD, CONO), not drawn
+            continue
+        if var.transform == "copy" and source not in out:
+            out[source] = (frame[var.harmonised_var].cast(pl.String).to_numpy().astype(object)
+                           if var.harmonised_var in frame.columns else _random_copy(spec, var, n, rng))
+        elif var.derive_name == "age_years":
+            age = frame["age"].to_numpy()
+            out[var.source_vars[0]] = np.where(age >= 1, age.astype(str), None).astype(object)
+            out[var.source_vars[1]] = np.where(age == 0, frame["months"].to_numpy().astype(str), None).astype(object)
+        elif var.transform == "recode" and source not in out:
+            primary = next(v.harmonised_var for v in variables if v.transform == "recode" and v.source_vars[0] == source)
+            if primary in frame.columns:
+                codes = invert(spec.values, primary, source, frame[primary].to_numpy().astype(object), rng)
+                route = _routing_mask(cat, frame, primary, source)
+                out[source] = codes if route is None else np.where(route, codes, None)
+            else:
+                out[source] = _random_codes(spec.values, source, n, rng)
+    return out
+
+
+def _zfill(expr: pl.Expr, width: int) -> pl.Expr:
+    return expr.cast(pl.String).str.zfill(width)
+
+
+def household_base(cat: Catalogue, hh: pl.DataFrame, persons: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
+    """Identifiers, geography, result codes and weight of every listed dwelling × household."""
+    strata = cat.strata.with_row_index("stratum").with_columns(pl.col("stratum").cast(pl.Int64))
+    migrants = persons.filter(pl.col("migrant") == "true").group_by("row").len("P15_N")
+    hh = hh.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
+    base = hh.join(strata, on="stratum", how="left", maintain_order="left").join(migrants.with_columns(pl.col("row").cast(pl.Int64)),
+                                                          on="row", how="left", maintain_order="left")
+    raw = base["relative_weight"].to_numpy() * base["psu_jitter"].to_numpy()
+    weighted = float((raw * base["P15_N"].fill_null(0).to_numpy()).sum())
+    responding = base["responding"].to_numpy()
+    controls = {}
+    for column, group in cat.control_codes.group_by("column", maintain_order=True):
+        codes = np.asarray(group["code"].to_list(), dtype=object)
+        picks = {}
+        for key in ("responding", "nonresponding"):
+            p = group[key].to_numpy()
+            picks[key] = codes[rng.choice(codes.size, size=base.height, p=p / p.sum())]
+        controls[column[0]] = np.where(responding, picks["responding"], picks["nonresponding"])
+    controls["VRESFIN"] = controls["RESFIN"]
+    return base.with_columns(
+        _zfill(pl.col("CONGLOMERADO"), 5), _zfill(pl.col("NSELV"), 5),
+        pl.col("VIVIENDA", "THOGAR", "NHOGAR").cast(pl.String),
+        pl.when(pl.col("CONO") != "").then(pl.col("CONO")).alias("CONO"),
+        pl.when(pl.col("responding")).then(pl.col("P15_N").fill_null(0).cast(pl.String)).alias("P15_N"),
+        pl.Series("factorfinal", raw * (TARGET_WEIGHTED_MIGRANTS / weighted)).round(10).cast(pl.String),
+        *(pl.Series(k, v, dtype=pl.String) for k, v in controls.items())
+    )

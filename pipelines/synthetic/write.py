@@ -1,0 +1,54 @@
+"""Write INEI-shaped module frames as INEI ships them: `code.label` CSV, bare-code CSV or SPSS `.sav`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from pipelines.synthetic.catalogue import Catalogue
+
+BLANK = " "  # INEI writes a blank answer as a single space
+_NUMBER = r"^(?:0|-?[1-9][0-9]*)(?:\.[0-9]+)?$"
+
+
+def labels(values: pl.DataFrame, cat: Catalogue) -> dict[str, dict[str, str]]:
+    """source column -> {code: "code.label"} for numeric codes, from values.csv and the control codes."""
+    rows = pl.concat([
+        values.select(pl.col("source_var").alias("column"), pl.col("source_value").alias("code"), "label"),
+        cat.control_codes.select("column", "code", "label"),
+    ]).filter(pl.col("code").str.contains(r"^[0-9]+$") & pl.col("label").is_not_null())
+    rows = rows.unique(["column", "code"], keep="first", maintain_order=True)
+    out: dict[str, dict[str, str]] = {}
+    for column, code, label in rows.iter_rows():
+        out.setdefault(column, {})[code] = f"{code}.{label}"
+    return out
+
+
+def _csv(frame: pl.DataFrame, path: Path) -> None:
+    frame.write_csv(path, include_bom=True, null_value=BLANK, line_terminator="\r\n")
+
+
+def write_csv_labelled(frame: pl.DataFrame, path: Path, label_map: dict[str, dict[str, str]]) -> None:
+    labelled = [c for c in frame.columns if c in label_map]
+    _csv(frame.with_columns(
+        pl.col(c).replace(list(label_map[c]), list(label_map[c].values())) for c in labelled
+    ), path)
+
+
+def write_csv_bare(frame: pl.DataFrame, path: Path) -> None:
+    _csv(frame, path)
+
+
+def write_sav(frame: pl.DataFrame, path: Path) -> None:
+    """Numeric codes as SPSS numbers; zero-padded identifiers and text stay strings."""
+    import pyreadstat
+
+    numeric = frame.select(
+        pl.col(c).is_null().all() | pl.col(c).drop_nulls().str.contains(_NUMBER).all() for c in frame.columns
+    ).row(0)
+    out = frame.with_columns(
+        pl.col(c).cast(pl.Float64) if is_number else pl.col(c).fill_null("")
+        for c, is_number in zip(frame.columns, numeric)
+    )
+    pyreadstat.write_sav(out, str(path))
