@@ -732,5 +732,5 @@ class SurveyDesign:
         ).with_columns(pl.col(pl.Float64).fill_nan(None))
         if by_cols:
             dom_rows = domains.drop(_D).select(pl.all().gather(np.repeat(np.arange(n_dom), k)))
-            out = pl.concat([dom_rows, out], how="horizontal")
+            out = pl.concat([dom_rows, out], how="horizontal").sort(by_cols, nulls_last=True, maintain_order=True)
         return out.with_columns(reliability.flag_expr())

@@ -15,11 +15,11 @@ Strata with a single PSU ("lonely") follow R's ``options(survey.lonely.psu=)``:
 
 * ``remove``: contribute 0.
 * ``adjust``: contribute ``f_h * (z_dh1 - c_d)^2``, the single PSU total centred at the grand mean
-  of the PSU totals ``c_d = sum z_d / (number of PSUs in the design)`` instead of the undefined
-  stratum mean (R ``survey.lonely.psu="adjust"``, Stata ``singleunit(centered)``; svy's
-  ``"center"``). For a mean, proportion or ratio the scores sum to zero, so ``c_d = 0``; for a total
-  it matters. Only lonely strata where the domain has a case contribute (R never sees the others
-  after ``subset``).
+  of the PSU totals instead of the undefined stratum mean (R ``survey.lonely.psu="adjust"``, Stata
+  ``singleunit(centered)``, svy ``"center"``). ``c_d = sum z_d / P_d`` where ``P_d`` counts the PSUs
+  of the strata in which domain ``d`` has a case (the design R sees after ``subset``). For a mean,
+  proportion or ratio the scores sum to zero, so ``c_d = 0``; for a total it matters. Only lonely
+  strata where the domain has a case contribute.
 * ``average``: contribute 0, and the summed variance is multiplied by ``nstrat / nokstrat``, the
   strata of the domain over its strata with at least two PSUs (``survey:::onestage``).
 * ``fail``: never reaches the kernel; `SurveyDesign` raises at construction.
@@ -113,7 +113,8 @@ def domain_variance(
         ) > 0
         if lonely.any():
             if lonely_psu == "adjust":
-                centre = s1.sum(axis=1, keepdims=True) / n_h.sum()
+                psus = (has * n_h).sum(axis=1, keepdims=True)  # PSUs of the strata the domain reaches
+                centre = s1.sum(axis=1, keepdims=True) / np.maximum(psus, 1.0)
                 contrib = np.where(lonely & has, strata.fpc_factor * (s1 - centre) ** 2, contrib)
             else:  # remove, average: lonely strata contribute nothing
                 contrib = np.where(lonely, 0.0, contrib)

@@ -1,0 +1,170 @@
+"""Property tests: our estimates and SEs equal svy's (PyPI ``svy``) on random designs, to REL_SVY.
+
+svy follows R survey's conventions (``svydesign`` one-stage Taylor variance, ``svyby`` domains,
+``na.rm=TRUE`` via ``drop_nulls=True``, lonely PSUs "center"/"skip"/"scale" = R
+"adjust"/"remove"/"average"), so both must agree to rounding. The random designs include strata with
+a single PSU, a domain present in one PSU only, a domain whose variable is always null (empty),
+weights spanning three orders of magnitude, and an optional first-stage fpc.
+
+Not compared: a ``by`` value that is null (svy puts the row out of every domain; we keep the null
+as its own domain, see test_estimation_consistency), and ``deff``/intervals (svy's defaults differ).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+import svy
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from pipelines.estimation import SurveyDesign
+
+# Same formulas, different summation order: agreement is to a few ulps times the condition of
+# the variance sum; 1e-8 relative leaves room for the cancellation in small SEs.
+REL_SVY = 1e-8
+
+SVY_SINGLETON = {"adjust": "center", "remove": "skip", "average": "scale"}
+
+PROPERTY_SETTINGS = settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
+)
+
+
+@st.composite
+def designs(draw) -> tuple[pl.DataFrame, dict]:
+    """A random stratified cluster sample and its design arguments."""
+    psus_per_stratum = draw(st.lists(st.integers(1, 4), min_size=1, max_size=5))
+    if len(psus_per_stratum) == 1 and psus_per_stratum[0] == 1:
+        psus_per_stratum.append(2)
+    seed = draw(st.integers(0, 2**32 - 1))
+    use_fpc = draw(st.booleans())
+    lonely = draw(st.sampled_from(sorted(SVY_SINGLETON)))
+    rng = np.random.default_rng(seed)
+    rows = []
+    psu_id = 0
+    for h, n_psu in enumerate(psus_per_stratum):
+        pop = n_psu + int(rng.integers(0, 20))
+        for _ in range(n_psu):
+            psu_id += 1
+            size = int(rng.integers(1, 7))
+            shift = rng.normal(0, 3)
+            for _ in range(size):
+                rows.append((f"s{h}", psu_id, pop, shift))
+    n = len(rows)
+    frame = pl.DataFrame(
+        {
+            "stratum": [r[0] for r in rows],
+            "psu": [r[1] for r in rows],
+            "fpc": [float(r[2]) for r in rows],
+        }
+    )
+    shift = np.array([r[3] for r in rows])
+    y = 10 + shift + rng.normal(0, 2, n)
+    y = np.where(rng.uniform(size=n) < 0.15, np.nan, y)
+    dom = rng.choice(np.array(["a", "b"], dtype=object), n)
+    dom[frame["psu"].to_numpy() == int(rng.integers(1, psu_id + 1))] = "solo"  # one PSU only
+    if n > 3:
+        dom[int(rng.integers(0, n))] = "ghost"  # variable y always null there: an empty domain
+        y = np.where(dom == "ghost", np.nan, y)
+    frame = frame.with_columns(
+        w=pl.Series(np.exp(rng.uniform(0, np.log(1000), n))),
+        y=pl.Series(y).fill_nan(None),
+        x=pl.Series(rng.uniform(1, 5, n)),
+        ind=pl.Series((rng.uniform(size=n) < 0.3).astype(np.int64)),
+        dom=pl.Series(dom),
+    )
+    args = {"weight": "w", "strata": "stratum", "psu": "psu", "lonely_psu": lonely}
+    if use_fpc:
+        args["fpc"] = "fpc"
+    return frame, args
+
+
+def _svy_sample(frame: pl.DataFrame, args: dict) -> svy.Sample:
+    design = svy.Design(
+        stratum=args["strata"],
+        psu=args["psu"],
+        wgt=args["weight"],
+        pop_size=args.get("fpc"),
+        singleton=SVY_SINGLETON[args["lonely_psu"]],
+    )
+    return svy.Sample(frame, design)
+
+
+def _assert_same(ours: pl.DataFrame, theirs: pl.DataFrame, by: list[str]) -> None:
+    nonempty = ours.filter(pl.col("n") > 0)
+    if nonempty.height == 0:  # every value null: nothing to compare (svy has no row or raises)
+        return
+    joined = nonempty.join(theirs, on=by, how="left") if by else pl.concat([nonempty, theirs], how="horizontal")
+    assert joined.height == nonempty.height
+    assert joined["est"].null_count() == 0, joined
+    np.testing.assert_allclose(joined["estimate"].to_numpy(), joined["est"].to_numpy(), rtol=REL_SVY)
+    scale = np.abs(joined["estimate"].to_numpy()).max() + 1.0
+    np.testing.assert_allclose(joined["se"].to_numpy(), joined["se_svy"].to_numpy(), rtol=REL_SVY, atol=1e-13 * scale)
+    assert joined["df"].to_list() == joined["df_svy"].to_list()
+    assert joined["n"].to_list() == joined["n_svy"].to_list()
+
+
+def _theirs(estimate, by: list[str]) -> pl.DataFrame:
+    out = estimate.to_polars()
+    return out.select(*by, "est", pl.col("se").alias("se_svy"), pl.col("df").alias("df_svy"), pl.col("n").alias("n_svy"))
+
+
+@PROPERTY_SETTINGS
+@given(designs(), st.sampled_from([[], ["dom"]]))
+def test_mean_and_total_match_svy(design_args, by) -> None:
+    """svy: ``Sample(df, Design(stratum, psu, wgt, pop_size, singleton)).estimation.mean(y, by=, drop_nulls=True)``;
+    R: ``svyby(~y, ~dom, d, svymean, na.rm=TRUE)``."""
+    frame, args = design_args
+    design = SurveyDesign(frame, **args)
+    sample = _svy_sample(frame, args)
+    by_arg = by[0] if by else None
+    if frame["y"].null_count() == frame.height:  # nothing to estimate; svy raises
+        return
+    _assert_same(design.mean(["y"], by=by), _theirs(sample.estimation.mean("y", by=by_arg, drop_nulls=True), by), by)
+    _assert_same(design.total(["y"], by=by), _theirs(sample.estimation.total("y", by=by_arg, drop_nulls=True), by), by)
+    if by:
+        ghost = design.mean(["y"], by=by).filter(pl.col("dom") == "ghost")
+        if ghost.height:
+            assert ghost["flag"].to_list() == ["empty"] and ghost["estimate"].to_list() == [None]
+
+
+@PROPERTY_SETTINGS
+@given(designs(), st.sampled_from([[], ["dom"]]))
+def test_proportion_and_ratio_match_svy(design_args, by) -> None:
+    """svy: ``.estimation.prop(ind, by=)`` (level 1) and ``.estimation.ratio(y, x, by=, drop_nulls=True)``;
+    R: ``svyby(~ind, ~dom, d, svymean)``, ``svyby(~y, ~dom, d, svyratio, denominator=~x, na.rm=TRUE)``."""
+    frame, args = design_args
+    design = SurveyDesign(frame, **args)
+    sample = _svy_sample(frame, args)
+    by_arg = by[0] if by else None
+    prop = sample.estimation.prop("ind", by=by_arg).to_polars().filter(pl.col("ind") == 1)
+    ours = design.proportion(["ind"], by=by)
+    if by:  # svy has no row for a domain where the indicator is always 0
+        ours = ours.filter(pl.col("dom").is_in(prop["dom"].to_list()))
+    else:
+        assert prop.height == 1 or ours["estimate"].item() == 0
+    if prop.height:
+        _assert_same(ours, _theirs_frame(prop, by), by)
+        assert ((ours["estimate"] >= 0) & (ours["estimate"] <= 1)).all()
+    ours = design.ratio("y", "x", by=by)
+    if (ours["n"] > 0).any():
+        ratio = sample.estimation.ratio("y", "x", by=by_arg, drop_nulls=True)
+        _assert_same(ours, _theirs(ratio, by), by)
+
+
+def _theirs_frame(out: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    return out.select(*by, "est", pl.col("se").alias("se_svy"), pl.col("df").alias("df_svy"), pl.col("n").alias("n_svy"))
+
+
+@pytest.mark.parametrize("rule", sorted(SVY_SINGLETON))
+def test_lonely_rules_on_api_totals_match_svy(apiclus1: pl.DataFrame, rule: str) -> None:
+    """R: ``svyby(~enroll, ~stype, svydesign(id=~1, strata=~dnum, weights=~pw, data=apiclus1), svytotal)``
+    with ``options(survey.lonely.psu=rule)``; svy ``singleton=`` its equivalent. Totals are where
+    "adjust" centring matters (means centre at 0 either way)."""
+    design = SurveyDesign(apiclus1, weight="pw", strata="dnum", lonely_psu=rule)
+    sample = svy.Sample(apiclus1, svy.Design(stratum="dnum", wgt="pw", singleton=SVY_SINGLETON[rule]))
+    for by in ([], ["stype"]):
+        theirs = _theirs(sample.estimation.total("enroll", by=by[0] if by else None), by)
+        _assert_same(design.total(["enroll"], by=by), theirs, by)
