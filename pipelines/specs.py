@@ -7,6 +7,7 @@ spec files only.
 from __future__ import annotations
 
 import hashlib
+from datetime import date
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,6 +97,7 @@ class RoundSpec:
     round: str
     year: int
     title: str
+    fieldwork_start: date
     modules: dict[str, Module]
     consolidated: Consolidated | None
     unknown_inei_codes: tuple[str, ...]
@@ -236,6 +238,7 @@ def load_round_spec(folder: Path | str) -> RoundSpec:
         round=str(_require(raw, "round", where)),
         year=int(_require(raw, "year", where)),
         title=raw.get("title", ""),
+        fieldwork_start=date.fromisoformat(str(_require(_require(raw, "fieldwork", where), "start", where))),
         modules=modules,
         consolidated=Consolidated(
             consolidated["title"], str(consolidated["inei_code"]), tuple(consolidated["names"]),

@@ -39,6 +39,8 @@ INDICATORS = pl.Schema({
     "deff": pl.Float64(),
     "flag": pl.String(),
     "universe": pl.String(),         # who the estimate is about, in words
+    "definition_variant": pl.String(),  # how this row's definition differs within its concept
+    "recall_period": pl.String(),    # current | last_week | last_4_weeks | since_arrival | not_stated ...
     "citation": pl.String(),         # document, table, page for published rows; spec and modules for estimates
 })
 
