@@ -1,0 +1,136 @@
+"""Load the indicator catalogue (`surveys/indicators/`) into frozen dataclasses, validated.
+
+The catalogue is data: `catalogue.csv` (one definition per indicator), `universes.csv` (named filters in a closed
+vocabulary: eq / ge on harmonised columns or measures), `domains.csv`, `parameters.yaml` (cut-offs),
+`sources.csv` (how each source samples) and `published_concepts.csv` (which published figure measures which
+concept, with its definition variant and recall period).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import polars as pl
+import yaml
+
+from pipelines.errors import SpecError
+
+CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "surveys" / "indicators"
+THEMES = ("health", "housing", "food_security", "violence", "employment")
+STATISTICS = ("proportion", "mean", "distribution", "fies_prevalence", "fies_prevalence_individuals")
+UNITS = ("household", "person")
+OPERATORS = ("eq", "ge")
+
+
+@dataclass(frozen=True)
+class Indicator:
+    indicator_id: str
+    theme: str
+    unit: str
+    statistic: str
+    numerator: str  # a harmonised column or a measure; empty: no harmonised variable (published figures only)
+    universe: str
+    concept_id: str
+    definition_variant: str
+    recall_period: str
+    definition_source: str
+    label_en: str
+    label_es: str
+    definition_en: str
+
+
+@dataclass(frozen=True)
+class Condition:
+    var: str
+    op: str
+    value: str
+
+
+@dataclass(frozen=True)
+class Universe:
+    universe_id: str
+    unit: str
+    conditions: tuple[Condition, ...]
+    label_en: str
+    label_es: str
+
+
+@dataclass(frozen=True)
+class Domain:
+    domain: str
+    units: tuple[str, ...]
+    column: str
+    label_en: str
+    label_es: str
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    indicators: tuple[Indicator, ...]
+    universes: dict[str, Universe]
+    domains: tuple[Domain, ...]
+    parameters: dict
+    sources: pl.DataFrame
+    published_concepts: pl.DataFrame
+
+    def indicator(self, indicator_id: str) -> Indicator:
+        return next(i for i in self.indicators if i.indicator_id == indicator_id)
+
+    def select(self, *, theme: str | None = None) -> tuple[Indicator, ...]:
+        return tuple(i for i in self.indicators if theme is None or i.theme == theme)
+
+
+def _read(path: Path) -> pl.DataFrame:
+    return pl.read_csv(path, infer_schema=False).fill_null("")
+
+
+def _universes(path: Path) -> dict[str, Universe]:
+    rows = _read(path)
+    universes = {}
+    for (universe_id,), group in rows.group_by("universe_id", maintain_order=True):
+        conditions = tuple(Condition(r["var"], r["op"], r["value"]) for r in group.iter_rows(named=True) if r["var"])
+        bad = [c for c in conditions if c.op not in OPERATORS]
+        if bad:
+            raise SpecError(f"universe {universe_id}: operators {[c.op for c in bad]} not in {OPERATORS}",
+                            where=str(path))
+        first = group.row(0, named=True)
+        universes[universe_id] = Universe(universe_id, first["unit"], conditions, first["label_en"], first["label_es"])
+    return universes
+
+
+def _check(indicators: tuple[Indicator, ...], universes: dict[str, Universe], where: str) -> None:
+    ids = [i.indicator_id for i in indicators]
+    if len(ids) != len(set(ids)):
+        raise SpecError(f"duplicate indicator ids {sorted({i for i in ids if ids.count(i) > 1})}", where=where)
+    for ind in indicators:
+        problems = []
+        if ind.theme not in THEMES:
+            problems.append(f"theme {ind.theme!r} not in {THEMES}")
+        if ind.statistic not in STATISTICS:
+            problems.append(f"statistic {ind.statistic!r} not in {STATISTICS}")
+        if ind.universe not in universes:
+            problems.append(f"universe {ind.universe!r} not in universes.csv")
+        elif universes[ind.universe].unit != ind.unit:
+            problems.append(f"universe {ind.universe!r} is about {universes[ind.universe].unit}s, not {ind.unit}s")
+        if problems:
+            raise SpecError(f"indicator {ind.indicator_id}: " + "; ".join(problems), where=where)
+
+
+@cache
+def load_catalogue(folder: Path = CATALOGUE_DIR) -> Catalogue:
+    """The indicator catalogue in `folder` (default `surveys/indicators/`)."""
+    where = str(folder / "catalogue.csv")
+    indicators = tuple(Indicator(**row) for row in _read(folder / "catalogue.csv").iter_rows(named=True))
+    universes = _universes(folder / "universes.csv")
+    _check(indicators, universes, where)
+    domains = tuple(
+        Domain(r["domain"], tuple(r["units"].split(";")), r["column"], r["label_en"], r["label_es"])
+        for r in _read(folder / "domains.csv").iter_rows(named=True)
+    )
+    return Catalogue(
+        indicators=indicators, universes=universes, domains=domains,
+        parameters=yaml.safe_load((folder / "parameters.yaml").read_text(encoding="utf-8")),
+        sources=_read(folder / "sources.csv"), published_concepts=_read(folder / "published_concepts.csv"),
+    )
