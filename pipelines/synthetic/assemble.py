@@ -15,16 +15,17 @@ PERSON_MODULES = ("200", "300", "400", "500", "600", "700", "800")
 def _layout_frame(frame: pl.DataFrame, filled: dict[str, np.ndarray], layout: tuple[str, ...],
                   multiple: frozenset[str]) -> pl.DataFrame:
     """Every layout column: filled ones, else the frame's, else 0 for multiple-response items, else blank."""
+    given = pl.DataFrame([pl.Series(name, values.tolist(), dtype=pl.String) for name, values in filled.items()])
     columns = []
     for name in layout:
         if name in filled:
-            columns.append(pl.Series(name, filled[name].tolist(), dtype=pl.String))
+            columns.append(pl.col(f"_filled_{name}").alias(name))
         elif name in frame.columns:
-            columns.append(frame[name].cast(pl.String))
+            columns.append(pl.col(name).cast(pl.String))
         else:
-            columns.append(pl.repeat("0" if name in multiple else None, frame.height, dtype=pl.String, eager=True)
-                           .alias(name))
-    return pl.DataFrame(columns)
+            columns.append(pl.lit("0" if name in multiple else None, dtype=pl.String).alias(name))
+    combined = pl.concat([frame, given.rename(lambda c: f"_filled_{c}")], how="horizontal") if filled else frame
+    return combined.select(columns)
 
 
 def household_module(spec: RoundSpec, cat: Catalogue, base: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
