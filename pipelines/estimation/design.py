@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
+from scipy import sparse
 
 from pipelines.errors import DesignError
 from pipelines.estimation.flags import Reliability
@@ -54,6 +55,14 @@ class _DesignInfo:
     n_psu: int
     degf: int
     lonely_strata: tuple[object, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _ColumnStats:
+    """What one cheap pass learns about an analysis column."""
+
+    missing: int  # null or NaN values
+    non_binary: int | None  # rows not in {0, 1} (None: some, not counted yet); 0 means an indicator
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,21 +224,18 @@ class SurveyDesign:
             if col is not None:
                 checks.append(pl.col(col).is_null().sum().alias(f"{role}_null"))
         h_keys = [pl.col(self.strata).alias(_H)] if self.strata else []
-        unit_keys = h_keys + ([pl.col(self.psu).alias(_PSU)] if self.psu else [])
         fpc_aggs = (
             [pl.col(self.fpc).cast(pl.Float64).min().alias("fpc_min"), pl.col(self.fpc).cast(pl.Float64).max().alias("fpc_max")]
             if self.fpc
             else []
         )
-        if self.psu:
-            units = lf.group_by(unit_keys).agg(pl.len().alias("rows"), *fpc_aggs)
-        else:  # every row is a PSU: summarise per stratum directly
-            units = (
-                lf.group_by(h_keys).agg(pl.len().alias("psus"), *fpc_aggs)
-                if h_keys
-                else lf.select(pl.len().alias("psus"), *fpc_aggs)
-            )
-        counts, units_df = pl.collect_all([lf.select(checks), units])
+        psus = pl.col(self.psu).n_unique() if self.psu else pl.len()
+        check_nesting = bool(self.psu and self.strata and not self.nest)
+        if check_nesting:  # labels are nested iff sum over strata of unique PSUs == unique PSUs overall
+            checks.append(pl.col(self.psu).n_unique().alias("psu_labels"))
+        aggs = [psus.alias("psus"), *fpc_aggs]
+        units = lf.group_by(h_keys).agg(aggs) if h_keys else lf.select(aggs)
+        counts, per_h = pl.collect_all([lf.select(checks), units])
         c = counts.row(0, named=True)
         n_rows = int(c["rows"])
         if c["w_null"]:
@@ -259,28 +265,20 @@ class SurveyDesign:
             raise DesignError("the data has no rows", where=where, got="0 rows")
 
         # PSU nested in strata?
-        if self.psu and self.strata and not self.nest:
-            per_psu = units_df.group_by(_PSU).agg(pl.len().alias("n_strata"), pl.col("rows").sum())
+        if check_nesting and int(per_h["psus"].sum()) != int(c["psu_labels"]):
+            pairs = lf.group_by(pl.col(self.strata).alias(_H), pl.col(self.psu).alias(_PSU)).agg(pl.len().alias("rows"))
+            per_psu = pairs.group_by(_PSU).agg(pl.len().alias("n_strata"), pl.col("rows").sum()).collect()
             bad = per_psu.filter(pl.col("n_strata") > 1)
-            if bad.height:
-                raise DesignError(
-                    f"PSU column {self.psu!r}: {bad.height} PSU label(s) appear in more than one stratum of "
-                    f"{self.strata!r} ({int(bad['rows'].sum())} rows), e.g. {_preview(bad[_PSU].to_list(), 3)}",
-                    where=where,
-                    got=f"{bad.height} PSUs in several strata",
-                    hint="if PSU labels are only unique within strata pass nest=True "
-                    "(R svydesign(nest=TRUE)); otherwise fix the labels.",
-                )
+            raise DesignError(
+                f"PSU column {self.psu!r}: {bad.height} PSU label(s) appear in more than one stratum of "
+                f"{self.strata!r} ({int(bad['rows'].sum())} rows), e.g. {_preview(bad[_PSU].to_list(), 3)}",
+                where=where,
+                got=f"{bad.height} PSUs in several strata",
+                hint="if PSU labels are only unique within strata pass nest=True "
+                "(R svydesign(nest=TRUE)); otherwise fix the labels.",
+            )
 
         # Per-stratum table, strata in sorted order (their codes are ranks, see _estimate).
-        if self.psu:
-            fpc_h = [pl.col("fpc_min").min(), pl.col("fpc_max").max()] if self.fpc else []
-            if self.strata:
-                per_h = units_df.group_by(_H).agg(pl.len().alias("psus"), *fpc_h)
-            else:
-                per_h = units_df.select(pl.len().alias("psus"), *fpc_h)
-        else:
-            per_h = units_df
         if self.strata:
             per_h = per_h.sort(_H)
         n_psu = per_h["psus"].to_numpy().astype(np.int64)
@@ -525,8 +523,8 @@ class SurveyDesign:
         return self._estimate("ratio", specs, by=by, level=level, ci="wald", reliability=reliability)
 
     # ------------------------------------------------------------------ engine
-    def _check_variables(self, kind: str, columns: list[str], by: list[str]) -> dict[str, int]:
-        """Check names and dtypes; return the number of missing (null or NaN) values per column."""
+    def _check_variables(self, kind: str, columns: list[str], by: list[str]) -> dict[str, _ColumnStats]:
+        """Check names and dtypes; count missing (null or NaN) and non-0/1 values per column."""
         where = f"SurveyDesign.{kind}"
         schema = self._schema
         for col in [*columns, *by]:
@@ -548,13 +546,33 @@ class SurveyDesign:
                 )
         exprs = []
         for col in dict.fromkeys(columns):
-            miss = pl.col(col).is_null()
+            c = pl.col(col)
+            miss = c.null_count()
             if schema[col].is_float():
-                miss = miss | pl.col(col).is_nan()
-            exprs.append(miss.sum().alias(col))
-        if not exprs:
-            return {}
-        return self._lf.select(exprs).collect().row(0, named=True)
+                miss = miss + c.is_nan().sum()
+            exprs.append(miss.alias(f"missing:{col}"))
+            if schema[col] == pl.Boolean:
+                continue
+            if schema[col].is_integer():  # 0/1 iff min >= 0 and max <= 1: cheap vectorised reductions
+                exprs.append(((c.min() >= 0) & (c.max() <= 1)).fill_null(True).alias(f"binary:{col}"))
+            else:
+                exprs.append((c.is_not_null() & (c != 0) & (c != 1)).sum().alias(f"nonbinary:{col}"))
+        stats = self._lf.select(exprs).collect().row(0, named=True)
+        out: dict[str, _ColumnStats] = {}
+        for col in dict.fromkeys(columns):
+            if schema[col] == pl.Boolean:
+                bad = 0
+            elif schema[col].is_integer():
+                bad = None if not stats[f"binary:{col}"] else 0  # counted only if needed
+            else:
+                bad = int(stats[f"nonbinary:{col}"])
+            out[col] = _ColumnStats(missing=int(stats[f"missing:{col}"]), non_binary=bad)
+        return out
+
+    def _count_non_binary(self, col: str) -> int:
+        """Rows whose ``col`` is neither 0, 1 nor null (for the error message)."""
+        c = pl.col(col)
+        return int(self._lf.select((c.is_not_null() & (c != 0) & (c != 1)).sum()).collect().item())
 
     def _estimate(
         self,
@@ -573,8 +591,20 @@ class SurveyDesign:
             raise DesignError("level must lie in (0, 1)", where=where, got=repr(level))
         by_cols = _names(by)
         columns = [s.y for s in specs] + [s.x for s in specs if s.x is not None]
-        missing = self._check_variables(kind, columns, by_cols)
+        stats = self._check_variables(kind, columns, by_cols)
+        missing = {c: s.missing for c, s in stats.items()}
         schema = self._schema
+        if kind == "proportion":
+            for s in specs:
+                if stats[s.y].non_binary != 0:
+                    bad = stats[s.y].non_binary
+                    bad = self._count_non_binary(s.y) if bad is None else bad
+                    raise DesignError(
+                        f"variable {s.y!r} holds values other than 0 and 1 in {bad} rows",
+                        where=where,
+                        got=f"{bad} rows not in {{0, 1}}",
+                        hint=f"a proportion needs an indicator; recode it, e.g. (pl.col({s.y!r}) == 1), or use mean().",
+                    )
         reliability = reliability or self.reliability
 
         def value(col: str) -> pl.Expr:
@@ -594,10 +624,7 @@ class SurveyDesign:
                     ok = y.is_not_null()
                     summands[f"b{j}"] = pl.when(ok).then(w)
                     summands[f"n{j}"] = ok.cast(pl.UInt32)
-                if kind == "proportion":
-                    if schema[s.y] != pl.Boolean:
-                        summands[f"bad{j}"] = (y.is_not_null() & (y != 0) & (y != 1)).cast(pl.UInt32)
-                else:
+                if stats[s.y].non_binary != 0:  # y^2 != y: sum w y^2 for deff
                     summands[f"q{j}"] = w * y * y
             else:
                 x = value(s.x)
@@ -618,18 +645,6 @@ class SurveyDesign:
             keys.append(pl.col(self.psu).alias(_PSU))
         table = psu_sums(self._lf, keys=keys, summands=summands, per_row=self.psu is None)
 
-        if kind == "proportion":
-            for j, s in enumerate(specs):
-                if f"bad{j}" in table.columns:
-                    bad = int(table[f"bad{j}"].sum())
-                    if bad:
-                        raise DesignError(
-                            f"variable {s.y!r} holds values other than 0 and 1 in {bad} rows",
-                            where=where,
-                            got=f"{bad} rows not in {{0, 1}}",
-                            hint=f"a proportion needs an indicator; recode it, e.g. (pl.col({s.y!r}) == 1), or use mean().",
-                        )
-
         # Integer codes for domains and strata (ranks: strata sort as at construction).
         code_exprs = []
         if by_cols:
@@ -647,44 +662,44 @@ class SurveyDesign:
         n_dom = max(domains.height, 1)
         h = table[_H].to_numpy() if self.strata else np.zeros(table.height, dtype=np.int64)
 
-        def col(name: str, fallback: str) -> np.ndarray:
-            return table[name if name in table.columns else fallback].to_numpy().astype(float)
+        def name(prefix: str, j: int, fallback: str) -> str:
+            return f"{prefix}{j}" if f"{prefix}{j}" in table.columns else fallback
 
         k = len(specs)
-        z = np.empty((table.height, k))
-        present = np.empty((table.height, k), dtype=bool)
-        est = np.full((n_dom, k), np.nan)
-        n_out = np.empty((n_dom, k), dtype=np.int64)
-        wn_out = np.empty((n_dom, k))
-        deff = np.full((n_dom, k), np.nan)
-        for j, s in enumerate(specs):
-            a = col(f"a{j}", "__w")
-            b = col(f"b{j}", "__w")
-            nj = col(f"n{j}", "__n")
-            A = np.bincount(d, weights=a, minlength=n_dom)
-            B = np.bincount(d, weights=b, minlength=n_dom)
-            N = np.bincount(d, weights=nj, minlength=n_dom)
-            W = np.bincount(d, weights=col(f"W{j}", "__w"), minlength=n_dom) if s.x is not None else B
-            nonempty = N > 0
-            with np.errstate(divide="ignore", invalid="ignore"):
-                if kind == "total":
-                    e = A
-                    z[:, j] = a
-                else:
-                    e = A / B
-                    z[:, j] = np.where(nonempty[d], (a - e[d] * b) / B[d], 0.0)
-                est[:, j] = np.where(nonempty, e, np.nan)
-                present[:, j] = nj > 0
-                n_out[:, j] = np.rint(N).astype(np.int64)
-                wn_out[:, j] = W
-                if s.x is None:
-                    Q = A if kind == "proportion" else np.bincount(d, weights=col(f"q{j}", "__w"), minlength=n_dom)
-                    mean = A / B
-                    s2 = N / (N - 1) * np.maximum(Q / B - mean**2, 0.0)
-                    srs = s2 * (B - N) / (B * N)
-                    if kind == "total":
-                        srs = srs * B**2
-                    deff[:, j] = np.where((N > 1) & (B > N), srs, np.nan)  # holds vsrs for now
+        ratio = np.array([s.x is not None for s in specs])
+        names = {
+            "a": [f"a{j}" for j in range(k)],
+            "b": [name("b", j, "__w") for j in range(k)],
+            "n": [name("n", j, "__n") for j in range(k)],
+            "W": [name("W", j, "__w") for j in range(k)],
+            "q": [name("q", j, f"a{j}") for j in range(k)],  # no q column: y^2 == y
+        }
+        used = list(dict.fromkeys(c for cols in names.values() for c in cols))
+        values = table.select(pl.col(used).cast(pl.Float64)).to_numpy()
+        pos = {c: i for i, c in enumerate(used)}
+        a, b, nj, wj, qj = (values[:, [pos[c] for c in names[key]]] for key in ("a", "b", "n", "W", "q"))
+        by_domain = sparse.csr_matrix(
+            (np.ones(table.height), (d, np.arange(table.height))), shape=(n_dom, table.height)
+        )
+        A, B, N, W, Q = (by_domain @ m for m in (a, b, nj, wj, qj))
+        nonempty = N > 0
+        present = nj > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if kind == "total":
+                e = A
+                z = a
+            else:
+                e = A / B
+                z = np.where(nonempty[d], (a - e[d] * b) / B[d], 0.0)
+            est = np.where(nonempty, e, np.nan)
+            n_out = np.rint(N).astype(np.int64)
+            wn_out = np.where(ratio, W, B)
+            mean = A / B
+            s2 = N / (N - 1) * np.maximum(Q / B - mean**2, 0.0)
+            srs = s2 * (B - N) / (B * N)  # SRS without replacement, R svymean(deff=TRUE)
+            if kind == "total":
+                srs = srs * B**2
+            deff = np.where((N > 1) & (B > N) & ~ratio, srs, np.nan)  # holds the SRS variance for now
 
         var = domain_variance(
             z, d, h, present, n_domains=n_dom, strata=self._info.strata, lonely_psu=self.lonely_psu

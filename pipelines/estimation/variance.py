@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,45 +88,60 @@ def domain_variance(
         Shape ``(n_domains, k)``.
     """
     z = np.asarray(z, dtype=float)
+    present = np.asarray(present)
     if z.ndim == 1:
-        z = z[:, None]
-        present = np.asarray(present)[:, None]
+        z, present = z[:, None], present[:, None]
+    k = z.shape[1]
     n_h = strata.n_psu.astype(float)
     n_strata = strata.n_strata
-    cells = n_domains * n_strata
-    idx = domain.astype(np.int64) * n_strata + stratum.astype(np.int64)
-    rows_in_cell = np.bincount(idx, minlength=cells).astype(float).reshape(n_domains, n_strata)
-    lonely = n_h == 1
+    cells = cell_matrix(domain, stratum, n_domains=n_domains, n_strata=n_strata)
+    idx = cells.indices_of_rows
+    shape = (n_domains, n_strata, k)
+    rows_in_cell = cells.counts.reshape(n_domains, n_strata, 1)
+    s1 = (cells.matrix @ z).reshape(shape)
+    zbar = s1 / n_h[None, :, None]  # mean over all n_h PSUs of the stratum, absent ones counting as 0
+    dev = z - zbar.reshape(-1, k)[idx]
+    ss = (cells.matrix @ (dev * dev)).reshape(shape)
+    ss += (n_h[None, :, None] - rows_in_cell) * zbar**2  # the PSUs holding no case of the domain
+    has = (cells.matrix @ present.astype(float)).reshape(shape) > 0
+    lonely = (n_h == 1)[None, :, None]
     regular = ~lonely
-    scale = np.where(regular, strata.fpc_factor * n_h / np.where(regular, n_h - 1, 1.0), strata.fpc_factor)
+    f_h = strata.fpc_factor[None, :, None]
+    scale = np.where(regular, f_h * n_h[None, :, None] / np.where(regular, n_h[None, :, None] - 1, 1.0), f_h)
+    contrib = scale * ss  # lonely strata: ss == 0 here (one PSU, centred at itself)
+    if lonely.any():
+        if lonely_psu == "adjust":
+            psus = (has * n_h[None, :, None]).sum(axis=1, keepdims=True)  # PSUs of the strata the domain reaches
+            centre = s1.sum(axis=1, keepdims=True) / np.maximum(psus, 1.0)
+            contrib = np.where(lonely & has, f_h * (s1 - centre) ** 2, contrib)
+        else:  # remove, average: lonely strata contribute nothing
+            contrib = np.where(lonely, 0.0, contrib)
+    v = contrib.sum(axis=1)
+    if lonely_psu == "average" and lonely.any():
+        nstrat = has.sum(axis=1)
+        nokstrat = (has & regular).sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            v = np.where(nokstrat > 0, v * nstrat / nokstrat, np.where(nstrat > 0, np.nan, 0.0))
+    return v
 
-    out = np.empty((n_domains, z.shape[1]))
-    for j in range(z.shape[1]):
-        zj = z[:, j]
-        s1 = np.bincount(idx, weights=zj, minlength=cells).reshape(n_domains, n_strata)
-        zbar = s1 / n_h  # mean over all n_h PSUs of the stratum, absent ones counting as 0
-        dev = zj - zbar.ravel()[idx]
-        ss = np.bincount(idx, weights=dev * dev, minlength=cells).reshape(n_domains, n_strata)
-        ss += (n_h - rows_in_cell) * zbar**2  # the PSUs holding no case of the domain
-        contrib = scale * ss  # lonely strata: ss == 0 here (one PSU, centred at itself)
-        has = np.bincount(idx, weights=present[:, j].astype(float), minlength=cells).reshape(
-            n_domains, n_strata
-        ) > 0
-        if lonely.any():
-            if lonely_psu == "adjust":
-                psus = (has * n_h).sum(axis=1, keepdims=True)  # PSUs of the strata the domain reaches
-                centre = s1.sum(axis=1, keepdims=True) / np.maximum(psus, 1.0)
-                contrib = np.where(lonely & has, strata.fpc_factor * (s1 - centre) ** 2, contrib)
-            else:  # remove, average: lonely strata contribute nothing
-                contrib = np.where(lonely, 0.0, contrib)
-        v = contrib.sum(axis=1)
-        if lonely_psu == "average" and lonely.any():
-            nstrat = has.sum(axis=1)
-            nokstrat = (has & regular).sum(axis=1)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                v = np.where(nokstrat > 0, v * nstrat / nokstrat, np.where(nstrat > 0, np.nan, 0.0))
-        out[:, j] = v
-    return out
+
+@dataclass(frozen=True, slots=True)
+class CellMatrix:
+    """Sparse (domain x stratum) by row indicator: ``matrix @ values`` sums rows into cells."""
+
+    matrix: sparse.csr_matrix
+    indices_of_rows: np.ndarray
+    counts: np.ndarray
+
+
+def cell_matrix(domain: np.ndarray, stratum: np.ndarray, *, n_domains: int, n_strata: int) -> CellMatrix:
+    """The indicator matrix of each row's (domain, stratum) cell."""
+    idx = domain.astype(np.int64) * n_strata + stratum.astype(np.int64)
+    rows = idx.shape[0]
+    matrix = sparse.csr_matrix(
+        (np.ones(rows), (idx, np.arange(rows))), shape=(n_domains * n_strata, rows)
+    )
+    return CellMatrix(matrix=matrix, indices_of_rows=idx, counts=np.bincount(idx, minlength=n_domains * n_strata).astype(float))
 
 
 def domain_df(
@@ -138,11 +154,7 @@ def domain_df(
     present = np.asarray(present)
     if present.ndim == 1:
         present = present[:, None]
-    idx = domain.astype(np.int64) * n_strata + stratum.astype(np.int64)
-    out = np.empty((n_domains, present.shape[1]), dtype=np.int64)
-    for j in range(present.shape[1]):
-        pj = present[:, j].astype(float)
-        psus = np.bincount(domain, weights=pj, minlength=n_domains)
-        cell = np.bincount(idx, weights=pj, minlength=n_domains * n_strata).reshape(n_domains, n_strata)
-        out[:, j] = np.rint(psus).astype(np.int64) - (cell > 0).sum(axis=1)
-    return out
+    cells = cell_matrix(domain, stratum, n_domains=n_domains, n_strata=n_strata)
+    per_cell = (cells.matrix @ present.astype(float)).reshape(n_domains, n_strata, -1)
+    psus = np.rint(per_cell.sum(axis=1)).astype(np.int64)
+    return psus - (per_cell > 0).sum(axis=1)
