@@ -125,8 +125,9 @@ class SurveyDesign:
 
     **Lonely PSUs** (strata with one PSU), R's ``options(survey.lonely.psu=)``: ``fail`` raises at
     construction naming the strata; ``remove`` drops their contribution (the variance is too small);
-    ``adjust`` centres their single PSU total at the grand mean of all PSU totals instead of the
-    stratum mean (zero for means, proportions and ratios, whose scores sum to zero); ``average`` replaces
+    ``adjust`` centres their single PSU total at the grand mean of the PSU totals (over the strata the
+    domain reaches) instead of the stratum mean (zero for means, proportions and ratios, whose scores
+    sum to zero; svy's ``"center"``); ``average`` replaces
     their contribution by the average of the other strata (multiplies the variance by
     ``strata / strata with two or more PSUs``, counted within the domain).
 

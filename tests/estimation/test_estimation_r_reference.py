@@ -71,7 +71,7 @@ def _compute(case: dict) -> dict:
         out = _with_indicator(design).proportion(["sch_wide_no"])
     elif stat == "proportion_ci":
         method = name.rsplit("_", 1)[1]
-        ci = {"likelihood": "logit"}.get(method, method)  # likelihood CI: see test_likelihood_interval_gap
+        ci = {"likelihood": "logit"}.get(method, method)  # likelihood CI not implemented: docs/parity.md
         out = _with_indicator(design).proportion(["sch_wide_no"], ci=ci)
     else:
         raise AssertionError(f"statistic {stat!r} is not mapped")
