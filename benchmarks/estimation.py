@@ -150,8 +150,10 @@ def main() -> None:
         return
 
     print(f"polars {pl.__version__}, {os.cpu_count()} CPUs, repeats={args.repeats}, times are medians (s)")
-    header = f"{'rows':>10} {'engine':>8} {'svy':>8} {'floor':>8} {'svy/eng':>8} {'eng/floor':>9} " \
-             f"{'MB eng':>7} {'MB svy':>7} {'MB floor':>8} {'MB load':>7}"
+    header = (
+        f"{'rows':>10} {'engine':>8} {'svy':>8} {'floor':>8} {'svy/eng':>8} {'eng/floor':>9} "
+        f"{'MB eng':>7} {'MB svy':>7} {'MB floor':>8} {'MB load':>7}"
+    )
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for n in args.sizes:
@@ -165,7 +167,9 @@ def main() -> None:
             note = ""
             if n <= SVY_MAX_ROWS:
                 res["svy"] = run_child("svy", data, args.repeats, Path(tmp) / "svy.parquet")
-                worst = check_agreement(pl.read_parquet(Path(tmp) / "engine.parquet"), pl.read_parquet(Path(tmp) / "svy.parquet"))
+                worst = check_agreement(
+                    pl.read_parquet(Path(tmp) / "engine.parquet"), pl.read_parquet(Path(tmp) / "svy.parquet")
+                )
                 note = f"engine vs svy: max relative difference {worst:.1e} (estimates and SEs)"
             else:
                 note = f"svy skipped above {SVY_MAX_ROWS:,} rows (minutes per run)"

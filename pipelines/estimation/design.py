@@ -26,7 +26,19 @@ from pipelines.estimation.variance import StrataInfo, domain_df, domain_variance
 
 LonelyPSU = Literal["adjust", "remove", "average", "fail"]
 LONELY_RULES = ("adjust", "remove", "average", "fail")
-RESULT_COLUMNS = ("variable", "estimate", "se", "ci_low", "ci_high", "df", "n", "weighted_n", "cv", "deff", "flag")
+RESULT_COLUMNS = (
+    "variable",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "df",
+    "n",
+    "weighted_n",
+    "cv",
+    "deff",
+    "flag",
+)
 
 _H = "__stratum__"
 _PSU = "__psu__"
@@ -226,7 +238,10 @@ class SurveyDesign:
                 checks.append(pl.col(col).is_null().sum().alias(f"{role}_null"))
         h_keys = [pl.col(self.strata).alias(_H)] if self.strata else []
         fpc_aggs = (
-            [pl.col(self.fpc).cast(pl.Float64).min().alias("fpc_min"), pl.col(self.fpc).cast(pl.Float64).max().alias("fpc_max")]
+            [
+                pl.col(self.fpc).cast(pl.Float64).min().alias("fpc_min"),
+                pl.col(self.fpc).cast(pl.Float64).max().alias("fpc_max"),
+            ]
             if self.fpc
             else []
         )
@@ -267,7 +282,9 @@ class SurveyDesign:
 
         # PSU nested in strata?
         if check_nesting and int(per_h["psus"].sum()) != int(c["psu_labels"]):
-            pairs = lf.group_by(pl.col(self.strata).alias(_H), pl.col(self.psu).alias(_PSU)).agg(pl.len().alias("rows"))
+            pairs = lf.group_by(pl.col(self.strata).alias(_H), pl.col(self.psu).alias(_PSU)).agg(
+                pl.len().alias("rows")
+            )
             per_psu = pairs.group_by(_PSU).agg(pl.len().alias("n_strata"), pl.col("rows").sum()).collect()
             bad = per_psu.filter(pl.col("n_strata") > 1)
             raise DesignError(
@@ -296,7 +313,9 @@ class SurveyDesign:
                 )
             if (lo <= 0).any():
                 raise DesignError(
-                    f"fpc column {self.fpc!r} has non-positive values", where=where, got=str(lo.min()),
+                    f"fpc column {self.fpc!r} has non-positive values",
+                    where=where,
+                    got=str(lo.min()),
                     hint="give population sizes (>= sampled PSUs) or sampling fractions in (0, 1].",
                 )
             if (hi <= 1).all():
@@ -320,8 +339,10 @@ class SurveyDesign:
                     hint="use one convention for every stratum, as R svydesign requires.",
                 )
         lonely = n_psu == 1
-        lonely_labels = tuple(per_h.filter(pl.Series(lonely))[_H].to_list()) if self.strata else (
-            ("(whole sample)",) if lonely.any() else ()
+        lonely_labels = (
+            tuple(per_h.filter(pl.Series(lonely))[_H].to_list())
+            if self.strata
+            else (("(whole sample)",) if lonely.any() else ())
         )
         if lonely.any() and self.lonely_psu == "fail":
             raise DesignError(
@@ -587,7 +608,9 @@ class SurveyDesign:
     ) -> pl.DataFrame:
         where = f"SurveyDesign.{kind}"
         if not specs:
-            raise DesignError("no variables given", where=where, got="[]", hint="pass at least one column name.")
+            raise DesignError(
+                "no variables given", where=where, got="[]", hint="pass at least one column name."
+            )
         if not (0 < level < 1):
             raise DesignError("level must lie in (0, 1)", where=where, got=repr(level))
         by_cols = _names(by)
@@ -748,5 +771,7 @@ class SurveyDesign:
         ).with_columns(pl.col(pl.Float64).fill_nan(None))
         if by_cols:
             dom_rows = domains.drop(_D).select(pl.all().gather(np.repeat(np.arange(n_dom), k)))
-            out = pl.concat([dom_rows, out], how="horizontal").sort(by_cols, nulls_last=True, maintain_order=True)
+            out = pl.concat([dom_rows, out], how="horizontal").sort(
+                by_cols, nulls_last=True, maintain_order=True
+            )
         return out.with_columns(reliability.flag_expr())

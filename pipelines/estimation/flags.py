@@ -43,7 +43,9 @@ class Reliability:
 
     def __post_init__(self) -> None:
         if not (isinstance(self.min_n, int) and self.min_n >= 0):
-            raise DesignError("min_n must be a non-negative integer", where="Reliability", got=repr(self.min_n))
+            raise DesignError(
+                "min_n must be a non-negative integer", where="Reliability", got=repr(self.min_n)
+            )
         if not (self.max_cv > 0):
             raise DesignError("max_cv must be positive", where="Reliability", got=repr(self.max_cv))
 

@@ -47,5 +47,7 @@ def psu_sums(
             for name, expr in summands.items()
         ]
         return frame.select(*keys, *cols).collect()
-    aggs = [pl.len().alias(name) if expr is None else expr.sum().alias(name) for name, expr in summands.items()]
+    aggs = [
+        pl.len().alias(name) if expr is None else expr.sum().alias(name) for name, expr in summands.items()
+    ]
     return frame.group_by(*keys).agg(aggs).collect()

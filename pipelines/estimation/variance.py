@@ -111,7 +111,9 @@ def domain_variance(
     contrib = scale * ss  # lonely strata: ss == 0 here (one PSU, centred at itself)
     if lonely.any():
         if lonely_psu == "adjust":
-            psus = (has * n_h[None, :, None]).sum(axis=1, keepdims=True)  # PSUs of the strata the domain reaches
+            psus = (has * n_h[None, :, None]).sum(
+                axis=1, keepdims=True
+            )  # PSUs of the strata the domain reaches
             centre = s1.sum(axis=1, keepdims=True) / np.maximum(psus, 1.0)
             contrib = np.where(lonely & has, f_h * (s1 - centre) ** 2, contrib)
         else:  # remove, average: lonely strata contribute nothing
@@ -138,10 +140,12 @@ def cell_matrix(domain: np.ndarray, stratum: np.ndarray, *, n_domains: int, n_st
     """The indicator matrix of each row's (domain, stratum) cell."""
     idx = domain.astype(np.int64) * n_strata + stratum.astype(np.int64)
     rows = idx.shape[0]
-    matrix = sparse.csr_matrix(
-        (np.ones(rows), (idx, np.arange(rows))), shape=(n_domains * n_strata, rows)
+    matrix = sparse.csr_matrix((np.ones(rows), (idx, np.arange(rows))), shape=(n_domains * n_strata, rows))
+    return CellMatrix(
+        matrix=matrix,
+        indices_of_rows=idx,
+        counts=np.bincount(idx, minlength=n_domains * n_strata).astype(float),
     )
-    return CellMatrix(matrix=matrix, indices_of_rows=idx, counts=np.bincount(idx, minlength=n_domains * n_strata).astype(float))
 
 
 def domain_df(

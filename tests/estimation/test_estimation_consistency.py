@@ -124,10 +124,26 @@ def test_empty_domain_row_and_flags() -> None:
 
 def test_output_columns_and_lazy_input(apistrat: pl.DataFrame) -> None:
     """Same tidy frame for every verb; a LazyFrame gives the same answer as a DataFrame."""
-    eager = SurveyDesign(apistrat, weight="pw", strata="stype", fpc="fpc").mean(["api00", "enroll"], by=["stype"])
-    lazy = SurveyDesign(apistrat.lazy(), weight="pw", strata="stype", fpc="fpc").mean(["api00", "enroll"], by=["stype"])
-    assert eager.columns == ["stype", "variable", "estimate", "se", "ci_low", "ci_high", "df", "n",
-                             "weighted_n", "cv", "deff", "flag"]
+    eager = SurveyDesign(apistrat, weight="pw", strata="stype", fpc="fpc").mean(
+        ["api00", "enroll"], by=["stype"]
+    )
+    lazy = SurveyDesign(apistrat.lazy(), weight="pw", strata="stype", fpc="fpc").mean(
+        ["api00", "enroll"], by=["stype"]
+    )
+    assert eager.columns == [
+        "stype",
+        "variable",
+        "estimate",
+        "se",
+        "ci_low",
+        "ci_high",
+        "df",
+        "n",
+        "weighted_n",
+        "cv",
+        "deff",
+        "flag",
+    ]
     assert eager.equals(lazy)
     assert eager.height == 6
 
@@ -167,7 +183,9 @@ def test_psu_in_two_strata_needs_nest(apiclus1: pl.DataFrame) -> None:
 
 def test_non_numeric_variable_raises(apiclus1: pl.DataFrame) -> None:
     design = _dclus1(apiclus1)
-    with pytest.raises(DesignError, match=r"variable 'sch.wide' has dtype String, not numeric or boolean \(183 rows\)"):
+    with pytest.raises(
+        DesignError, match=r"variable 'sch.wide' has dtype String, not numeric or boolean \(183 rows\)"
+    ):
         design.mean(["sch.wide"])
     with pytest.raises(DesignError, match=r"'api00' holds values other than 0 and 1 in 183 rows"):
         design.proportion(["api00"])

@@ -50,7 +50,12 @@ def _with_indicator(design: SurveyDesign) -> SurveyDesign:
     """The same design with ``sch_wide_no = (sch.wide == "No")`` added (R ``I(sch.wide=="No")``)."""
     frame = design.frame.with_columns(sch_wide_no=pl.col("sch.wide") == "No")
     return SurveyDesign(
-        frame, weight=design.weight, strata=design.strata, psu=design.psu, fpc=design.fpc, lonely_psu=design.lonely_psu
+        frame,
+        weight=design.weight,
+        strata=design.strata,
+        psu=design.psu,
+        fpc=design.fpc,
+        lonely_psu=design.lonely_psu,
     )
 
 

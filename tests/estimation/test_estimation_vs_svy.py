@@ -96,19 +96,25 @@ def _assert_same(ours: pl.DataFrame, theirs: pl.DataFrame, by: list[str]) -> Non
     nonempty = ours.filter(pl.col("n") > 0)
     if nonempty.height == 0:  # every value null: nothing to compare (svy has no row or raises)
         return
-    joined = nonempty.join(theirs, on=by, how="left") if by else pl.concat([nonempty, theirs], how="horizontal")
+    joined = (
+        nonempty.join(theirs, on=by, how="left") if by else pl.concat([nonempty, theirs], how="horizontal")
+    )
     assert joined.height == nonempty.height
     assert joined["est"].null_count() == 0, joined
     np.testing.assert_allclose(joined["estimate"].to_numpy(), joined["est"].to_numpy(), rtol=REL_SVY)
     scale = np.abs(joined["estimate"].to_numpy()).max() + 1.0
-    np.testing.assert_allclose(joined["se"].to_numpy(), joined["se_svy"].to_numpy(), rtol=REL_SVY, atol=1e-13 * scale)
+    np.testing.assert_allclose(
+        joined["se"].to_numpy(), joined["se_svy"].to_numpy(), rtol=REL_SVY, atol=1e-13 * scale
+    )
     assert joined["df"].to_list() == joined["df_svy"].to_list()
     assert joined["n"].to_list() == joined["n_svy"].to_list()
 
 
 def _theirs(estimate, by: list[str]) -> pl.DataFrame:
     out = estimate.to_polars()
-    return out.select(*by, "est", pl.col("se").alias("se_svy"), pl.col("df").alias("df_svy"), pl.col("n").alias("n_svy"))
+    return out.select(
+        *by, "est", pl.col("se").alias("se_svy"), pl.col("df").alias("df_svy"), pl.col("n").alias("n_svy")
+    )
 
 
 @PROPERTY_SETTINGS
@@ -122,8 +128,12 @@ def test_mean_and_total_match_svy(design_args, by) -> None:
     by_arg = by[0] if by else None
     if frame["y"].null_count() == frame.height:  # nothing to estimate; svy raises
         return
-    _assert_same(design.mean(["y"], by=by), _theirs(sample.estimation.mean("y", by=by_arg, drop_nulls=True), by), by)
-    _assert_same(design.total(["y"], by=by), _theirs(sample.estimation.total("y", by=by_arg, drop_nulls=True), by), by)
+    _assert_same(
+        design.mean(["y"], by=by), _theirs(sample.estimation.mean("y", by=by_arg, drop_nulls=True), by), by
+    )
+    _assert_same(
+        design.total(["y"], by=by), _theirs(sample.estimation.total("y", by=by_arg, drop_nulls=True), by), by
+    )
     if by:
         ghost = design.mean(["y"], by=by).filter(pl.col("dom") == "ghost")
         if ghost.height:
@@ -155,7 +165,9 @@ def test_proportion_and_ratio_match_svy(design_args, by) -> None:
 
 
 def _theirs_frame(out: pl.DataFrame, by: list[str]) -> pl.DataFrame:
-    return out.select(*by, "est", pl.col("se").alias("se_svy"), pl.col("df").alias("df_svy"), pl.col("n").alias("n_svy"))
+    return out.select(
+        *by, "est", pl.col("se").alias("se_svy"), pl.col("df").alias("df_svy"), pl.col("n").alias("n_svy")
+    )
 
 
 @pytest.mark.parametrize("rule", sorted(SVY_SINGLETON))
