@@ -1,0 +1,244 @@
+"""Plotly figures of the indicator table: one frame in, one `go.Figure` out. Nothing here estimates.
+
+Conventions shared by every chart:
+
+- proportions (stored 0-1) are drawn as percentages; error bars are the row's confidence interval;
+- sources are told apart by colour, origins by marker symbol (circle microdata, square synthetic, open diamond
+  published, named "publicado"/"published" in the legend);
+- rows flagged `cv>0.3` or `n<30` are drawn with the open variant of their symbol, in a legend entry that says why;
+  rows flagged `empty` are not drawn;
+- every text taken from data (labels, sources, domain values, citations) is HTML-escaped, because Plotly renders a
+  subset of HTML in titles, legends and hover labels.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+from reports.labels import Labels, is_proportion
+
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+ORIGIN_SYMBOLS = {"microdata": "circle", "synthetic": "square", "published": "diamond-open"}
+HOLLOW_FLAGS = ("cv>0.3", "n<30")
+BAR_PATTERNS = {"microdata": "", "synthetic": "/", "published": "x"}
+HEIGHT = 340
+PANEL_HEIGHT = 210
+PANELS_PER_ROW = 4
+NOTE_HEIGHT = 18
+
+
+def esc(text: object) -> str:
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def source_colours(sources) -> dict[str, str]:
+    """A fixed colour per source, by sorted name, so a source looks the same in every chart."""
+    return {source: PALETTE[i % len(PALETTE)] for i, source in enumerate(sorted(set(sources)))}
+
+
+def drawable(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows that have something to draw: `empty` rows and missing estimates are left out."""
+    return frame.filter(pl.col("estimate").is_not_null() & (pl.col("flag") != "empty"))
+
+
+def _scale(unit: str | None) -> float:
+    return 100.0 if is_proportion(unit) else 1.0
+
+
+def hover_text(row: dict, labels: Labels, title: str) -> str:
+    """Estimate, CI, n, CV, flag and citation of one row, every data field escaped."""
+    unit = row["unit"]
+    where = f"{labels.source(row['source'])} {row['round']} ({labels.origin(row['origin'])})"
+    lines = [f"<b>{esc(title)}</b>", f"{labels['hover_source']}: {esc(where)}"]
+    if row["domain"] not in ("all", None):
+        value = labels.domain_value(row["domain"], row["domain_value"])
+        lines.append(f"{labels['hover_domain']}: {esc(labels.domain(row['domain']))} = {esc(value)}")
+    lines.append(f"{labels['hover_estimate']}: {labels.estimate(row['estimate'], unit)}")
+    if row["ci_low"] is not None and row["ci_high"] is not None:
+        lines.append(f"{labels['hover_ci']}: {labels.estimate(row['ci_low'], unit)} – "
+                     f"{labels.estimate(row['ci_high'], unit)}")
+    lines.append(f"{labels['hover_n']}: {labels.count(row['n'])} · {labels['hover_cv']}: {labels.number(row['cv'], 2)}")
+    lines.append(f"{labels['hover_flag']}: {esc(labels.flag(row['flag']))}")
+    lines.append(f"{labels['hover_citation']}: {esc(row['citation'])}")
+    return "<br>".join(lines)
+
+
+def _group(row: dict) -> tuple[str, str, str]:
+    flag = row["flag"] if row["flag"] in HOLLOW_FLAGS else "ok"
+    return row["source"], row["origin"], flag
+
+
+def _trace_name(group: tuple[str, str, str], labels: Labels) -> str:
+    source, origin, flag = group
+    name = f"{esc(labels.source(source))} · {labels.origin(origin)}"
+    return name if flag == "ok" else f"{name} · {labels['legend_' + flag]}"
+
+
+def marker(group: tuple[str, str, str], colours: dict[str, str]) -> dict:
+    source, origin, flag = group
+    symbol = ORIGIN_SYMBOLS.get(origin, "circle")
+    if flag in HOLLOW_FLAGS and not symbol.endswith("-open"):
+        symbol += "-open"
+    return {"symbol": symbol, "color": colours.get(source, PALETTE[0]), "size": 11,
+            "line": {"width": 2, "color": colours.get(source, PALETTE[0])}}
+
+
+def _error_bars(rows: list[dict], scale: float) -> dict:
+    if all(r["ci_low"] is None or r["ci_high"] is None for r in rows):
+        return {"visible": False}
+    return {
+        "type": "data", "symmetric": False, "thickness": 1.5, "width": 4,
+        "array": [None if r["ci_high"] is None else (r["ci_high"] - r["estimate"]) * scale for r in rows],
+        "arrayminus": [None if r["ci_low"] is None else (r["estimate"] - r["ci_low"]) * scale for r in rows],
+    }
+
+
+def estimate_traces(frame: pl.DataFrame, labels: Labels, colours: dict[str, str], title: str, *,
+                    shown: set | None = None) -> list[go.Scatter]:
+    """One marker trace per source × origin × reliability, x = period, with CI error bars and hover text.
+
+    `shown` collects legend groups already in the legend, so small multiples list each group once.
+    """
+    rows_by_group: dict[tuple, list[dict]] = {}
+    for row in drawable(frame).sort("period", "source", "round").iter_rows(named=True):
+        rows_by_group.setdefault(_group(row), []).append(row)
+    traces = []
+    for group, rows in sorted(rows_by_group.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] != "ok")):
+        scale = _scale(rows[0]["unit"])
+        key = "|".join(group)
+        traces.append(go.Scatter(
+            x=[r["period"] or r["round"] for r in rows], y=[r["estimate"] * scale for r in rows],
+            mode="markers", name=_trace_name(group, labels), legendgroup=key,
+            showlegend=shown is None or key not in shown, marker=marker(group, colours),
+            error_y=_error_bars(rows, scale), hovertext=[hover_text(r, labels, title) for r in rows],
+            hoverinfo="text", meta={"source": group[0], "origin": group[1], "flag": group[2]},
+        ))
+        if shown is not None:
+            shown.add(key)
+    return traces
+
+
+def _layout(labels: Labels, unit: str | None, *, height: int = HEIGHT) -> dict:
+    proportion = is_proportion(unit)
+    return {
+        "template": "plotly_white", "height": height, "separators": labels.plotly_separators,
+        "margin": {"l": 56, "r": 16, "t": 48, "b": 40}, "scattermode": "group", "hovermode": "closest",
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
+        "hoverlabel": {"align": "left"}, "font": {"family": "system-ui, sans-serif", "size": 12},
+        "yaxis": {"title": {"text": labels["axis_percent"] if proportion else esc(unit or labels["axis_value"])},
+                  "rangemode": "tozero", "zeroline": False},
+        "xaxis": {"type": "category", "categoryorder": "category ascending",
+                  "title": {"text": labels["axis_round"]}},
+    }
+
+
+def rounds_figure(frame: pl.DataFrame, *, labels: Labels, title: str, colours: dict[str, str],
+                  notes: tuple[str, ...] = ()) -> go.Figure:
+    """One indicator (domain `all`) across rounds and sources; `notes` are comparability caveats shown below."""
+    unit = frame["unit"][0] if frame.height else None
+    figure = go.Figure(estimate_traces(frame, labels, colours, title))
+    layout = _layout(labels, unit)
+    layout["title"] = {"text": esc(title), "x": 0, "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 10},
+                       "font": {"size": 14}}
+    if notes:
+        # Comparability caveats sit under the title, above the plot, one line each.
+        layout["height"] = HEIGHT + NOTE_HEIGHT * len(notes)
+        layout["margin"]["t"] += NOTE_HEIGHT * len(notes)
+        layout["annotations"] = [
+            {"text": "⚠ " + esc(note), "xref": "paper", "yref": "paper", "x": 0, "xanchor": "left", "y": 1,
+             "yanchor": "bottom", "yshift": 4 + NOTE_HEIGHT * (len(notes) - 1 - i), "showarrow": False,
+             "align": "left", "font": {"color": "#8a4b00", "size": 11}}
+            for i, note in enumerate(notes)
+        ]
+    figure.update_layout(layout)
+    return figure
+
+
+def domain_figure(frame: pl.DataFrame, domain: str, *, labels: Labels, title: str,
+                  colours: dict[str, str]) -> go.Figure:
+    """Small multiples: one panel per value of `domain`, each the indicator across rounds and sources."""
+    values = list(dict.fromkeys(frame["domain_value"].to_list()))
+    cols = min(len(values), PANELS_PER_ROW)
+    rows = math.ceil(len(values) / cols)
+    panel_titles = []
+    for value in values:
+        name = esc(labels.domain_value(domain, value))
+        if drawable(frame.filter(pl.col("domain_value") == value)).height == 0:
+            name += f" ({labels['flag_empty']})"
+        panel_titles.append(name)
+    figure = make_subplots(rows=rows, cols=cols, shared_yaxes=True, subplot_titles=panel_titles,
+                           horizontal_spacing=0.03, vertical_spacing=0.5 / max(rows, 1) if rows > 1 else 0.1)
+    shown: set = set()
+    for i, value in enumerate(values):
+        for trace in estimate_traces(frame.filter(pl.col("domain_value") == value), labels, colours, title,
+                                     shown=shown):
+            figure.add_trace(trace, row=i // cols + 1, col=i % cols + 1)
+    unit = frame["unit"][0] if frame.height else None
+    layout = _layout(labels, unit, height=PANEL_HEIGHT * rows + 120)
+    y_title = layout.pop("yaxis")["title"]
+    layout.pop("xaxis")
+    layout["title"] = {"text": f"{esc(title)} · {esc(labels.domain(domain))}", "x": 0, "font": {"size": 14}}
+    plot_height = layout["height"] - layout["margin"]["t"] - layout["margin"]["b"]
+    layout["legend"]["y"] = -36 / plot_height  # just under the bottom row's tick labels
+    layout["meta"] = {"domain": domain}
+    figure.update_layout(layout)
+    figure.update_xaxes(type="category", categoryorder="category ascending")
+    figure.update_yaxes(rangemode="tozero")
+    figure.update_yaxes(title=y_title, col=1)
+    return figure
+
+
+def fies_distribution_figure(frame: pl.DataFrame, *, labels: Labels, title: str,
+                             colours: dict[str, str]) -> go.Figure:
+    """FIES raw-score distribution (domain `raw_score`, values "0".."8"): bars per source and round."""
+    figure = go.Figure()
+    frame = drawable(frame).with_columns(pl.col("domain_value").cast(pl.Int64, strict=False).alias("_score"))
+    groups = frame.sort("period", "source", "round", "_score").group_by(["source", "round", "origin"],
+                                                                         maintain_order=True)
+    for i, ((source, round_, origin), part) in enumerate(groups):
+        rows = part.to_dicts()
+        figure.add_trace(go.Bar(
+            x=[r["domain_value"] for r in rows], y=[r["estimate"] * 100 for r in rows],
+            name=f"{esc(labels.source(source))} {esc(round_)} · {labels.origin(origin)}",
+            marker={"color": PALETTE[i % len(PALETTE)], "pattern": {"shape": BAR_PATTERNS.get(origin, "")}},
+            error_y=_error_bars(rows, 100.0), hovertext=[hover_text(r, labels, title) for r in rows],
+            hoverinfo="text", meta={"source": source, "round": round_, "origin": origin},
+        ))
+    layout = _layout(labels, "proportion")
+    layout["title"] = {"text": esc(title), "x": 0, "font": {"size": 14}}
+    layout["barmode"] = "group"
+    layout["xaxis"] = {"type": "category", "categoryorder": "array", "categoryarray": [str(k) for k in range(9)],
+                       "title": {"text": labels["domain_raw_score"]}}
+    layout["yaxis"]["title"]["text"] = labels["fies_share"]
+    figure.update_layout(layout)
+    return figure
+
+
+def fies_prevalence_figure(frame: pl.DataFrame, *, labels: Labels, title: str, names: dict[str, str]) -> go.Figure:
+    """Moderate-or-severe and severe prevalences side by side per source and round; `names` maps a row's
+    chart id (column `chart`) to its series name. Published bars are cross-hatched, imprecise ones dotted."""
+    figure = go.Figure()
+    frame = drawable(frame).sort("period", "source", "round")
+    for i, (chart, part) in enumerate(frame.group_by("chart", maintain_order=True)):
+        rows = part.to_dicts()
+        figure.add_trace(go.Bar(
+            x=[esc(f"{labels.source(r['source'])} {r['round']} ({labels.origin(r['origin'])})") for r in rows],
+            y=[r["estimate"] * 100 for r in rows], name=esc(names.get(chart[0], chart[0])),
+            marker={"color": ("#D55E00", "#7f1d1d")[i % 2],
+                    "pattern": {"shape": ["x" if r["origin"] == "published" else "." if r["flag"] in HOLLOW_FLAGS
+                                          else "" for r in rows]}},
+            error_y=_error_bars(rows, 100.0), hovertext=[hover_text(r, labels, names.get(chart[0], chart[0]))
+                                                         for r in rows],
+            hoverinfo="text",
+        ))
+    layout = _layout(labels, "proportion")
+    layout["title"] = {"text": esc(title), "x": 0, "font": {"size": 14}}
+    layout["barmode"] = "group"
+    layout["xaxis"] = {"type": "category", "title": {"text": labels["axis_round"]}}
+    figure.update_layout(layout)
+    return figure
