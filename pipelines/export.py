@@ -1,0 +1,246 @@
+"""Exports for other teams: Parquet tables, a data dictionary and a Frictionless `datapackage.json`.
+
+Layout of `<out>`::
+
+    households/source=<source>/round=<round>/part-0.parquet   harmonised, hive partitions
+    persons/source=<source>/round=<round>/part-0.parquet
+    indicators.parquet   comparisons.parquet                 the derived tables, when the store has them
+    dictionary.csv   dictionary.json   datapackage.json
+
+`source` and `round` are hive partition keys: they are the folder names and are not repeated inside the files, so
+Arrow, polars, DuckDB and Spark read them back as columns without a clash. Only columns of the common schema
+(`surveys/schema.py`) and of the derived tables' schemas (`pipelines/tables.py`) leave the package: the survey's own
+keys (hh_id, person_id, psu, stratum) and nothing else identifying. A store table with any other column stops the
+export (`SchemaViolation`), so a name or a telephone number that slipped into a table never reaches another team.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import time
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pipelines.errors import SchemaViolation
+from pipelines.specs import RoundSpec, available_specs
+from pipelines.store import TABLES, derived_is_current, read_derived, read_manifest, scan_table
+from pipelines.tables import COMPARISONS, INDICATORS
+from surveys import schema
+
+DERIVED = {"indicators": INDICATORS, "comparisons": COMPARISONS}
+DERIVED_COLUMNS = Path(__file__).resolve().with_name("derived_columns.csv")
+PARTITION_KEYS = ("source", "round")
+DICTIONARY_FIELDS = ("table", "column", "arrow_type", "type", "description", "unit", "categories", "role",
+                     "source_variables")
+ROLES = {"hh_id": "survey key", "person_id": "survey key", "psu": "design", "stratum": "design", "weight": "design",
+         "source": "partition key", "round": "partition key"}
+
+
+def run_export(store: Path, *, out: Path = Path("data/exports")) -> list[str]:
+    """Write every export for the store at `store` into `out`; returns the lines to print."""
+    store, out = Path(store), Path(out)
+    waves = read_manifest(store)
+    if not waves:
+        raise FileNotFoundError(f"{store}: no store yet; run `surveys refresh` first")
+    out.mkdir(parents=True, exist_ok=True)
+    lines, resources, dictionary = [], [], []
+    for table in TABLES:
+        paths = export_harmonised(store, table, [(w.source, w.round) for w in waves.values()], out)
+        fields = _fields(out, paths, table)
+        dictionary += harmonised_dictionary(table, fields, [w.name for w in waves.values()])
+        resources.append(_resource(table, paths, out, dictionary, partitioned=True))
+        lines.append(f"exported {table}: {len(paths)} partition(s) under {out / table}")
+    for name, expected in DERIVED.items():
+        try:
+            frame = read_derived(store, name)
+        except FileNotFoundError as exc:
+            lines.append(f"skipped {name}: {exc}")
+            continue
+        path = export_derived(frame, name, expected, out)
+        dictionary += derived_dictionary(name, _fields(out, [path], name))
+        resources.append(_resource(name, [path], out, dictionary, partitioned=False))
+        stale = "" if derived_is_current(store, name) else " (built before the last refresh: may be stale)"
+        lines.append(f"exported {name}: {frame.height:,} rows to {path}{stale}")
+    write_dictionary(dictionary, out)
+    write_datapackage(resources, out, synthetic=any(w.synthetic for w in waves.values()))
+    lines.append(f"wrote {out / 'dictionary.csv'}, {out / 'dictionary.json'} and {out / 'datapackage.json'}")
+    return lines
+
+
+def _check_columns(frame_columns: list[str], expected: list[str], where: str) -> None:
+    extra = [c for c in frame_columns if c not in expected]
+    missing = [c for c in expected if c not in frame_columns]
+    if extra or missing:
+        raise SchemaViolation(
+            f"columns outside the schema {extra}, schema columns missing {missing}; nothing outside the schema is "
+            "exported (it could identify people)",
+            where=where, hint="Remove the columns from the store or add them to the schema with a description.",
+        )
+
+
+def _write(table: pa.Table, path: Path, metadata: dict[str, str]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    merged = {**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}}
+    pq.write_table(table.replace_schema_metadata(merged), path, compression="zstd")
+
+
+def export_harmonised(store: Path, table: str, rounds: list[tuple[str, str]], out: Path) -> list[Path]:
+    """Write one hive partition per round; returns the file paths. Replaces any earlier export of `table`."""
+    columns = schema.polars_schema(table)
+    staging = out / f".{table}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    paths = []
+    for source, round_ in sorted(rounds):
+        frame = scan_table(store, table, source=source, round_=round_).collect()
+        _check_columns(frame.columns, list(columns), f"{store}/{table}/source={source}/round={round_}")
+        kept = [c for c in columns if c not in PARTITION_KEYS]
+        frame = frame.select(pl.col(c).cast(columns[c]) for c in kept)
+        relative = Path(table) / f"source={source}" / f"round={round_}" / "part-0.parquet"
+        synthetic = bool(frame["synthetic"].any()) if frame.height else False
+        _write(frame.to_arrow(), staging / relative.relative_to(table),
+               {"schema_version": schema.SCHEMA_VERSION, "synthetic": str(synthetic).lower()})
+        paths.append(out / relative)
+    shutil.rmtree(out / table, ignore_errors=True)
+    staging.mkdir(parents=True, exist_ok=True)
+    staging.rename(out / table)
+    return paths
+
+
+def export_derived(frame: pl.DataFrame, name: str, expected: pl.Schema, out: Path) -> Path:
+    _check_columns(frame.columns, list(expected), f"derived table `{name}`")
+    frame = frame.select(pl.col(c).cast(t) for c, t in expected.items())
+    path = out / f"{name}.parquet"
+    partial = out / f".{name}.parquet.partial"
+    _write(frame.to_arrow(), partial, {"schema_version": schema.SCHEMA_VERSION})
+    partial.replace(path)
+    return path
+
+
+def _fields(out: Path, paths: list[Path], table: str) -> dict[str, pa.DataType]:
+    """Arrow types as written, identical in every partition."""
+    types: dict[str, pa.DataType] = {}
+    for path in paths:
+        for field in pq.read_schema(path):
+            if types.setdefault(field.name, field.type) != field.type:
+                raise SchemaViolation(f"{table}.{field.name} is {types[field.name]} in one partition and "
+                                      f"{field.type} in {path.relative_to(out)}")
+    return types
+
+
+def frictionless_type(arrow_type: pa.DataType) -> str:
+    """The Table Schema type of an Arrow type."""
+    if pa.types.is_dictionary(arrow_type):
+        return frictionless_type(arrow_type.value_type)
+    if pa.types.is_boolean(arrow_type):
+        return "boolean"
+    if pa.types.is_integer(arrow_type):
+        return "integer"
+    if pa.types.is_floating(arrow_type):
+        return "number"
+    return "string"
+
+
+def _source_variables(specs: list[RoundSpec], table: str) -> dict[str, list[str]]:
+    """Per harmonised column, where each round's crosswalk takes it from."""
+    found: dict[str, list[str]] = {}
+    for spec in specs:
+        design = {"hh_id": spec.household_key, "person_id": spec.person_key, "weight": (spec.design.weight,),
+                  "stratum": spec.design.strata, "psu": (spec.design.psu,)}
+        for column, variables in design.items():
+            if variables:
+                found.setdefault(column, []).append(f"{spec.name}: {'+'.join(variables)} (key/design)")
+        for variable in spec.variables:
+            if variable.table == table:
+                found.setdefault(variable.harmonised_var, []).append(
+                    f"{spec.name}: module {variable.module} {'+'.join(variable.source_vars)} ({variable.transform})")
+    return found
+
+
+def _entry(table: str, column: str, arrow_type: pa.DataType | None, description: str, *, unit: str = "",
+           categories=(), source_variables=()) -> dict:
+    return {
+        "table": table, "column": column, "arrow_type": str(arrow_type) if arrow_type is not None else "string",
+        "type": frictionless_type(arrow_type) if arrow_type is not None else "string", "description": description,
+        "unit": unit, "categories": ";".join(categories), "role": ROLES.get(column, "value"),
+        "source_variables": " | ".join(source_variables),
+    }
+
+
+def harmonised_dictionary(table: str, types: dict[str, pa.DataType], rounds: list[str]) -> list[dict]:
+    specs = [s for s in available_specs() if s.name in rounds]
+    sources = _source_variables(specs, table)
+    entries = []
+    for column in schema.TABLES[table]:
+        if column.name in PARTITION_KEYS:
+            description = f"{column.description} Hive partition key: the folder name, not stored inside the files."
+            entries.append(_entry(table, column.name, None, description))
+            continue
+        entries.append(_entry(table, column.name, types[column.name], column.description, unit=column.unit,
+                              categories=column.categories, source_variables=sources.get(column.name, ())))
+    return entries
+
+
+def derived_dictionary(name: str, types: dict[str, pa.DataType]) -> list[dict]:
+    with DERIVED_COLUMNS.open(encoding="utf-8", newline="") as handle:
+        described = {(r["table"], r["column"]): r for r in csv.DictReader(handle)}
+    entries = []
+    for column in DERIVED[name]:
+        row = described.get((name, column))
+        if row is None:
+            raise SchemaViolation(f"{name}.{column} has no description", where=str(DERIVED_COLUMNS),
+                                  hint="Add a row for it.")
+        categories = tuple(c for c in row["categories"].split(";") if c)
+        entries.append(_entry(name, column, types[column], row["description"], categories=categories))
+    return entries
+
+
+def write_dictionary(entries: list[dict], out: Path) -> None:
+    with (out / "dictionary.csv").open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=DICTIONARY_FIELDS)
+        writer.writeheader()
+        writer.writerows(entries)
+    tables: dict[str, list[dict]] = {}
+    for entry in entries:
+        tables.setdefault(entry["table"], []).append({k: v for k, v in entry.items() if k != "table"})
+    payload = {"schema_version": schema.SCHEMA_VERSION, "tables": tables}
+    (out / "dictionary.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
+
+
+def _resource(name: str, paths: list[Path], out: Path, dictionary: list[dict], *, partitioned: bool) -> dict:
+    entries = [e for e in dictionary if e["table"] == name]
+    fields = []
+    for entry in entries:
+        if entry["role"] == "partition key" and partitioned:
+            continue
+        field = {"name": entry["column"], "type": entry["type"], "description": entry["description"]}
+        if entry["categories"]:
+            field["constraints"] = {"enum": entry["categories"].split(";")}
+        fields.append(field)
+    resource = {
+        "name": name, "path": [p.relative_to(out).as_posix() for p in paths] if partitioned else
+        paths[0].relative_to(out).as_posix(), "format": "parquet", "mediatype": "application/vnd.apache.parquet",
+        "schema": {"fields": fields},
+    }
+    if partitioned:
+        resource["partitioning"] = {"style": "hive", "fields": [
+            {"name": e["column"], "type": "string", "description": e["description"]}
+            for e in entries if e["role"] == "partition key"]}
+    return resource
+
+
+def write_datapackage(resources: list[dict], out: Path, *, synthetic: bool) -> None:
+    description = "Harmonised survey tables, indicator estimates and comparisons on Venezuelan migrants in Peru."
+    if synthetic:
+        description += " Some rounds are SYNTHETIC (column `synthetic`, origin `synthetic`): never quote them."
+    package = {
+        "profile": "data-package", "name": "venezuelan-migration-surveys",
+        "title": "Venezuelan migrants in Peru: harmonised surveys and indicators", "description": description,
+        "version": schema.SCHEMA_VERSION, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "resources": resources,
+    }
+    (out / "datapackage.json").write_text(json.dumps(package, indent=2, ensure_ascii=False), encoding="utf-8")
