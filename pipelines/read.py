@@ -7,6 +7,7 @@ the crosswalk. Blank answers (INEI writes a single space) become null here. Each
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import re
 import unicodedata
@@ -117,41 +118,69 @@ def _check_required(found: dict[str, ModuleFile], raw_dir: Path, spec: RoundSpec
         )
 
 
-def _decode(raw: bytes, path: Path) -> tuple[str, str]:
+def _header_and_tail(path: Path) -> tuple[bytes, bytes]:
+    with path.open("rb") as handle:
+        header = handle.readline()
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - 65536))
+        tail = handle.read()
+    return header, tail
+
+
+def _check_complete(path: Path, encoding: str) -> None:
+    """A cut-off file: its last line has no line end and fewer fields than the header."""
+    header, tail = _header_and_tail(path)
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return
+    last = tail.splitlines()[-1]
+    fields = lambda line: next(csv.reader([line.decode(encoding, errors="replace")]), [])  # noqa: E731
+    expected, got = len(fields(header)), len(fields(last))
+    if got < expected:
+        raise SourceFileError(
+            f"truncated: the last line has {got} of {expected} fields and no line end",
+            where=str(path), hint="Copy or download the file again.",
+        )
+
+
+def _polars_csv(source, columns: tuple[str, ...], path: Path) -> pl.DataFrame:
     try:
-        return raw.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        # INEI's older exports are Windows-1252/Latin-1; every byte decodes there, so say which one we used.
-        return raw.decode("cp1252", errors="strict"), "cp1252"
+        header = pl.read_csv(source, infer_schema=False, n_rows=0).columns
+        clean = {c.strip().lstrip("\ufeff"): c for c in header}
+        missing = [c for c in columns if c not in clean]
+        if missing:
+            raise SourceFileError(
+                f"variables {missing} are not in the file (it has {header[:12]}{'…' if len(header) > 12 else ''})",
+                where=str(path),
+            )
+        frame = pl.read_csv(source, infer_schema=False, columns=[clean[c] for c in columns])
+    except pl.exceptions.PolarsError as exc:
+        raise SourceFileError(f"not a readable CSV: {str(exc).splitlines()[0]}", where=str(path)) from exc
+    if frame.height == 0:
+        raise SourceFileError("no rows: not a module file", where=str(path))
+    return frame.rename({clean[c]: c for c in columns})
 
 
 def read_csv(path: Path, columns: tuple[str, ...]) -> tuple[pl.DataFrame, str]:
-    """INEI's CSV, `code.label` or bare codes, UTF-8 (with or without BOM) or Latin-1; all columns as text."""
-    raw = path.read_bytes()
+    """INEI's CSV, `code.label` or bare codes, UTF-8 (with or without BOM) or Latin-1; the columns asked, as text.
+
+    UTF-8 is read straight from the file; a file that is not valid UTF-8 is decoded as Windows-1252 (a superset
+    of Latin-1's printable characters), and the encoding used is returned so the refresh can say so.
+    """
+    encoding = "utf-8"
     try:
-        text, encoding = _decode(raw, path)
-    except UnicodeDecodeError as exc:
-        raise SourceFileError(f"neither UTF-8 nor Windows-1252/Latin-1 ({exc})", where=str(path)) from exc
-    data = text.encode("utf-8") if encoding != "utf-8" or raw.startswith(b"\xef\xbb\xbf") else raw
-    try:
-        frame = pl.read_csv(data, infer_schema=False, columns=None)
-    except pl.exceptions.PolarsError as exc:
-        raise SourceFileError(f"not a readable CSV: {str(exc).splitlines()[0]}", where=str(path)) from exc
-    _check_complete(frame, path, text)
+        frame = _polars_csv(path, columns, path)
+    except SourceFileError as exc:
+        if "utf-8" not in str(exc).lower() and "utf8" not in str(exc).lower():
+            raise
+        try:
+            text = path.read_bytes().decode("cp1252")
+        except UnicodeDecodeError as err:
+            raise SourceFileError(f"neither UTF-8 nor Windows-1252/Latin-1 ({err})", where=str(path)) from err
+        encoding = "cp1252"
+        frame = _polars_csv(text.encode("utf-8"), columns, path)
+    _check_complete(path, encoding)
     return _select(frame, columns, path), encoding
-
-
-def _check_complete(frame: pl.DataFrame, path: Path, text: str) -> None:
-    if frame.height == 0 or frame.width < 2:
-        raise SourceFileError(f"{frame.height} rows and {frame.width} columns: not a module file", where=str(path))
-    # INEI writes a blank answer as " ", never as an empty field: an empty last field means a cut-off line.
-    last = frame.row(frame.height - 1)
-    if last[-1] is None and not text.endswith(("\n", "\r")):
-        filled = sum(v is not None for v in last)
-        raise SourceFileError(
-            f"truncated: the last line (row {frame.height}) has {filled} of {frame.width} fields and no line end",
-            where=str(path), hint="Copy or download the file again.",
-        )
 
 
 def _integral_text(series: pl.Series) -> pl.Series:
