@@ -28,7 +28,7 @@ import pyarrow.parquet as pq
 
 from pipelines.errors import SchemaViolation
 from pipelines.specs import RoundSpec, available_specs
-from pipelines.store import TABLES, derived_is_current, read_derived, read_manifest, scan_table
+from pipelines.store import TABLES, derived_is_current, partition, read_derived, read_manifest
 from pipelines.tables import COMPARISONS, INDICATORS
 from surveys import schema
 
@@ -47,10 +47,15 @@ def run_export(store: Path, *, out: Path = Path("data/exports")) -> list[str]:
     waves = read_manifest(store)
     if not waves:
         raise FileNotFoundError(f"{store}: no store yet; run `surveys refresh` first")
+    rounds = sorted((w.source, w.round) for w in waves.values())
+    for table in TABLES:  # before writing anything: a bad store leaves an earlier export as it was
+        for source, round_ in rounds:
+            path = partition(store, table, source, round_) / "part-0.parquet"
+            _check_columns(pq.read_schema(path).names, list(schema.polars_schema(table)), str(path))
     out.mkdir(parents=True, exist_ok=True)
     lines, resources, dictionary = [], [], []
     for table in TABLES:
-        paths = export_harmonised(store, table, [(w.source, w.round) for w in waves.values()], out)
+        paths = export_harmonised(store, table, rounds, out)
         fields = _fields(out, paths, table)
         dictionary += harmonised_dictionary(table, fields, [w.name for w in waves.values()])
         resources.append(_resource(table, paths, out, dictionary, partitioned=True))
@@ -95,9 +100,10 @@ def export_harmonised(store: Path, table: str, rounds: list[tuple[str, str]], ou
     staging = out / f".{table}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     paths = []
-    for source, round_ in sorted(rounds):
-        frame = scan_table(store, table, source=source, round_=round_).collect()
-        _check_columns(frame.columns, list(columns), f"{store}/{table}/source={source}/round={round_}")
+    for source, round_ in rounds:
+        path = partition(store, table, source, round_) / "part-0.parquet"
+        frame = pl.read_parquet(path)
+        _check_columns(frame.columns, list(columns), str(path))
         kept = [c for c in columns if c not in PARTITION_KEYS]
         frame = frame.select(pl.col(c).cast(columns[c]) for c in kept)
         relative = Path(table) / f"source={source}" / f"round={round_}" / "part-0.parquet"

@@ -1,0 +1,150 @@
+"""Figures through their JSON: traces hold the table's numbers, flags change markers, hover says n, CV, citation."""
+
+from __future__ import annotations
+
+import html
+import json
+
+import plotly.io as pio
+import polars as pl
+import pytest
+
+from reports import figures
+from tests.reports.fixtures import PUBLISHED_CITATION, XSS, indicators_frame
+
+COLOURS = figures.source_colours(["enpove", "multisector_lima"])
+
+
+def _rows(indicator_id: str, domain: str = "all") -> pl.DataFrame:
+    frame = indicators_frame()
+    return frame.filter((pl.col("indicator_id") == indicator_id) & (pl.col("domain") == domain))
+
+
+def _points(figure) -> list[tuple[dict, int]]:
+    """(trace json, point index) for every drawn point."""
+    spec = figure.to_plotly_json()
+    return [(trace, i) for trace in spec["data"] for i in range(len(trace["y"]))]
+
+
+@pytest.fixture()
+def insurance(labels_es):
+    frame = pl.concat([_rows("no_health_insurance")])
+    return frame, figures.rounds_figure(frame, labels=labels_es, title="Sin seguro", colours=COLOURS)
+
+
+def test_rounds_figure_holds_every_estimate_with_its_ci(insurance):
+    frame, figure = insurance
+    points = _points(figure)
+    assert len(points) == frame.height == 4
+    drawn = {(t["meta"]["source"], t["meta"]["origin"], t["x"][i]): (t, i) for t, i in points}
+    for row in frame.iter_rows(named=True):
+        trace, i = drawn[(row["source"], row["origin"], row["period"])]
+        assert trace["y"][i] == pytest.approx(row["estimate"] * 100)
+        if row["ci_low"] is None:
+            continue
+        assert trace["y"][i] + trace["error_y"]["array"][i] == pytest.approx(row["ci_high"] * 100)
+        assert trace["y"][i] - trace["error_y"]["arrayminus"][i] == pytest.approx(row["ci_low"] * 100)
+    spec = figure.to_plotly_json()
+    assert spec["layout"]["xaxis"]["title"]["text"] == "Ronda (periodo)"
+    assert spec["layout"]["yaxis"]["title"]["text"] == "%"
+
+
+def test_published_figures_are_open_diamonds_named_published_without_error_bars(insurance):
+    _, figure = insurance
+    published = [t for t in figure.to_plotly_json()["data"] if t["meta"]["origin"] == "published"]
+    assert {t["meta"]["source"] for t in published} == {"enpove", "multisector_lima"}
+    for trace in published:
+        assert trace["marker"]["symbol"] == "diamond-open"
+        assert "publicado" in trace["name"]
+        assert trace["error_y"]["visible"] is False
+    estimated = [t for t in figure.to_plotly_json()["data"] if t["meta"]["origin"] != "published"]
+    assert {t["marker"]["symbol"] for t in estimated} == {"circle", "square"}  # microdata, synthetic
+
+
+def test_sources_differ_by_colour(insurance):
+    _, figure = insurance
+    colour = {t["meta"]["source"]: t["marker"]["color"] for t in figure.to_plotly_json()["data"]}
+    assert colour["enpove"] != colour["multisector_lima"]
+
+
+def test_hover_has_estimate_ci_n_cv_flag_and_citation(insurance):
+    _, figure = insurance
+    microdata = next(t for t in figure.to_plotly_json()["data"] if t["meta"]["origin"] == "microdata")
+    hover = microdata["hovertext"][0]
+    for text in ("Estimación: 55,0 %", "IC 95 %: 52,1 % – 57,9 %", "n: 800", "CV: 0,03", "Calidad: fiable",
+                 "Cita: surveys/enpove_2018"):
+        assert text in hover
+    published = next(t for t in figure.to_plotly_json()["data"] if t["meta"]["source"] == "enpove"
+                     and t["meta"]["origin"] == "published")
+    assert PUBLISHED_CITATION in published["hovertext"][0]
+    assert "cifra publicada" in published["hovertext"][0]
+
+
+@pytest.mark.parametrize("domain, value, flag, words", [
+    ("age_group", "65+", "n<30", "n < 30: muy pocos casos"),
+    ("city", "Tumbes", "cv>0.3", "CV > 0,3: estimación imprecisa"),
+])
+def test_flagged_estimates_are_hollow_and_say_why(labels_es, domain, value, flag, words):
+    frame = _rows("employed", domain)
+    figure = figures.domain_figure(frame, domain, labels=labels_es, title="Ocupado", colours=COLOURS)
+    flagged = [t for t in figure.to_plotly_json()["data"] if t["meta"]["flag"] == flag]
+    assert flagged, f"no trace for {flag}"
+    for trace in flagged:
+        assert trace["marker"]["symbol"].endswith("-open")
+        assert all(words in html.unescape(text) for text in trace["hovertext"])  # Plotly shows entities as text
+    reliable = [t for t in figure.to_plotly_json()["data"] if t["meta"]["flag"] == "ok"]
+    assert all(not t["marker"]["symbol"].endswith("-open") for t in reliable)
+    assert sum(len(t["y"]) for t in flagged) == frame.filter(pl.col("flag") == flag).height
+
+
+def test_empty_estimates_are_not_drawn(labels_es):
+    frame = _rows("employed", "city")
+    figure = figures.domain_figure(frame, "city", labels=labels_es, title="Ocupado", colours=COLOURS)
+    assert len(_points(figure)) == frame.filter(pl.col("flag") != "empty").height
+    hovers = " ".join(t["hovertext"][i] for t, i in _points(figure))
+    assert "Cusco" not in hovers  # every Cusco row is `empty`
+    titles = [a["text"] for a in figure.to_plotly_json()["layout"]["annotations"]]
+    assert "Cusco (sin casos en la muestra)" in titles
+
+
+def test_domain_figure_has_one_panel_per_value_and_one_legend_entry_per_group(labels_en):
+    frame = _rows("employed", "sex")
+    figure = figures.domain_figure(frame, "sex", labels=labels_en, title="Employed", colours=COLOURS)
+    spec = figure.to_plotly_json()
+    assert [a["text"] for a in spec["layout"]["annotations"]] == ["Women", "Men"]
+    assert {t["xaxis"] for t in spec["data"]} == {"x", "x2"}
+    legend = [t["name"] for t in spec["data"] if t.get("showlegend", True)]
+    assert len(legend) == len(set(legend)) == 2
+    assert spec["layout"]["meta"]["domain"] == "sex"
+
+
+def test_fies_distribution_bars_per_round(labels_es):
+    frame = _rows("fies_raw_score_8", "raw_score")
+    figure = figures.fies_distribution_figure(frame, labels=labels_es, title="FIES", colours=COLOURS)
+    spec = figure.to_plotly_json()
+    assert [t["type"] for t in spec["data"]] == ["bar", "bar"]
+    for trace in spec["data"]:
+        assert trace["x"] == [str(k) for k in range(9)]
+        assert sum(trace["y"]) == pytest.approx(100)
+    assert {t["meta"]["round"] for t in spec["data"]} == {"2018", "2022"}
+
+
+def test_fies_prevalences_side_by_side(labels_es):
+    frame = indicators_frame().filter(pl.col("concept_id").str.starts_with("food_insecurity"))
+    frame = frame.with_columns(pl.when(pl.col("concept_id").str.ends_with("severe") & ~pl.col("concept_id")
+                                       .str.contains("moderate")).then(pl.lit("fies_severe"))
+                               .otherwise(pl.lit("fies_moderate_severe")).alias("chart"))
+    names = {"fies_moderate_severe": "Moderada o grave", "fies_severe": "Grave"}
+    figure = figures.fies_prevalence_figure(frame, labels=labels_es, title="FIES", names=names)
+    spec = figure.to_plotly_json()
+    assert [t["name"] for t in spec["data"]] == ["Moderada o grave", "Grave"]
+    severe = spec["data"][1]
+    assert len(severe["y"]) == 3 and "x" in severe["marker"]["pattern"]["shape"]  # the published bar is hatched
+
+
+def test_text_from_data_is_escaped_in_figures(labels_es):
+    frame = _rows("xss_indicator", "city")
+    figure = figures.domain_figure(frame, "city", labels=labels_es, title=XSS, colours=COLOURS)
+    text = pio.to_json(figure)
+    assert "<script" not in json.loads(text).__repr__()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in figure.layout.title.text
