@@ -41,6 +41,8 @@ def _check_unique(frame: pl.DataFrame, key: tuple[str, ...], data: ModuleData) -
     nulls = frame.filter(pl.any_horizontal(pl.col(key).is_null()))
     if nulls.height:
         raise SchemaViolation(f"{nulls.height} rows have a blank key {list(key)}", where=_where(data))
+    if frame.select(pl.struct(key).n_unique()).item() == frame.height:
+        return
     dupes = frame.group_by(key).len().filter(pl.col("len") > 1)
     if dupes.height:
         shown = dupes.head(_SHOW).rows()
@@ -66,52 +68,78 @@ def _check_weights(frame: pl.DataFrame, weight: str, data: ModuleData) -> pl.Exp
     return number
 
 
-def _recode(data: ModuleData, var: VariableMap, spec: RoundSpec) -> pl.Expr:
+def _value_rows(spec: RoundSpec, var: VariableMap) -> pl.DataFrame:
     source = var.source_vars[0]
-    rows = spec.values.filter(pl.col("harmonised_var").eq(var.harmonised_var) & pl.col("source_var").eq(source))
-    code = code_of(pl.col(source))
-    unmapped = (
-        data.frame.select(code.alias("code")).filter(pl.col("code").is_not_null() & ~pl.col("code").is_in(rows["source_value"].implode()))
-        ["code"].value_counts(sort=True)
+    return spec.values.filter(pl.col("harmonised_var").eq(var.harmonised_var) & pl.col("source_var").eq(source))
+
+
+def _problem(var: VariableMap, spec: RoundSpec, codes: dict[str, pl.Series]) -> pl.Expr | None:
+    """An expression counting the rows whose value this crosswalk row cannot map or cast (None: nothing to check)."""
+    source = var.source_vars[0] if var.source_vars else None
+    if var.transform == "recode":
+        return pl.col(source).is_not_null() & ~pl.col(source).is_in(codes[var.harmonised_var + "|" + source].implode())
+    if var.transform == "copy":
+        dtype = schema.columns(var.table)[var.harmonised_var].dtype
+        return pl.col(source).is_not_null() & pl.col(source).cast(dtype, strict=False).is_null()
+    return None
+
+
+def check_crosswalk(data: ModuleData, variables: list[VariableMap], spec: RoundSpec) -> None:
+    """One pass over the module counting unmapped codes and uncastable values of every variable; the first problem
+    found is reported with its values and counts."""
+    codes = {v.harmonised_var + "|" + v.source_vars[0]: _value_rows(spec, v)["source_value"]
+             for v in variables if v.transform == "recode"}
+    probes = {f"{i}": e for i, v in enumerate(variables) if (e := _problem(v, spec, codes)) is not None}
+    if not probes:
+        return
+    counts = data.frame.select(e.sum().alias(k) for k, e in probes.items()).row(0, named=True)
+    for key, count in counts.items():
+        if count:
+            var = variables[int(key)]
+            source = var.source_vars[0]
+            bad = data.frame.filter(probes[key])[source].value_counts(sort=True).head(_SHOW).rows()
+            if var.transform == "recode":
+                raise CrosswalkError(
+                    f"{source} value(s) {bad} (value, rows) have no mapping for {var.harmonised_var} in "
+                    f"{spec.folder.name}/values.csv",
+                    where=_where(data), hint="Add a row for each code to values.csv, or mark it is_missing.",
+                )
+            dtype = schema.columns(var.table)[var.harmonised_var].dtype
+            raise CrosswalkError(
+                f"{source} has {count} values that are not {dtype} for {var.harmonised_var}: {bad} (value, rows)",
+                where=_where(data),
+            )
+
+
+def _recode(var: VariableMap, spec: RoundSpec) -> pl.Expr:
+    mapped = _value_rows(spec, var).with_columns(pl.when(~pl.col("is_missing")).then(pl.col("harmonised_value")))
+    return pl.col(var.source_vars[0]).replace_strict(
+        mapped["source_value"], mapped["harmonised_value"], default=None, return_dtype=pl.String
     )
-    if unmapped.height:
-        raise CrosswalkError(
-            f"{source} value(s) {unmapped.head(_SHOW).rows()} (value, rows) have no mapping for "
-            f"{var.harmonised_var} in {spec.folder.name}/values.csv",
-            where=_where(data), hint="Add a row for each code to values.csv, or mark it is_missing.",
-        )
-    mapped = rows.with_columns(pl.when(~pl.col("is_missing")).then(pl.col("harmonised_value")))
-    return code.replace_strict(mapped["source_value"], mapped["harmonised_value"], default=None, return_dtype=pl.String)
 
 
-def _copy(data: ModuleData, var: VariableMap, dtype: pl.DataType) -> pl.Expr:
-    source = var.source_vars[0]
-    bad = data.frame.filter(pl.col(source).is_not_null() & pl.col(source).cast(dtype, strict=False).is_null())
-    if bad.height:
-        raise CrosswalkError(
-            f"{source} has {bad.height} values that are not {dtype} for {var.harmonised_var}: "
-            f"{bad[source].unique().head(_SHOW).to_list()}",
-            where=_where(data),
-        )
-    return pl.col(source).cast(dtype)
-
-
-def _expression(data: ModuleData, var: VariableMap, spec: RoundSpec) -> pl.Expr:
+def _expression(var: VariableMap, spec: RoundSpec) -> pl.Expr:
     column = schema.columns(var.table)[var.harmonised_var]
     if var.transform == "recode":
-        text = _recode(data, var, spec)
+        text = _recode(var, spec)
         return text.eq("true") if column.dtype == pl.Boolean() else text
     if var.transform == "copy":
-        return _copy(data, var, column.dtype)
+        return pl.col(var.source_vars[0]).cast(column.dtype)
     return DERIVATIONS[var.derive_name](*(pl.col(s) for s in var.source_vars))
 
 
-def apply_crosswalk(data: ModuleData, variables: tuple[VariableMap, ...], spec: RoundSpec) -> list[pl.Expr]:
-    """One expression per harmonised column fed by this module; several source variables are coalesced in order."""
+def apply_crosswalk(data: ModuleData, variables: list[VariableMap], spec: RoundSpec) -> tuple[pl.DataFrame, list[pl.Expr]]:
+    """The module with its category columns reduced to INEI's bare codes, after checking every value maps; and
+    one expression per harmonised column fed by this module (several source variables coalesced in order)."""
+    recoded = sorted({v.source_vars[0] for v in variables if v.transform == "recode"})
+    data = ModuleData(data.module, data.path, data.sha256, data.encoding,
+                      data.frame.with_columns(code_of(pl.col(c)).alias(c) for c in recoded))
+    check_crosswalk(data, variables, spec)
     by_target: dict[str, list[pl.Expr]] = {}
     for var in variables:
-        by_target.setdefault(var.harmonised_var, []).append(_expression(data, var, spec))
-    return [pl.coalesce(exprs).alias(name) if len(exprs) > 1 else exprs[0].alias(name) for name, exprs in by_target.items()]
+        by_target.setdefault(var.harmonised_var, []).append(_expression(var, spec))
+    exprs = [pl.coalesce(e).alias(name) if len(e) > 1 else e[0].alias(name) for name, e in by_target.items()]
+    return data.frame, exprs
 
 
 def _households(spec: RoundSpec, module: ModuleData, notes: list[str]) -> pl.DataFrame:
@@ -126,12 +154,14 @@ def _households(spec: RoundSpec, module: ModuleData, notes: list[str]) -> pl.Dat
     weight = _check_weights(frame, spec.design.weight, module)
     design = spec.design
     crosswalk = [v for v in spec.variables_of(module.module) if v.table == "households"]
+    frame, exprs = apply_crosswalk(ModuleData(module.module, module.path, module.sha256, module.encoding, frame),
+                                   crosswalk, spec)
     return frame.select(
         _key(spec.household_key).alias("hh_id"),
         weight.alias("weight"),
         pl.concat_str([pl.col(s) for s in design.strata], separator="|", ignore_nulls=True).alias("stratum"),
         pl.col(design.psu).alias("psu"),
-        *apply_crosswalk(ModuleData(module.module, module.path, module.sha256, module.encoding, frame), crosswalk, spec),
+        *exprs,
     )
 
 
@@ -161,7 +191,8 @@ def _person_columns(spec: RoundSpec, data: ModuleData, parent: str, parents: pl.
         what = "responding household of module 100" if parent == "hh_id" else "resident of module 200"
         _check_orphans(frame, parent, parents, data, what)
     crosswalk = [v for v in spec.variables_of(data.module) if v.table == "persons"]
-    return frame.select("hh_id", "person_id", *apply_crosswalk(data, crosswalk, spec))
+    frame, exprs = apply_crosswalk(ModuleData(data.module, data.path, data.sha256, data.encoding, frame), crosswalk, spec)
+    return frame.select("hh_id", "person_id", *exprs)
 
 
 def _persons(spec: RoundSpec, modules: dict[str, ModuleData], households: pl.DataFrame) -> pl.DataFrame:

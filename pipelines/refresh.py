@@ -54,7 +54,8 @@ def find_rounds(raw: Path, specs: list[RoundSpec]) -> list[tuple[RoundSpec, Path
 
 def _inputs_fingerprint(spec: RoundSpec, folder: Path) -> tuple:
     found = find_module_files(folder, spec)
-    return found, (SCHEMA_VERSION, spec.crosswalk_sha256, tuple(sorted(sha256_of(f.path) for f in found.values())))
+    hashes = {module: sha256_of(f.path) for module, f in found.items()}
+    return found, hashes, (SCHEMA_VERSION, spec.crosswalk_sha256, tuple(sorted(hashes.values())))
 
 
 def _columns_for(spec: RoundSpec, module: str) -> tuple[str, ...]:
@@ -64,12 +65,12 @@ def _columns_for(spec: RoundSpec, module: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(c for m in spec.consolidated.modules for c in spec.source_columns(m)))
 
 
-def refresh_round(spec: RoundSpec, folder: Path, found: dict, *, synthetic: bool, progress: Progress):
+def refresh_round(spec: RoundSpec, found: dict, hashes: dict[str, str], *, synthetic: bool, progress: Progress):
     """Read and harmonise one round; returns its manifest record and tables."""
     modules: dict[str, ModuleData] = {}
     for module, module_file in sorted(found.items()):
         progress(spec.name, f"read module {module}")
-        modules[module] = read_module(module_file, _columns_for(spec, module))
+        modules[module] = read_module(module_file, _columns_for(spec, module), sha256=hashes[module])
     progress(spec.name, "harmonise")
     result = harmonise_round(spec, modules, synthetic=synthetic)
     notes = result.notes + tuple(
@@ -97,11 +98,11 @@ def refresh(raw: Path, store: Path, *, specs: list[RoundSpec] | None = None,
     updates = {}
     for spec, folder in find_rounds(Path(raw), specs):
         try:
-            found, fingerprint = _inputs_fingerprint(spec, folder)
+            found, hashes, fingerprint = _inputs_fingerprint(spec, folder)
             if not force and spec.name in stored and stored[spec.name].fingerprint() == fingerprint:
                 report.unchanged.append(spec.name)
                 continue
-            record, tables = refresh_round(spec, folder, found, synthetic=is_synthetic_round(folder),
+            record, tables = refresh_round(spec, found, hashes, synthetic=is_synthetic_round(folder),
                                            progress=progress)
         except SurveysError as exc:
             report.failed[spec.name] = str(exc)
