@@ -7,6 +7,7 @@ duplicate key, an orphan person or an unusable weight stops the round with an er
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -165,11 +166,15 @@ def _households(spec: RoundSpec, module: ModuleData, notes: list[str]) -> pl.Dat
     )
 
 
-def _person_modules(spec: RoundSpec, modules: dict[str, ModuleData]) -> list[ModuleData]:
+def _person_modules(spec: RoundSpec, modules: Mapping[str, ModuleData]) -> Iterator[ModuleData]:
+    """Person modules, 200 first, fetched one at a time so that a lazy mapping holds one raw module in memory."""
     if CONSOLIDATED in modules:
         data = modules[CONSOLIDATED]
-        return [ModuleData(m, data.path, data.sha256, data.encoding, data.frame) for m in spec.consolidated.modules]
-    return [d for m, d in sorted(modules.items()) if spec.modules[m].unit == "person"]
+        for module in spec.consolidated.modules:
+            yield ModuleData(module, data.path, data.sha256, data.encoding, data.frame)
+        return
+    for module in sorted(m for m in modules if spec.modules[m].unit == "person"):
+        yield modules[module]
 
 
 def _check_orphans(frame: pl.DataFrame, key: str, parents: pl.Series, data: ModuleData, what: str) -> None:
@@ -195,19 +200,23 @@ def _person_columns(spec: RoundSpec, data: ModuleData, parent: str, parents: pl.
     return frame.select("hh_id", "person_id", *exprs)
 
 
-def _persons(spec: RoundSpec, modules: dict[str, ModuleData], households: pl.DataFrame) -> pl.DataFrame:
+def _persons(spec: RoundSpec, modules: Mapping[str, ModuleData],
+             households: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The persons table, and the household aggregates (residents, migrants) taken from module 200."""
     person_modules = _person_modules(spec, modules)
-    base = next(d for d in person_modules if d.module == "200")
+    base = next(person_modules)
+    assert base.module == "200", "module 200 comes first"
     persons = _person_columns(spec, base, "hh_id", households["hh_id"])
+    aggregates = _household_aggregates(spec, base)
+    base_path = base.path
+    del base  # with a lazy mapping, the raw module can now be freed
     for data in person_modules:
-        if data.module == "200":
-            continue
         # The consolidated file was checked as module 200; its other modules are the same rows.
-        parents = None if data.path == base.path else persons["person_id"]
+        parents = None if data.path == base_path else persons["person_id"]
         columns = _person_columns(spec, data, "person_id", parents)
         persons = persons.join(columns.drop("hh_id"), on="person_id", how="left", validate="1:1")
     design = households.select("hh_id", "weight", "stratum", "psu", "city", "lima_zone")
-    return persons.join(design, on="hh_id", how="left", validate="m:1")
+    return persons.join(design, on="hh_id", how="left", validate="m:1"), aggregates
 
 
 def _household_aggregates(spec: RoundSpec, persons_data: ModuleData) -> pl.DataFrame:
@@ -229,15 +238,16 @@ def conform(frame: pl.DataFrame, table: str, spec: RoundSpec, *, synthetic: bool
     return frame.select(out)
 
 
-def harmonise_round(spec: RoundSpec, modules: dict[str, ModuleData], *, synthetic: bool = False) -> HarmonisedRound:
-    """Build the harmonised tables of one round from its module frames (see `pipelines.read`)."""
+def harmonise_round(spec: RoundSpec, modules: Mapping[str, ModuleData], *, synthetic: bool = False) -> HarmonisedRound:
+    """Build the harmonised tables of one round from its module frames (see `pipelines.read`).
+
+    `modules` maps module numbers (or `consolidated`) to their data; each is fetched once, so a mapping that reads
+    on access (`pipelines.read.ModuleReader`) keeps one raw module in memory at a time.
+    """
     notes: list[str] = []
     households = _households(spec, modules["100"], notes)
-    persons = _persons(spec, modules, households)
-    person_base = modules.get("200") or modules[CONSOLIDATED]
-    households = households.join(
-        _household_aggregates(spec, person_base), on="hh_id", how="left", validate="1:1"
-    )
+    persons, aggregates = _persons(spec, modules, households)
+    households = households.join(aggregates, on="hh_id", how="left", validate="1:1")
     absent = [m for m, module in spec.modules.items() if m not in modules and not (
         CONSOLIDATED in modules and m in spec.consolidated.modules)]
     if absent:

@@ -11,7 +11,7 @@ import csv
 import hashlib
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -248,3 +248,28 @@ def read_module(found: ModuleFile, columns: tuple[str, ...], *, sha256: str | No
     """Read one module file, keeping only `columns`, with its sha256 (computed unless given) and encoding."""
     frame, encoding = READERS[found.path.suffix.lower()](found.path, columns)
     return ModuleData(found.module, found.path, sha256 or sha256_of(found.path), encoding, frame)
+
+
+class ModuleReader(Mapping):
+    """The module files of a round as a mapping that reads a module when it is asked for, and keeps nothing.
+
+    Harmonising a round fetches each module once, so only one raw module is in memory at a time; `encodings`
+    records, per module read, the encoding its file was decoded with.
+    """
+
+    def __init__(self, found: dict[str, ModuleFile], columns: Callable[[str], tuple[str, ...]],
+                 hashes: dict[str, str], progress: Callable[[str], None] = lambda module: None):
+        self._found, self._columns, self._hashes, self._progress = found, columns, hashes, progress
+        self.encodings: dict[str, str] = {}
+
+    def __getitem__(self, module: str) -> ModuleData:
+        self._progress(module)
+        data = read_module(self._found[module], self._columns(module), sha256=self._hashes.get(module))
+        self.encodings[module] = data.encoding
+        return data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._found)
+
+    def __len__(self) -> int:
+        return len(self._found)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pipelines.errors import SurveysError
 from pipelines.harmonise import harmonise_round
-from pipelines.read import ModuleData, find_module_files, read_module, sha256_of
+from pipelines.read import ModuleReader, find_module_files, sha256_of
 from pipelines.specs import RoundSpec, available_specs
 from pipelines.store import WaveRecord, read_manifest, write_store
 from surveys.schema import SCHEMA_VERSION
@@ -66,20 +66,17 @@ def _columns_for(spec: RoundSpec, module: str) -> tuple[str, ...]:
 
 
 def refresh_round(spec: RoundSpec, found: dict, hashes: dict[str, str], *, synthetic: bool, progress: Progress):
-    """Read and harmonise one round; returns its manifest record and tables."""
-    modules: dict[str, ModuleData] = {}
-    for module, module_file in sorted(found.items()):
-        progress(spec.name, f"read module {module}")
-        modules[module] = read_module(module_file, _columns_for(spec, module), sha256=hashes[module])
-    progress(spec.name, "harmonise")
+    """Read and harmonise one round, one module at a time; returns its manifest record and tables."""
+    modules = ModuleReader(found, lambda module: _columns_for(spec, module), hashes,
+                           lambda module: progress(spec.name, f"read and harmonise module {module}"))
     result = harmonise_round(spec, modules, synthetic=synthetic)
     notes = result.notes + tuple(
-        f"{d.path.name}: read as {d.encoding}, not UTF-8" for d in modules.values() if d.encoding == "cp1252"
+        f"{found[m].path.name}: read as {e}, not UTF-8" for m, e in modules.encodings.items() if e == "cp1252"
     )
     record = WaveRecord(
         source=spec.source, round=spec.round, synthetic=synthetic,
-        inputs=tuple({"file": d.path.name, "module": d.module, "sha256": d.sha256, "encoding": d.encoding}
-                     for d in modules.values()),
+        inputs=tuple({"file": found[m].path.name, "module": m, "sha256": hashes[m], "encoding": modules.encodings[m]}
+                     for m in sorted(found)),
         crosswalk_sha256=spec.crosswalk_sha256, schema_version=SCHEMA_VERSION,
         rows={"households": result.households.height, "persons": result.persons.height},
         notes=notes, refreshed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

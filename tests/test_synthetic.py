@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pyreadstat
 import pytest
 
 from pipelines.harmonise import harmonise_round
@@ -115,7 +116,14 @@ def test_fies_items_correlate_positively(spec, wave):
 
 
 def _digest(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
+    """Bytes of each file; for SPSS files their data, since a .sav header stamps the second it was written."""
+    def content(path: Path) -> bytes:
+        if path.suffix == ".sav":
+            frame, _ = pyreadstat.read_sav(str(path), output_format="polars")
+            return frame.write_csv().encode()
+        return path.read_bytes()
+    return {str(p.relative_to(folder)): hashlib.sha256(content(p)).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 def test_same_seed_gives_identical_files(spec, tmp_path):
