@@ -101,8 +101,11 @@ class Labels:
         return f"< {self.number(0.001, 3)}" if p < 0.001 else self.number(p, 3)
 
     def estimate(self, value: float | None, unit: str | None, decimals: int = 1) -> str:
-        """An estimate in its unit: proportions as percentages, anything else as a plain number."""
-        return self.percent(value, decimals) if is_proportion(unit) else self.number(value, decimals)
+        """An estimate in its unit: proportions as percentages, anything else as a number and its unit's name."""
+        if is_proportion(unit) or value is None:
+            return self.percent(value, decimals)
+        name = self.ui.get(f"unit_{unit}", unit or "")
+        return f"{self.number(value, decimals)} {name}".rstrip()
 
     def difference(self, value: float | None, unit: str | None) -> str:
         if is_proportion(unit):

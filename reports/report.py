@@ -62,7 +62,8 @@ def build_report(indicators: pl.DataFrame, comparisons: pl.DataFrame | None, man
     registry = FigureRegistry()
     themes = [t for t in THEMES] + sorted(set(indicators["theme"].drop_nulls()) - set(THEMES))
     sections = [theme_section(theme, indicators.filter(pl.col("theme") == theme), comparisons, labels, colours,
-                              registry) for theme in themes]
+                              registry) if theme in THEMES else
+                other_section(theme, indicators.filter(pl.col("theme") == theme), labels) for theme in themes]
     body = "\n".join([
         header(labels, themes),
         overview(indicators, manifest, labels, stale=stale),
@@ -218,7 +219,7 @@ def chart_card(chart: str, frame: pl.DataFrame, comparisons, labels: Labels, col
             options.append(f'<option value="{registry.add(figure)}">{esc(labels.domain(domain))}</option>')
         target = f"{main_id}-domains"
         first = re.search(r'value="([^"]+)"', options[0]).group(1)
-        card += [f'<details class="domains" open><summary>{esc(labels["by_domain"])}</summary>',
+        card += [f'<details class="domains"><summary>{esc(labels["by_domain"])}</summary>',
                  f'<label>{esc(labels["choose_domain"])} <select class="domain-select" data-target="{target}">'
                  f'{"".join(options)}</select></label>',
                  registry.div(first, element_id=target, cls="chart small-multiples"), "</details>"]
@@ -255,6 +256,26 @@ def theme_section(theme: str, frame: pl.DataFrame, comparisons, labels: Labels, 
         parts.append(f'<p class="empty">{esc(labels["theme_empty"])}</p>')
     parts.append("</section>")
     return "\n".join(parts)
+
+
+def other_section(theme: str, frame: pl.DataFrame, labels: Labels) -> str:
+    """A theme outside the five (context figures, mostly published): a sortable table, no charts."""
+    head = [esc(labels[k]) for k in ("cmp_indicator", "col_source", "col_round", "cmp_domain", "hover_estimate",
+                                     "hover_ci", "hover_n", "hover_flag", "hover_citation")]
+    rows = []
+    for r in frame.sort("chart", "source", "round", "domain", "domain_value").iter_rows(named=True):
+        label = labels.indicator(r["chart"])
+        domain = (labels.domain("all") if r["domain"] == "all" else
+                  f"{labels.domain(r['domain'])}: {labels.domain_value(r['domain'], r['domain_value'])}")
+        ci = ("" if r["ci_low"] is None or r["ci_high"] is None else
+              f"{labels.estimate(r['ci_low'], r['unit'])} – {labels.estimate(r['ci_high'], r['unit'])}")
+        rows.append([(esc(label), label), (esc(labels.source(r["source"])), r["source"]), (esc(r["round"]), r["round"]),
+                     (esc(domain), domain), (labels.estimate(r["estimate"], r["unit"]), r["estimate"]),
+                     (ci, r["ci_low"]), (labels.count(r["n"]) if r["n"] is not None else "", r["n"]),
+                     (esc(labels.flag(r["flag"])), r["flag"]), (esc(r["citation"]), r["citation"])])
+    return (f'<section class="theme other" id="theme-{esc(theme)}"><h2>{esc(labels.theme(theme))}</h2>'
+            f'<p>{esc(labels["other_text"])}</p><div class="table-wrap">{_table(head, rows, cls="other sortable")}'
+            f'</div></section>')
 
 
 def _concept_label(concept: str, indicator_id: str, labels: Labels) -> str:

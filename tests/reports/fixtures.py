@@ -95,6 +95,9 @@ def indicators_frame() -> pl.DataFrame:
                      citation=f"Estudio multisectorial 2021 {XSS}"),
         estimate_row("multisector_lima_food_insecurity_severe", "food_security", "multisector_lima", "2021",
                      "published", 0.12, n=None, concept_id="food_insecurity_severe"),
+        # A context figure outside the five themes: listed in a table, not charted.
+        estimate_row("multisector_lima_age_mean", "context", "multisector_lima", "2021", "published", 31.7, n=None,
+                     unit="years", statistic="mean"),
         # An indicator whose label (from the test catalogue) is a script, with a script in its domain value.
         estimate_row("xss_indicator", "violence", "enpove", "2018", "microdata", 0.4),
         estimate_row("xss_indicator", "violence", "enpove", "2018", "microdata", 0.4, domain="city", value=XSS),

@@ -8,8 +8,8 @@ from reports.labels import NBSP, load_labels
 
 
 @pytest.mark.parametrize("lang, percent, count, points, p_value, mean", [
-    ("es", "12,3 %", f"12{NBSP}487", "−1,2 pp", "< 0,001", f"1{NBSP}180,0"),
-    ("en", "12.3%", "12,487", "−1.2 pp", "< 0.001", "1,180.0"),
+    ("es", "12,3 %", f"12{NBSP}487", "−1,2 pp", "< 0,001", f"1{NBSP}180,0 soles"),
+    ("en", "12.3%", "12,487", "−1.2 pp", "< 0.001", "1,180.0 soles"),
 ])
 def test_numbers_follow_the_language(lang, percent, count, points, p_value, mean):
     labels = load_labels(lang)

@@ -32,6 +32,12 @@ def test_every_theme_has_a_section_and_figures(reports):
     assert 'id="comparisons"' in page and "comparisons sortable" in page
 
 
+def test_themes_outside_the_five_are_a_table(reports):
+    page = reports["es"].read_text(encoding="utf-8")
+    section = page.split('id="theme-context"', 1)[1].split("</section>", 1)[0]
+    assert "data-figure" not in section and "31,7 años" in section and "Contexto" in section
+
+
 def test_synthetic_warning_at_the_top(reports):
     es = reports["es"].read_text(encoding="utf-8")
     en = reports["en"].read_text(encoding="utf-8")

@@ -67,8 +67,10 @@ def test_report_loads_offline_and_draws_every_theme(opened, tmp_path):
     sections = [f"theme-{theme}" for theme in THEMES]
     assert all(n >= 1 for n in page.evaluate(CHARTS_WITH_DATA, sections)), dict(
         zip(sections, page.evaluate(CHARTS_WITH_DATA, sections)))
+    # every chart not folded away in a closed <details> is drawn
     assert page.evaluate("document.querySelectorAll('.js-plotly-plot').length") == page.evaluate(
-        "document.querySelectorAll('div.chart[data-figure]').length")
+        "document.querySelectorAll('div.chart[data-figure]').length"
+        " - document.querySelectorAll('details:not([open]) div.chart[data-figure]').length")
     page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert (tmp_path / "report.png").stat().st_size > 10_000
     assert seen["requests"] == [], "the report asked the network for something"
@@ -89,6 +91,9 @@ def test_switching_the_small_multiples_view(opened):
     page, seen = opened
     select = page.locator("select.domain-select").first
     target = select.get_attribute("data-target")
+    assert not page.locator(f"#{target}").is_visible()  # folded until asked for
+    page.locator("details.domains summary").first.click()
+    page.wait_for_function("id => document.getElementById(id).classList.contains('js-plotly-plot')", arg=target)
     before = _shown(page, target)
     assert before["domain"] == "sex" and before["panels"] == ["Mujeres", "Hombres"]
     city = select.locator("option", has_text="Ciudad").get_attribute("value")
