@@ -135,7 +135,7 @@ def _layout(labels: Labels, unit: str | None, *, height: int = HEIGHT) -> dict:
     return {
         "template": TEMPLATE, "height": height, "separators": labels.plotly_separators,
         "margin": {"l": 56, "r": 16, "t": 48, "b": 40}, "scattermode": "group", "hovermode": "closest",
-        "legend": {"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0},
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.18, "x": 0}, "showlegend": True,
         "hoverlabel": {"align": "left"}, "font": {"family": "system-ui, sans-serif", "size": 12},
         "yaxis": {"title": {"text": labels["axis_percent"] if proportion else esc(unit or labels["axis_value"])},
                   "rangemode": "tozero", "zeroline": False},
@@ -228,18 +228,21 @@ def fies_prevalence_figure(frame: pl.DataFrame, *, labels: Labels, title: str, n
     """Moderate-or-severe and severe prevalences side by side per source and round; `names` maps a row's
     chart id (column `chart`) to its series name. Published bars are cross-hatched, imprecise ones dotted."""
     figure = go.Figure()
-    frame = drawable(frame).sort("period", "source", "round")
-    for i, (chart, part) in enumerate(frame.group_by("chart", maintain_order=True)):
+    frame = drawable(frame).sort("period", "source", "round").with_columns(
+        (pl.col("origin") == "published").alias("_published"))
+    charts = frame["chart"].unique(maintain_order=True).to_list()
+    for (chart, published), part in frame.group_by("chart", "_published", maintain_order=True):
         rows = part.to_dicts()
+        name = names.get(chart, chart)
         figure.add_trace(go.Bar(
             x=[esc(f"{labels.source(r['source'])} {r['round']} ({labels.origin(r['origin'])})") for r in rows],
-            y=[r["estimate"] * 100 for r in rows], name=esc(names.get(chart[0], chart[0])),
-            marker={"color": ("#D55E00", "#7f1d1d")[i % 2],
-                    "pattern": {"shape": ["x" if r["origin"] == "published" else "." if r["flag"] in HOLLOW_FLAGS
-                                          else "" for r in rows]}},
-            error_y=_error_bars(rows, 100.0), hovertext=[hover_text(r, labels, names.get(chart[0], chart[0]))
-                                                         for r in rows],
-            hoverinfo="text",
+            y=[r["estimate"] * 100 for r in rows], offsetgroup=chart, legendgroup=chart,
+            name=esc(name) + (f" · {labels.origin('published')}" if published else ""),
+            marker={"color": ("#D55E00", "#7f1d1d")[charts.index(chart) % 2],
+                    "pattern": {"shape": ["x" if published else "." if r["flag"] in HOLLOW_FLAGS else ""
+                                          for r in rows]}},
+            error_y=_error_bars(rows, 100.0), hovertext=[hover_text(r, labels, name) for r in rows],
+            hoverinfo="text", meta={"chart": chart, "published": published},
         ))
     layout = _layout(labels, "proportion")
     layout["title"] = {"text": esc(title), "x": 0, "font": {"size": 14}}

@@ -188,25 +188,31 @@ def overview(indicators: pl.DataFrame, manifest: dict, labels: Labels, *, stale:
             f'<p>{esc(labels["overview_text"])}</p>{_table(head, rows, cls="overview sortable")}{legend}</section>')
 
 
-def _notes(comparisons: pl.DataFrame | None, concept: str, labels: Labels) -> tuple[str, ...]:
-    """Comparability caveats of a chart's concept (domain `all`), one line per non-comparable pair."""
+MAX_NOTES = 4
+
+
+def _notes(comparisons: pl.DataFrame | None, indicator_ids: list[str], labels: Labels) -> tuple[str, ...]:
+    """Comparability caveats of the pairs drawn in one chart (domain `all`), one line per pair, at most
+    `MAX_NOTES` lines and a pointer to the comparison table for the rest."""
     if comparisons is None:
         return ()
-    pairs = comparisons.filter((pl.col("concept_id") == concept) & (pl.col("domain") == "all")
-                               & ~pl.col("comparable").fill_null(False))
-    return tuple(
+    pairs = comparisons.filter(pl.col("indicator_a").is_in(indicator_ids) & pl.col("indicator_b").is_in(indicator_ids)
+                               & (pl.col("domain") == "all") & ~pl.col("comparable").fill_null(False))
+    notes = list(dict.fromkeys(
         f"{labels['not_comparable']}: {labels.source(r['source_a'])} {r['round_a']} – "
-        f"{labels.source(r['source_b'])} {r['round_b']} ({r['flags']})"
+        f"{labels.source(r['source_b'])} {r['round_b']} ({(r['flags'] or '').replace(';', ', ')})"
         for r in pairs.iter_rows(named=True)
-    )
+    ))
+    if len(notes) > MAX_NOTES:
+        notes = notes[:MAX_NOTES - 1] + [labels["more_caveats"].format(n=len(notes) - MAX_NOTES + 1)]
+    return tuple(notes)
 
 
 def chart_card(chart: str, frame: pl.DataFrame, comparisons, labels: Labels, colours, registry) -> str:
     title = labels.indicator(chart)
     overall = frame.filter(pl.col("domain") == "all")
-    concept = overall["concept_id"][0] if overall.height else chart
-    main_id = registry.add(figures.rounds_figure(overall, labels=labels, title=title, colours=colours,
-                                                 notes=_notes(comparisons, concept, labels)))
+    notes = _notes(comparisons, overall["indicator_id"].unique().to_list(), labels)
+    main_id = registry.add(figures.rounds_figure(overall, labels=labels, title=title, colours=colours, notes=notes))
     domains = [d for d in frame["domain"].unique(maintain_order=True).to_list() if d not in ("all", "raw_score")]
     domains.sort(key=lambda d: (DOMAIN_ORDER.index(d) if d in DOMAIN_ORDER else len(DOMAIN_ORDER), d))
     card = [f'<article class="card" id="chart-{esc(chart)}">',
@@ -293,7 +299,7 @@ def comparison_section(comparisons: pl.DataFrame | None, indicators: pl.DataFram
         return f'<section id="comparisons">{title}<p>{esc(labels["comparisons_missing"])}</p></section>'
     units = dict(indicators.select("indicator_id", "unit").unique("indicator_id", keep="first").rows())
     keys = ("cmp_indicator", "cmp_domain", "cmp_a", "cmp_b", "cmp_estimate_a", "cmp_estimate_b", "cmp_difference",
-            "cmp_se_difference", "cmp_p_adjusted", "cmp_comparable", "cmp_flags")
+            "cmp_se_difference", "cmp_p_adjusted", "cmp_comparable")
     rows = []
     for r in comparisons.iter_rows(named=True):
         unit = units.get(r["indicator_a"])
@@ -301,8 +307,9 @@ def comparison_section(comparisons: pl.DataFrame | None, indicators: pl.DataFram
                 for s in ("a", "b")]
         domain = (labels.domain("all") if r["domain"] == "all" else
                   f"{labels.domain(r['domain'])}: {labels.domain_value(r['domain'], r['domain_value'])}")
-        comparable = labels["yes"] if r["comparable"] else f'<strong>{esc(labels["no"])}</strong>'
         caveats = "; ".join(x for x in ((r["flags"] or "").replace(";", ", "), r["reasons"]) if x)
+        comparable = (esc(labels["yes"]) if r["comparable"] else
+                      f'<strong>{esc(labels["no"])}</strong><br><small>{esc(caveats)}</small>')
         label = _concept_label(r["concept_id"], r["indicator_a"], labels)
         kind = labels[f"kind_{r['kind']}"]
         p_raw = f'{labels["cmp_p_value"]}: {labels.p_value(r["p_value"])}'
@@ -315,7 +322,7 @@ def comparison_section(comparisons: pl.DataFrame | None, indicators: pl.DataFram
             (labels.difference(r["se_difference"], unit).lstrip("+"), r["se_difference"]),
             (f'<span title="{esc(p_raw)}">{labels.p_value(r["p_adjusted"])}</span> '
              f'<small>{esc(r["adjust_method"] or "")}</small>', r["p_adjusted"]),
-            (comparable, labels["yes"] if r["comparable"] else labels["no"]), (esc(caveats), caveats),
+            (comparable, labels["yes"] if r["comparable"] else labels["no"]),
         ])
     table = _table([esc(labels[k]) for k in keys], rows, cls="comparisons sortable")
     return (f'<section id="comparisons">{title}<p>{esc(labels["comparisons_text"])}</p>'

@@ -137,9 +137,10 @@ def test_fies_prevalences_side_by_side(labels_es):
     names = {"fies_moderate_severe": "Moderada o grave", "fies_severe": "Grave"}
     figure = figures.fies_prevalence_figure(frame, labels=labels_es, title="FIES", names=names)
     spec = figure.to_plotly_json()
-    assert [t["name"] for t in spec["data"]] == ["Moderada o grave", "Grave"]
-    severe = spec["data"][1]
-    assert len(severe["y"]) == 3 and "x" in severe["marker"]["pattern"]["shape"]  # the published bar is hatched
+    assert [t["name"] for t in spec["data"]] == ["Moderada o grave", "Grave", "Grave · publicado"]
+    published = spec["data"][2]
+    assert len(published["y"]) == 1 and published["marker"]["pattern"]["shape"] == ["x"]  # hatched
+    assert published["error_y"]["visible"] is False and published["offsetgroup"] == spec["data"][1]["offsetgroup"]
 
 
 def test_text_from_data_is_escaped_in_figures(labels_es):
