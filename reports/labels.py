@@ -69,7 +69,7 @@ class Labels:
         return self.ui.get(f"flag_{flag}", flag or "")
 
     # --- numbers -----------------------------------------------------------------------------------------------
-    def number(self, value: float | int | None, decimals: int = 1) -> str:
+    def number(self, value: float | None, decimals: int = 1) -> str:
         """`1,234.5` in English, `1 234,5` in Spanish; `n/a` / `s. d.` when missing."""
         if value is None or (isinstance(value, float) and math.isnan(value)):
             return self["na"]

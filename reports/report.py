@@ -218,17 +218,15 @@ def chart_card(chart: str, frame: pl.DataFrame, comparisons, labels: Labels, col
     card = [f'<article class="card" id="chart-{esc(chart)}">',
             registry.div(main_id)]
     if domains:
-        options = []
-        for domain in domains:
-            figure = figures.domain_figure(frame.filter(pl.col("domain") == domain), domain, labels=labels,
-                                           title=title, colours=colours)
-            options.append(f'<option value="{registry.add(figure)}">{esc(labels.domain(domain))}</option>')
+        ids = [registry.add(figures.domain_figure(frame.filter(pl.col("domain") == domain), domain, labels=labels,
+                                                  title=title, colours=colours)) for domain in domains]
+        options = "".join(f'<option value="{fig_id}">{esc(labels.domain(domain))}</option>'
+                          for fig_id, domain in zip(ids, domains))
         target = f"{main_id}-domains"
-        first = re.search(r'value="([^"]+)"', options[0]).group(1)
-        card += [f'<details class="domains"><summary>{esc(labels["by_domain"])}</summary>',
-                 f'<label>{esc(labels["choose_domain"])} <select class="domain-select" data-target="{target}">'
-                 f'{"".join(options)}</select></label>',
-                 registry.div(first, element_id=target, cls="chart small-multiples"), "</details>"]
+        select = (f'<label>{esc(labels["choose_domain"])} <select class="domain-select" data-target="{target}">'
+                  f'{options}</select></label>')
+        card += [f'<details class="domains"><summary>{esc(labels["by_domain"])}</summary>', select,
+                 registry.div(ids[0], element_id=target, cls="chart small-multiples"), "</details>"]
     card.append("</article>")
     return "\n".join(card)
 
@@ -313,6 +311,8 @@ def comparison_section(comparisons: pl.DataFrame | None, indicators: pl.DataFram
         label = _concept_label(r["concept_id"], r["indicator_a"], labels)
         kind = labels[f"kind_{r['kind']}"]
         p_raw = f'{labels["cmp_p_value"]}: {labels.p_value(r["p_value"])}'
+        p_adjusted = (f'<span title="{esc(p_raw)}">{labels.p_value(r["p_adjusted"])}</span> '
+                      f'<small>{esc(r["adjust_method"] or "")}</small>')
         rows.append([
             (f"{esc(label)}<br><small>{esc(kind)}</small>", label), (esc(domain), domain),
             (side[0], side[0]), (side[1], side[1]),
@@ -320,8 +320,7 @@ def comparison_section(comparisons: pl.DataFrame | None, indicators: pl.DataFram
             (labels.estimate(r["estimate_b"], unit), r["estimate_b"]),
             (labels.difference(r["difference"], unit), r["difference"]),
             (labels.difference(r["se_difference"], unit).lstrip("+"), r["se_difference"]),
-            (f'<span title="{esc(p_raw)}">{labels.p_value(r["p_adjusted"])}</span> '
-             f'<small>{esc(r["adjust_method"] or "")}</small>', r["p_adjusted"]),
+            (p_adjusted, r["p_adjusted"]),
             (comparable, labels["yes"] if r["comparable"] else labels["no"]),
         ])
     table = _table([esc(labels[k]) for k in keys], rows, cls="comparisons sortable")

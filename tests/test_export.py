@@ -117,7 +117,7 @@ def test_datapackage_matches_the_files(exported):
 
 
 def test_hive_partitions_read_back_as_columns(exported):
-    store, out, _ = exported
+    _, out, _ = exported
     partitioning = ds.partitioning(pa.schema([("source", pa.string()), ("round", pa.string())]), flavor="hive")
     persons = ds.dataset(out / "persons", format="parquet", partitioning=partitioning).to_table()
     assert persons.num_rows == 24
