@@ -268,6 +268,9 @@ class ModuleReader(Mapping):
         self.encodings[module] = data.encoding
         return data
 
+    def __contains__(self, module: object) -> bool:  # Mapping's default would read the module to find out
+        return module in self._found
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._found)
 
