@@ -17,6 +17,7 @@ _CODE_LABEL = r"^(\d+)\.(?:\D|$)"
 
 def code_of(value: pl.Expr) -> pl.Expr:
     """INEI's bare code of a category value (`2.Mujer` -> `2`, `2` -> `2`); other text passes unchanged."""
+    value = value.cast(pl.String)  # categorical columns (see pipelines.read) become text here
     return pl.coalesce(value.str.extract(_CODE_LABEL, 1), value)
 
 

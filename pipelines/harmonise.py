@@ -74,73 +74,64 @@ def _value_rows(spec: RoundSpec, var: VariableMap) -> pl.DataFrame:
     return spec.values.filter(pl.col("harmonised_var").eq(var.harmonised_var) & pl.col("source_var").eq(source))
 
 
-def _problem(var: VariableMap, spec: RoundSpec, codes: dict[str, pl.Series]) -> pl.Expr | None:
-    """An expression counting the rows whose value this crosswalk row cannot map or cast (None: nothing to check)."""
-    source = var.source_vars[0] if var.source_vars else None
+def _offending(data: ModuleData, source: str, values: pl.Series, *, as_codes: bool = False) -> list[tuple]:
+    """The offending values (or their INEI codes) of `source` with row counts, most frequent first."""
+    rows = data.frame.filter(pl.col(source).is_in(values.implode()))
+    shown = rows.select(code_of(pl.col(source)) if as_codes else pl.col(source)).to_series()
+    return shown.value_counts(sort=True).head(_SHOW).rows()
+
+
+def _recode(data: ModuleData, var: VariableMap, spec: RoundSpec, dtype: pl.DataType) -> pl.Expr:
+    """Map each distinct value in the file (`2.Mujer` or `2`) through INEI's bare code to its harmonised value.
+
+    Working on the distinct values keeps a million-row module cheap; a value whose code has no row in values.csv
+    stops the round, with its row count.
+    """
+    source = var.source_vars[0]
+    seen = pl.DataFrame({"raw": data.frame[source].drop_nulls().unique().cast(pl.String)})
+    rows = _value_rows(spec, var).select(pl.col("source_value").alias("code"), "harmonised_value", "is_missing")
+    lookup = seen.with_columns(code_of(pl.col("raw")).alias("code")).join(rows, on="code", how="left")
+    unmapped = lookup.filter(pl.col("is_missing").is_null())
+    if unmapped.height:
+        raise CrosswalkError(
+            f"{source} value(s) {_offending(data, source, unmapped['raw'], as_codes=True)} (code, rows) have no mapping for "
+            f"{var.harmonised_var} in {spec.folder.name}/values.csv",
+            where=_where(data), hint="Add a row for each code to values.csv, or mark it is_missing.",
+        )
+    value = pl.when(~pl.col("is_missing")).then(pl.col("harmonised_value"))
+    target = lookup.select(value.eq("true") if dtype == pl.Boolean() else value.cast(dtype))
+    return pl.col(source).replace_strict(lookup["raw"], target.to_series(), default=None, return_dtype=dtype)
+
+
+def _copy(data: ModuleData, var: VariableMap, dtype: pl.DataType) -> pl.Expr:
+    source = var.source_vars[0]
+    seen = data.frame[source].drop_nulls().unique()
+    bad = seen.filter(seen.cast(dtype, strict=False).is_null())
+    if bad.len():
+        raise CrosswalkError(
+            f"{source} has values that are not {dtype} for {var.harmonised_var}: "
+            f"{_offending(data, source, bad)} (value, rows)",
+            where=_where(data),
+        )
+    return pl.col(source).cast(dtype)
+
+
+def _expression(data: ModuleData, var: VariableMap, spec: RoundSpec) -> pl.Expr:
+    dtype = schema.columns(var.table)[var.harmonised_var].dtype
     if var.transform == "recode":
-        return pl.col(source).is_not_null() & ~pl.col(source).is_in(codes[var.harmonised_var + "|" + source].implode())
+        return _recode(data, var, spec, dtype)
     if var.transform == "copy":
-        dtype = schema.columns(var.table)[var.harmonised_var].dtype
-        return pl.col(source).is_not_null() & pl.col(source).cast(dtype, strict=False).is_null()
-    return None
-
-
-def check_crosswalk(data: ModuleData, variables: list[VariableMap], spec: RoundSpec) -> None:
-    """One pass over the module counting unmapped codes and uncastable values of every variable; the first problem
-    found is reported with its values and counts."""
-    codes = {v.harmonised_var + "|" + v.source_vars[0]: _value_rows(spec, v)["source_value"]
-             for v in variables if v.transform == "recode"}
-    probes = {f"{i}": e for i, v in enumerate(variables) if (e := _problem(v, spec, codes)) is not None}
-    if not probes:
-        return
-    counts = data.frame.select(e.sum().alias(k) for k, e in probes.items()).row(0, named=True)
-    for key, count in counts.items():
-        if count:
-            var = variables[int(key)]
-            source = var.source_vars[0]
-            bad = data.frame.filter(probes[key])[source].value_counts(sort=True).head(_SHOW).rows()
-            if var.transform == "recode":
-                raise CrosswalkError(
-                    f"{source} value(s) {bad} (value, rows) have no mapping for {var.harmonised_var} in "
-                    f"{spec.folder.name}/values.csv",
-                    where=_where(data), hint="Add a row for each code to values.csv, or mark it is_missing.",
-                )
-            dtype = schema.columns(var.table)[var.harmonised_var].dtype
-            raise CrosswalkError(
-                f"{source} has {count} values that are not {dtype} for {var.harmonised_var}: {bad} (value, rows)",
-                where=_where(data),
-            )
-
-
-def _recode(var: VariableMap, spec: RoundSpec) -> pl.Expr:
-    mapped = _value_rows(spec, var).with_columns(pl.when(~pl.col("is_missing")).then(pl.col("harmonised_value")))
-    return pl.col(var.source_vars[0]).replace_strict(
-        mapped["source_value"], mapped["harmonised_value"], default=None, return_dtype=pl.String
-    )
-
-
-def _expression(var: VariableMap, spec: RoundSpec) -> pl.Expr:
-    column = schema.columns(var.table)[var.harmonised_var]
-    if var.transform == "recode":
-        text = _recode(var, spec)
-        return text.eq("true") if column.dtype == pl.Boolean() else text
-    if var.transform == "copy":
-        return pl.col(var.source_vars[0]).cast(column.dtype)
+        return _copy(data, var, dtype)
     return DERIVATIONS[var.derive_name](*(pl.col(s) for s in var.source_vars))
 
 
-def apply_crosswalk(data: ModuleData, variables: list[VariableMap], spec: RoundSpec) -> tuple[pl.DataFrame, list[pl.Expr]]:
-    """The module with its category columns reduced to INEI's bare codes, after checking every value maps; and
-    one expression per harmonised column fed by this module (several source variables coalesced in order)."""
-    recoded = sorted({v.source_vars[0] for v in variables if v.transform == "recode"})
-    data = ModuleData(data.module, data.path, data.sha256, data.encoding,
-                      data.frame.with_columns(code_of(pl.col(c)).alias(c) for c in recoded))
-    check_crosswalk(data, variables, spec)
+def apply_crosswalk(data: ModuleData, variables: list[VariableMap], spec: RoundSpec) -> list[pl.Expr]:
+    """One expression per harmonised column fed by this module; several source variables are coalesced in order.
+    Every value is checked to map before any expression is returned."""
     by_target: dict[str, list[pl.Expr]] = {}
     for var in variables:
-        by_target.setdefault(var.harmonised_var, []).append(_expression(var, spec))
-    exprs = [pl.coalesce(e).alias(name) if len(e) > 1 else e[0].alias(name) for name, e in by_target.items()]
-    return data.frame, exprs
+        by_target.setdefault(var.harmonised_var, []).append(_expression(data, var, spec))
+    return [pl.coalesce(e).alias(name) if len(e) > 1 else e[0].alias(name) for name, e in by_target.items()]
 
 
 def _households(spec: RoundSpec, module: ModuleData, notes: list[str]) -> pl.DataFrame:
@@ -155,8 +146,8 @@ def _households(spec: RoundSpec, module: ModuleData, notes: list[str]) -> pl.Dat
     weight = _check_weights(frame, spec.design.weight, module)
     design = spec.design
     crosswalk = [v for v in spec.variables_of(module.module) if v.table == "households"]
-    frame, exprs = apply_crosswalk(ModuleData(module.module, module.path, module.sha256, module.encoding, frame),
-                                   crosswalk, spec)
+    exprs = apply_crosswalk(ModuleData(module.module, module.path, module.sha256, module.encoding, frame),
+                            crosswalk, spec)
     return frame.select(
         _key(spec.household_key).alias("hh_id"),
         weight.alias("weight"),
@@ -196,7 +187,7 @@ def _person_columns(spec: RoundSpec, data: ModuleData, parent: str, parents: pl.
         what = "responding household of module 100" if parent == "hh_id" else "resident of module 200"
         _check_orphans(frame, parent, parents, data, what)
     crosswalk = [v for v in spec.variables_of(data.module) if v.table == "persons"]
-    frame, exprs = apply_crosswalk(ModuleData(data.module, data.path, data.sha256, data.encoding, frame), crosswalk, spec)
+    exprs = apply_crosswalk(ModuleData(data.module, data.path, data.sha256, data.encoding, frame), crosswalk, spec)
     return frame.select("hh_id", "person_id", *exprs)
 
 

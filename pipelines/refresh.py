@@ -16,7 +16,7 @@ from pathlib import Path
 from pipelines.errors import SurveysError
 from pipelines.harmonise import harmonise_round
 from pipelines.read import ModuleReader, find_module_files, sha256_of
-from pipelines.specs import RoundSpec, available_specs
+from pipelines.specs import RoundSpec, available_specs, category_columns
 from pipelines.store import WaveRecord, read_manifest, write_store
 from surveys.schema import SCHEMA_VERSION
 
@@ -58,6 +58,10 @@ def _inputs_fingerprint(spec: RoundSpec, folder: Path) -> tuple:
     return found, hashes, (SCHEMA_VERSION, spec.crosswalk_sha256, tuple(sorted(hashes.values())))
 
 
+def _modules_in(spec: RoundSpec, module: str) -> tuple[str, ...]:
+    return (module,) if module in spec.modules else spec.consolidated.modules
+
+
 def _columns_for(spec: RoundSpec, module: str) -> tuple[str, ...]:
     if module in spec.modules:
         return spec.source_columns(module)
@@ -68,7 +72,8 @@ def _columns_for(spec: RoundSpec, module: str) -> tuple[str, ...]:
 def refresh_round(spec: RoundSpec, found: dict, hashes: dict[str, str], *, synthetic: bool, progress: Progress):
     """Read and harmonise one round, one module at a time; returns its manifest record and tables."""
     modules = ModuleReader(found, lambda module: _columns_for(spec, module), hashes,
-                           lambda module: progress(spec.name, f"read and harmonise module {module}"))
+                           lambda module: progress(spec.name, f"read and harmonise module {module}"),
+                           lambda module: category_columns(spec, _modules_in(spec, module)))
     result = harmonise_round(spec, modules, synthetic=synthetic)
     notes = result.notes + tuple(
         f"{found[m].path.name}: read as {e}, not UTF-8" for m, e in modules.encodings.items() if e == "cp1252"

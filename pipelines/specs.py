@@ -129,6 +129,17 @@ class RoundSpec:
         return tuple(dict.fromkeys(wanted))
 
 
+def category_columns(spec: "RoundSpec", modules: tuple[str, ...]) -> frozenset[str]:
+    """Source columns used only as recode inputs: a reader may hold them as categoricals (keys, design,
+    universe, copy and derive inputs stay text)."""
+    used = {v for m in modules for v in spec.source_columns(m)}
+    recoded = {v.source_vars[0] for v in spec.variables if v.module in modules and v.transform == "recode"}
+    other = {s for v in spec.variables if v.transform != "recode" for s in v.source_vars}
+    other |= {*spec.household_key, *spec.person_key, spec.design.weight, *spec.design.strata, spec.design.psu}
+    other |= {c.var for u in spec.universes.values() for c in u.conditions}
+    return frozenset((recoded & used) - other)
+
+
 def _require(mapping: dict, key: str, where: str):
     if key not in mapping:
         raise SpecError(f"missing key `{key}`", where=where, hint=f"Add `{key}:` to the spec.")
