@@ -15,7 +15,7 @@ proportions (with SEs) in the 12 domains.
 
 Method. The data set is generated once per size and written to Parquet. Each alternative then runs in
 its own fresh subprocess, which reads the Parquet file, runs the task ``--repeats`` times and reports
-the wall time of each run and its peak resident memory (``resource.getrusage(RUSAGE_SELF).ru_maxrss``,
+the wall time of each run and its peak resident memory (``VmHWM`` from ``/proc/self/status``,
 which includes the Python interpreter, the libraries and the loaded data). A "load only" subprocess
 gives the memory baseline of interpreter + data. Medians of the wall times are reported; the engine's
 time is also split into declaring the design (one pass over the design columns, done once per data
@@ -107,7 +107,6 @@ TASKS = {"engine": task_engine, "svy": task_svy, "floor": task_floor, "load": ta
 
 def child(task: str, path: str, repeats: int, out: str | None) -> None:
     """Run one task in this (fresh) process and print a JSON line with timings and peak memory."""
-    import resource
 
     df = pl.read_parquet(path)
     fn = TASKS[task]
@@ -118,7 +117,9 @@ def child(task: str, path: str, repeats: int, out: str | None) -> None:
         times.append(time.perf_counter() - t0)
     if out and result is not None:
         result.write_parquet(out)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux
+    # VmHWM is this process's own peak; ru_maxrss would carry over the parent's peak (the generated sample).
+    with open("/proc/self/status") as status:
+        peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
     print(json.dumps({"times": times, "design": PHASES["design"], "peak_mb": peak_kb / 1024}))
 
 

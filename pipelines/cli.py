@@ -30,7 +30,8 @@ def refresh(
 ) -> None:
     """Read, harmonise and store every round under RAW; with no raw data, the embedded synthetic default."""
     from pipelines.errors import SurveysError
-    from pipelines.refresh import has_raw_rounds, refresh as run_refresh, refresh_embedded_default
+    from pipelines.refresh import has_raw_rounds, refresh_embedded_default
+    from pipelines.refresh import refresh as run_refresh
 
     columns = (SpinnerColumn(), TextColumn("[bold]{task.fields[wave]}"), TextColumn("{task.description}"),
                TimeElapsedColumn())
@@ -118,7 +119,7 @@ def report(
     """Write the self-contained interactive HTML report (opens offline)."""
     from reports.report import run_report
 
-    _run(lambda: run_report(store, lang=lang, out=out))
+    _run(lambda: [*_estimates_up_to_date(store), *run_report(store, lang=lang, out=out)])
 
 
 @app.command()
@@ -129,7 +130,25 @@ def export(
     """Write Parquet exports, a data dictionary and datapackage.json for other teams."""
     from pipelines.export import run_export
 
-    _run(lambda: run_export(store, out=out))
+    _run(lambda: [*_estimates_up_to_date(store), *run_export(store, out=out)])
+
+
+def _estimates_up_to_date(store: Path) -> list[str]:
+    """Re-estimate indicators when the store's rounds changed since they were built, and re-compare when the
+    indicators are newer than the comparisons, saying so; the report and the exports never show stale numbers."""
+    from pipelines.compare import run_compare
+    from pipelines.indicators import run_indicators
+    from pipelines.store import derived_built_at, derived_is_current
+
+    lines = []
+    if not derived_is_current(store, "indicators"):
+        lines += ["indicators are missing or older than the stored rounds: estimating them now"]
+        lines += run_indicators(store)
+    compared, estimated = derived_built_at(store, "comparisons"), derived_built_at(store, "indicators")
+    if compared is None or compared < estimated:
+        lines += ["comparisons are missing or older than the indicators: comparing now"]
+        lines += run_compare(store)
+    return lines
 
 
 def _run(job) -> None:

@@ -21,6 +21,7 @@ published figure without a standard error).
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +76,7 @@ def _pairs(rows: pl.DataFrame) -> list[tuple[str, dict, dict]]:
     for r in records:
         by_source.setdefault(r["source"], []).append(r)
     for series in by_source.values():
-        pairs += [("consecutive_rounds", a, b) for a, b in zip(series, series[1:])]
+        pairs += [("consecutive_rounds", a, b) for a, b in itertools.pairwise(series)]
     for i, a in enumerate(records):
         for b in records[i + 1:]:
             (a0, a1), (b0, b1) = period_years(a["period"]), period_years(b["period"])

@@ -7,8 +7,8 @@ spec files only.
 from __future__ import annotations
 
 import hashlib
-from datetime import date
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -129,7 +129,7 @@ class RoundSpec:
         return tuple(dict.fromkeys(wanted))
 
 
-def category_columns(spec: "RoundSpec", modules: tuple[str, ...]) -> frozenset[str]:
+def category_columns(spec: RoundSpec, modules: tuple[str, ...]) -> frozenset[str]:
     """Source columns used only as recode inputs: a reader may hold them as categoricals (keys, design,
     universe, copy and derive inputs stay text)."""
     used = {v for m in modules for v in spec.source_columns(m)}

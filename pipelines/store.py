@@ -140,7 +140,7 @@ def write_store(store: Path, updates: dict[str, tuple[WaveRecord, dict[str, pl.D
             _link_tree(partition(store, table, record.source, record.round),
                        partition(staging, table, record.source, record.round))
     derived = _carry_derived(store, staging)
-    for name, (record, tables) in updates.items():
+    for record, tables in updates.values():
         for table in TABLES:
             _write_table(tables[table], partition(staging, table, record.source, record.round), record)
     waves = {**previous, **{name: record for name, (record, _) in updates.items()}}
@@ -203,6 +203,14 @@ def derived_is_current(store: Path, name: str) -> bool:
     manifest = json.loads(path.read_text(encoding="utf-8"))
     derived = manifest.get("derived", {}).get(name)
     return derived is not None and derived["built_from"] == _waves_fingerprint(manifest)
+
+
+def derived_built_at(store: Path, name: str) -> str | None:
+    """When derived table `name` was last built (ISO time), or None if never."""
+    path = Path(store) / MANIFEST
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get("derived", {}).get(name, {}).get("built_at")
 
 
 def read_derived(store: Path, name: str) -> pl.DataFrame:

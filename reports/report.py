@@ -60,7 +60,7 @@ def build_report(indicators: pl.DataFrame, comparisons: pl.DataFrame | None, man
     indicators = assign_charts(indicators, labels)
     colours = figures.source_colours(indicators["source"].to_list())
     registry = FigureRegistry()
-    themes = [t for t in THEMES] + sorted(set(indicators["theme"].drop_nulls()) - set(THEMES))
+    themes = list(THEMES) + sorted(set(indicators["theme"].drop_nulls()) - set(THEMES))
     sections = [theme_section(theme, indicators.filter(pl.col("theme") == theme), comparisons, labels, colours,
                               registry) if theme in THEMES else
                 other_section(theme, indicators.filter(pl.col("theme") == theme), labels) for theme in themes]
@@ -204,7 +204,7 @@ def _notes(comparisons: pl.DataFrame | None, indicator_ids: list[str], labels: L
         for r in pairs.iter_rows(named=True)
     ))
     if len(notes) > MAX_NOTES:
-        notes = notes[:MAX_NOTES - 1] + [labels["more_caveats"].format(n=len(notes) - MAX_NOTES + 1)]
+        notes = [*notes[:MAX_NOTES - 1], labels["more_caveats"].format(n=len(notes) - MAX_NOTES + 1)]
     return tuple(notes)
 
 

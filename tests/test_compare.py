@@ -15,7 +15,7 @@ from tests.test_indicators import REAL
 
 
 def indicator_rows(rows: list[dict]) -> pl.DataFrame:
-    base = {name: None for name in INDICATORS}
+    base = dict.fromkeys(INDICATORS)
     base.update(domain="all", domain_value="all", statistic="proportion", unit="proportion", flag="ok",
                 theme="health", definition_variant="any_insurance", recall_period="current", period=None)
     frame = pl.DataFrame([{**base, **r, "period": r.get("period", r["round"])} for r in rows])

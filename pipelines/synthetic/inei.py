@@ -34,7 +34,7 @@ def invert(values: pl.DataFrame, hvar: str, svar: str, target: np.ndarray, rng: 
 
 
 def _random_codes(values: pl.DataFrame, svar: str, n: int, rng: np.random.Generator) -> np.ndarray:
-    rows = values.filter((pl.col("source_var") == svar))
+    rows = values.filter(pl.col("source_var") == svar)
     missing = set(rows.filter(pl.col("is_missing"))["source_value"])
     codes = np.asarray(sorted(set(rows["source_value"]) - missing, key=lambda c: (len(c), c)), dtype=object)
     return codes[rng.integers(0, codes.size, n)] if codes.size else np.full(n, None, dtype=object)
