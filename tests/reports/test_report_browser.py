@@ -4,16 +4,12 @@ network. A missing /usr/bin/chromium FAILS this test: the report is only known t
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from reports.report import THEMES
+from tests.reports.conftest import open_offline
 from tests.reports.fixtures import XSS
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 MAX_RENDER_MS = 3000  # from navigation start to the charts in view drawn
 
 CHARTS_WITH_DATA = """sections => sections.map(id => {
@@ -23,40 +19,9 @@ CHARTS_WITH_DATA = """sections => sections.map(id => {
 
 
 @pytest.fixture(scope="module")
-def browser():
-    assert CHROMIUM.exists(), (
-        f"{CHROMIUM} is missing: the browser test needs Debian's chromium (apt-get install -y chromium); "
-        "it fails rather than skips so an untested report never passes CI")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - playwright is in the dev extras
-        pytest.fail("playwright is not installed: pip install -e '.[dev]'")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
 def opened(browser, reports):
-    """The Spanish report, opened with every non-file request aborted and recorded."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    seen = {"requests": [], "errors": [], "dialogs": []}
-
-    def route(route):
-        if route.request.url.startswith("file://"):
-            route.continue_()
-        else:
-            seen["requests"].append(route.request.url)
-            route.abort()
-
-    page.route("**/*", route)
-    page.on("console", lambda message: message.type == "error" and seen["errors"].append(message.text))
-    page.on("pageerror", lambda error: seen["errors"].append(str(error)))
-    page.on("dialog", lambda dialog: (seen["dialogs"].append(dialog.message), dialog.dismiss()))
-    page.goto(reports["es"].as_uri())
-    page.wait_for_function("window.reportReady === true", timeout=20_000)
-    page.wait_for_function("window.reportAllDrawn === true", timeout=30_000)
+    """The Spanish report, opened with the network blocked."""
+    page, seen = open_offline(browser, reports["es"])
     yield page, seen
     page.close()
 
