@@ -159,3 +159,47 @@ def test_published_rows_keep_the_printed_number_and_no_se():
     food = published.filter(pl.col("indicator_id") == "multisector_lima_food_insecurity_moderate_severe")
     assert set(food["concept_id"]) == {"food_insecurity_moderate_severe"}
     assert set(food["theme"]) == {"food_security"}
+
+
+def _filtered_share(frame: pl.DataFrame, indicator, catalogue) -> float | None:
+    """The indicator as a plain weighted mean over the rows of its universe (filter first, then average)."""
+    from pipelines.indicators import universe_expr
+
+    inside = frame.filter(universe_expr(catalogue.universes[indicator.universe]).fill_null(False))
+    inside = inside.filter(pl.col(indicator.numerator).is_not_null())
+    if inside.height == 0:
+        return None
+    weight = "weight_individuals" if indicator.statistic == "fies_prevalence_individuals" else "weight"
+    return inside.select((pl.col(indicator.numerator).cast(pl.Float64) * pl.col(weight)).sum()
+                         / pl.col(weight).sum()).item()
+
+
+def test_every_catalogue_indicator_equals_its_filtered_weighted_mean(real_enpove_2022, enpove_2022_spec):
+    """Universes zero weights rather than drop rows; for the point estimate that must equal filtering first.
+    Household indicators on the real modules, person indicators on the fixture round (modules 300-800)."""
+    from pipelines.indicators import _prepare_households
+    from pipelines.measures import person_measures
+    from tests.test_enpove_2022_modules import FIXTURES, _harmonise
+
+    catalogue = load_catalogue()
+    _, real = real_enpove_2022
+    fixture = _harmonise(enpove_2022_spec, FIXTURES / "modules")
+    frames = {
+        "household": _prepare_households(real.households, catalogue),
+        "person": fixture.persons.with_columns(person_measures(catalogue.parameters, REAL.fieldwork_start)),
+    }
+    tables = {"household": estimate_round(real.households, real.persons, REAL),
+              "person": estimate_round(fixture.households, fixture.persons, REAL)}
+    checked = 0
+    for indicator in catalogue.indicators:
+        if not indicator.numerator or indicator.statistic == "distribution":
+            continue
+        expected = _filtered_share(frames[indicator.unit], indicator, catalogue)
+        rows = tables[indicator.unit].filter(
+            (pl.col("indicator_id") == indicator.indicator_id) & (pl.col("domain") == "all"))
+        if expected is None:
+            assert rows.height == 0, f"{indicator.indicator_id}: a row for a universe with no answers"
+            continue
+        assert rows["estimate"].item() == pytest.approx(expected, rel=1e-10, abs=1e-12), indicator.indicator_id
+        checked += 1
+    assert checked >= 35
