@@ -16,13 +16,12 @@ from typing import Literal
 
 import numpy as np
 import polars as pl
-from scipy import sparse
 
 from pipelines.errors import DesignError
 from pipelines.estimation.flags import Reliability
 from pipelines.estimation.intervals import PROPORTION_METHODS, proportion_ci, wald
 from pipelines.estimation.reduce import psu_sums
-from pipelines.estimation.variance import StrataInfo, domain_df, domain_variance
+from pipelines.estimation.variance import Cells, StrataInfo, domain_df, domain_variance
 
 LonelyPSU = Literal["adjust", "remove", "average", "fail"]
 LONELY_RULES = ("adjust", "remove", "average", "fail")
@@ -67,6 +66,7 @@ class _DesignInfo:
     n_psu: int
     degf: int
     lonely_strata: tuple[object, ...]
+    strata_labels: pl.Series | None  # sorted: a stratum's code is its position here
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,6 +359,7 @@ class SurveyDesign:
             n_psu=total_psu,
             degf=total_psu - int(n_psu.shape[0]),
             lonely_strata=lonely_labels,
+            strata_labels=per_h[_H] if self.strata else None,
         )
 
     # ------------------------------------------------------------------ public properties
@@ -596,6 +597,98 @@ class SurveyDesign:
         c = pl.col(col)
         return int(self._lf.select((c.is_not_null() & (c != 0) & (c != 1)).sum()).collect().item())
 
+    def _summands(self, specs: list[_Spec], stats: dict[str, _ColumnStats]) -> dict[str, pl.Expr | None]:
+        """The per-row quantities to sum per PSU: ``a`` (w y), ``b`` (w x or w), ``n``, ``W``, ``q``.
+
+        Columns ``b``, ``n``, ``W`` and ``q`` exist only where they differ from ``__w``, ``__n``,
+        ``__w`` and ``a`` (no missing values, 0/1 variable): `_sums` falls back to those.
+        """
+        schema = self._schema
+
+        def value(col: str) -> pl.Expr:
+            e = pl.col(col).cast(pl.Float64)
+            if schema[col].is_float() and stats[col].missing:
+                e = e.fill_nan(None)
+            return e
+
+        w = pl.col(self.weight).cast(pl.Float64)
+        summands: dict[str, pl.Expr | None] = {"__w": w, "__n": None}
+        for j, s in enumerate(specs):
+            y = value(s.y)
+            has_missing = bool(stats[s.y].missing) or (s.x is not None and bool(stats[s.x].missing))
+            if s.x is None:
+                summands[f"a{j}"] = w * y
+                if has_missing:
+                    ok = y.is_not_null()
+                    summands[f"b{j}"] = pl.when(ok).then(w)
+                    summands[f"n{j}"] = ok.cast(pl.UInt32)
+                if stats[s.y].non_binary != 0:  # y^2 != y: sum w y^2 for deff
+                    summands[f"q{j}"] = w * y * y
+            else:
+                x = value(s.x)
+                if has_missing:
+                    ok = y.is_not_null() & x.is_not_null()
+                    summands[f"a{j}"] = pl.when(ok).then(w * y)
+                    summands[f"b{j}"] = pl.when(ok).then(w * x)
+                    summands[f"W{j}"] = pl.when(ok).then(w)
+                    summands[f"n{j}"] = ok.cast(pl.UInt32)
+                else:
+                    summands[f"a{j}"] = w * y
+                    summands[f"b{j}"] = w * x
+        return summands
+
+    def _reduce(self, summands: dict[str, pl.Expr | None], by_cols: list[str]) -> pl.DataFrame:
+        """The one pass over the data: ``summands`` per (domain, stratum, PSU); stratum labels in ``_H``."""
+        keys = [pl.col(b) for b in by_cols]
+        stratum = [pl.col(self.strata).alias(_H)] if self.strata else []
+        firsts: list[pl.Expr] = []
+        if self.psu and self.strata and not self.nest:
+            # Construction checked that each PSU label lies in one stratum, so grouping by the PSU
+            # alone gives the same groups; the narrower key hashes faster and the stratum rides along.
+            firsts = stratum
+        else:
+            keys += stratum
+        if self.psu:
+            keys.append(pl.col(self.psu).alias(_PSU))
+        return psu_sums(self._lf, keys=keys, summands=summands, firsts=firsts, per_row=self.psu is None)
+
+    def _codes(self, table: pl.DataFrame, by_cols: list[str]) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
+        """Each row's domain code (a row of the returned domains) and stratum code (rank, as at construction)."""
+        if self.strata:
+            labels = self._info.strata_labels
+            codes = pl.Series(np.arange(labels.len(), dtype=np.int64))
+            h = table[_H].replace_strict(labels, codes, return_dtype=pl.Int64).to_numpy()
+        else:
+            h = np.zeros(table.height, dtype=np.int64)
+        if not by_cols:
+            return pl.DataFrame(), np.zeros(table.height, dtype=np.int64), h
+        # Domains are few: number the distinct ones, then look each row's up (cheaper than ranking).
+        domains = table.select(by_cols).unique().with_row_index(_D)
+        lookup = table.select(by_cols).join(
+            domains, on=by_cols, how="left", nulls_equal=True, maintain_order="left"
+        )
+        return domains.drop(_D), lookup[_D].to_numpy().astype(np.int64), h
+
+    def _sums(self, table: pl.DataFrame, k: int) -> tuple[np.ndarray, dict[str, list[int]]]:
+        """The PSU sums as one float matrix ``(columns, rows)``, and for each of a, b, n, W, q the
+        positions of its k columns."""
+
+        def name(prefix: str, j: int, fallback: str) -> str:
+            return f"{prefix}{j}" if f"{prefix}{j}" in table.columns else fallback
+
+        names = {
+            "a": [f"a{j}" for j in range(k)],
+            "b": [name("b", j, "__w") for j in range(k)],
+            "n": [name("n", j, "__n") for j in range(k)],
+            "W": [name("W", j, "__w") for j in range(k)],
+            "q": [name("q", j, f"a{j}") for j in range(k)],  # no q column: y^2 == y
+        }
+        used = list(dict.fromkeys(c for cols in names.values() for c in cols))
+        # Variable-major (see `Cells`): polars exports column-major, so the transpose is free.
+        values = table.select(pl.col(used).cast(pl.Float64)).to_numpy().T
+        pos = {c: i for i, c in enumerate(used)}
+        return values, {key: [pos[c] for c in cols] for key, cols in names.items()}
+
     def _estimate(
         self,
         kind: str,
@@ -616,162 +709,118 @@ class SurveyDesign:
         by_cols = _names(by)
         columns = [s.y for s in specs] + [s.x for s in specs if s.x is not None]
         stats = self._check_variables(kind, columns, by_cols)
-        missing = {c: s.missing for c, s in stats.items()}
-        schema = self._schema
         if kind == "proportion":
-            for s in specs:
-                if stats[s.y].non_binary != 0:
-                    bad = stats[s.y].non_binary
-                    bad = self._count_non_binary(s.y) if bad is None else bad
-                    raise DesignError(
-                        f"variable {s.y!r} holds values other than 0 and 1 in {bad} rows",
-                        where=where,
-                        got=f"{bad} rows not in {{0, 1}}",
-                        hint=f"a proportion needs an indicator; recode it, e.g. (pl.col({s.y!r}) == 1), or use mean().",
-                    )
-        reliability = reliability or self.reliability
-
-        def value(col: str) -> pl.Expr:
-            e = pl.col(col).cast(pl.Float64)
-            if schema[col].is_float() and missing[col]:
-                e = e.fill_nan(None)
-            return e
-
-        w = pl.col(self.weight).cast(pl.Float64)
-        summands: dict[str, pl.Expr | None] = {"__w": w, "__n": None}
-        for j, s in enumerate(specs):
-            y = value(s.y)
-            has_missing = bool(missing[s.y]) or (s.x is not None and bool(missing[s.x]))
-            if s.x is None:
-                summands[f"a{j}"] = w * y
-                if has_missing:
-                    ok = y.is_not_null()
-                    summands[f"b{j}"] = pl.when(ok).then(w)
-                    summands[f"n{j}"] = ok.cast(pl.UInt32)
-                if stats[s.y].non_binary != 0:  # y^2 != y: sum w y^2 for deff
-                    summands[f"q{j}"] = w * y * y
-            else:
-                x = value(s.x)
-                if has_missing:
-                    ok = y.is_not_null() & x.is_not_null()
-                    summands[f"a{j}"] = pl.when(ok).then(w * y)
-                    summands[f"b{j}"] = pl.when(ok).then(w * x)
-                    summands[f"W{j}"] = pl.when(ok).then(w)
-                    summands[f"n{j}"] = ok.cast(pl.UInt32)
-                else:
-                    summands[f"a{j}"] = w * y
-                    summands[f"b{j}"] = w * x
-
-        keys = [pl.col(b) for b in by_cols]
-        if self.strata:
-            keys.append(pl.col(self.strata).alias(_H))
-        if self.psu:
-            keys.append(pl.col(self.psu).alias(_PSU))
-        table = psu_sums(self._lf, keys=keys, summands=summands, per_row=self.psu is None)
-
-        # Integer codes for domains and strata (ranks: strata sort as at construction).
-        code_exprs = []
-        if by_cols:
-            code_exprs.append((pl.struct(by_cols).rank("dense") - 1).cast(pl.Int64).alias(_D))
-        if self.strata:
-            code_exprs.append((pl.col(_H).rank("dense") - 1).cast(pl.Int64).alias(_H))
-        if code_exprs:
-            table = table.with_columns(code_exprs)
-        if by_cols:
-            domains = table.select(*by_cols, _D).unique(subset=_D).sort(_D)
-            d = table[_D].to_numpy()
+            self._require_binary(specs, stats, where)
+        table = self._reduce(self._summands(specs, stats), by_cols)
+        domains, d, h = self._codes(table, by_cols)
+        res = self._domain_estimates(kind, specs, table, d, h, n_domains=max(domains.height, 1))
+        if kind == "proportion":
+            res["ci_low"], res["ci_high"] = proportion_ci(
+                res["estimate"], res["se"], res["df"], res["n"], level, ci
+            )
         else:
-            domains = pl.DataFrame()
-            d = np.zeros(table.height, dtype=np.int64)
-        n_dom = max(domains.height, 1)
-        h = table[_H].to_numpy() if self.strata else np.zeros(table.height, dtype=np.int64)
+            res["ci_low"], res["ci_high"] = wald(res["estimate"], res["se"], res["df"], level)
+        out = _result_frame(specs, res)
+        if by_cols:
+            dom_rows = domains.select(pl.all().gather(np.repeat(np.arange(domains.height), len(specs))))
+            out = pl.concat([dom_rows, out], how="horizontal").sort(
+                by_cols, nulls_last=True, maintain_order=True
+            )
+        return out.with_columns((reliability or self.reliability).flag_expr())
 
-        def name(prefix: str, j: int, fallback: str) -> str:
-            return f"{prefix}{j}" if f"{prefix}{j}" in table.columns else fallback
+    def _require_binary(self, specs: list[_Spec], stats: dict[str, _ColumnStats], where: str) -> None:
+        """Raise unless every variable of a proportion is an indicator (0/1)."""
+        for s in specs:
+            if stats[s.y].non_binary != 0:
+                bad = stats[s.y].non_binary
+                bad = self._count_non_binary(s.y) if bad is None else bad
+                raise DesignError(
+                    f"variable {s.y!r} holds values other than 0 and 1 in {bad} rows",
+                    where=where,
+                    got=f"{bad} rows not in {{0, 1}}",
+                    hint=f"a proportion needs an indicator; recode it, e.g. (pl.col({s.y!r}) == 1), or use mean().",
+                )
 
-        k = len(specs)
+    def _domain_estimates(
+        self,
+        kind: str,
+        specs: list[_Spec],
+        table: pl.DataFrame,
+        d: np.ndarray,
+        h: np.ndarray,
+        *,
+        n_domains: int,
+    ) -> dict[str, np.ndarray]:
+        """Estimates, SEs, df, n, weighted n, cv and deff per (domain, variable) from the PSU sums."""
+        cells = Cells.of(d, h, n_domains=n_domains, n_strata=self._info.strata.n_strata)
+        values, cols = self._sums(table, len(specs))
+        cell_totals = cells.sum(values)  # domain totals add up their cells
+        A, B, N, W, Q = (cell_totals[:, :, cols[key]].sum(axis=1) for key in "abnWq")  # (domains, k)
+        a, b, nj = (_rows(values, cols[key]) for key in "abn")  # (k, rows)
         ratio = np.array([s.x is not None for s in specs])
-        names = {
-            "a": [f"a{j}" for j in range(k)],
-            "b": [name("b", j, "__w") for j in range(k)],
-            "n": [name("n", j, "__n") for j in range(k)],
-            "W": [name("W", j, "__w") for j in range(k)],
-            "q": [name("q", j, f"a{j}") for j in range(k)],  # no q column: y^2 == y
-        }
-        used = list(dict.fromkeys(c for cols in names.values() for c in cols))
-        values = table.select(pl.col(used).cast(pl.Float64)).to_numpy()
-        pos = {c: i for i, c in enumerate(used)}
-        a, b, nj, wj, qj = (values[:, [pos[c] for c in names[key]]] for key in ("a", "b", "n", "W", "q"))
-        by_domain = sparse.csr_matrix(
-            (np.ones(table.height), (d, np.arange(table.height))), shape=(n_dom, table.height)
-        )
-        A, B, N, W, Q = (by_domain @ m for m in (a, b, nj, wj, qj))
         nonempty = N > 0
-        present = nj > 0
         with np.errstate(divide="ignore", invalid="ignore"):
             if kind == "total":
-                e = A
-                z = a
+                e, z = A, a
             else:
                 e = A / B
-                z = np.where(nonempty[d], (a - e[d] * b) / B[d], 0.0)
-            est = np.where(nonempty, e, np.nan)
-            n_out = np.rint(N).astype(np.int64)
-            wn_out = np.where(ratio, W, B)
+                # Each row's domain values, gathered in one take: (3k, rows).
+                e_row, B_row, N_row = np.split(np.take(np.hstack([e, B, N]).T, d, axis=1), 3)
+                z = np.where(N_row > 0, (a - e_row * b) / B_row, 0.0)
             mean = A / B
             s2 = N / (N - 1) * np.maximum(Q / B - mean**2, 0.0)
             srs = s2 * (B - N) / (B * N)  # SRS without replacement, R svymean(deff=TRUE)
             if kind == "total":
                 srs = srs * B**2
-            deff = np.where((N > 1) & (B > N) & ~ratio, srs, np.nan)  # holds the SRS variance for now
-
-        var = domain_variance(
-            z, d, h, present, n_domains=n_dom, strata=self._info.strata, lonely_psu=self.lonely_psu
-        )
-        df = domain_df(d, h, present, n_domains=n_dom, n_strata=self._info.strata.n_strata)
-        empty = n_out == 0
-        var = np.where(empty, np.nan, var)
+            srs = np.where((N > 1) & (B > N) & ~ratio, srs, np.nan)
+        psus_with_case = cells.sum((nj > 0).astype(float))
+        var = domain_variance(z, cells, psus_with_case, strata=self._info.strata, lonely_psu=self.lonely_psu)
+        n_out = np.rint(N).astype(np.int64)
+        var = np.where(n_out == 0, np.nan, var)
+        est = np.where(nonempty, e, np.nan)
         se = np.sqrt(var)
         with np.errstate(divide="ignore", invalid="ignore"):
-            deff = np.where(np.isfinite(deff) & (deff > 0), var / deff, np.nan)
+            deff = np.where(np.isfinite(srs) & (srs > 0), var / srs, np.nan)
             cv = np.where(est != 0, se / np.abs(est), np.nan)
-        if kind == "proportion":
-            lo, hi = proportion_ci(est, se, df, n_out, level, ci)
-        else:
-            lo, hi = wald(est, se, df, level)
+        return {
+            "estimate": est,
+            "se": se,
+            "df": domain_df(psus_with_case),
+            "n": n_out,
+            "weighted_n": np.where(ratio, W, B),
+            "cv": cv,
+            "deff": deff,
+        }
 
-        def flat(m: np.ndarray) -> np.ndarray:
-            return m.reshape(-1)  # domain-major: domain 0 (all variables), domain 1, ...
 
-        out = pl.DataFrame(
-            {
-                "variable": np.tile(np.array([s.label for s in specs], dtype=object), n_dom).tolist(),
-                "estimate": flat(est),
-                "se": flat(se),
-                "ci_low": flat(lo),
-                "ci_high": flat(hi),
-                "df": flat(df),
-                "n": flat(n_out),
-                "weighted_n": flat(wn_out),
-                "cv": flat(cv),
-                "deff": flat(deff),
-            },
-            schema={
-                "variable": pl.String,
-                "estimate": pl.Float64,
-                "se": pl.Float64,
-                "ci_low": pl.Float64,
-                "ci_high": pl.Float64,
-                "df": pl.Int64,
-                "n": pl.Int64,
-                "weighted_n": pl.Float64,
-                "cv": pl.Float64,
-                "deff": pl.Float64,
-            },
-        ).with_columns(pl.col(pl.Float64).fill_nan(None))
-        if by_cols:
-            dom_rows = domains.drop(_D).select(pl.all().gather(np.repeat(np.arange(n_dom), k)))
-            out = pl.concat([dom_rows, out], how="horizontal").sort(
-                by_cols, nulls_last=True, maintain_order=True
-            )
-        return out.with_columns(reliability.flag_expr())
+def _rows(values: np.ndarray, idx: list[int]) -> np.ndarray:
+    """``values[idx]``, as a view when ``idx`` repeats one row (e.g. every b is ``__w``) or runs
+    through consecutive rows (the a columns): copying (k, rows) arrays costs as much as using them."""
+    first, k = idx[0], len(idx)
+    if idx == [first] * k:
+        return np.broadcast_to(values[first], (k, values.shape[1]))
+    if idx == list(range(first, first + k)):
+        return values[first : first + k]
+    return values[idx]
+
+
+RESULT_SCHEMA = {
+    "variable": pl.String,
+    "estimate": pl.Float64,
+    "se": pl.Float64,
+    "ci_low": pl.Float64,
+    "ci_high": pl.Float64,
+    "df": pl.Int64,
+    "n": pl.Int64,
+    "weighted_n": pl.Float64,
+    "cv": pl.Float64,
+    "deff": pl.Float64,
+}
+
+
+def _result_frame(specs: list[_Spec], res: dict[str, np.ndarray]) -> pl.DataFrame:
+    """One row per (domain, variable), domain-major: domain 0 (all variables), domain 1, ...; NaN -> null."""
+    n_dom = res["estimate"].shape[0]
+    labels = np.tile(np.array([s.label for s in specs], dtype=object), n_dom).tolist()
+    data = {"variable": labels, **{c: res[c].reshape(-1) for c in list(RESULT_SCHEMA)[1:]}}
+    return pl.DataFrame(data, schema=RESULT_SCHEMA).with_columns(pl.col(pl.Float64).fill_nan(None))

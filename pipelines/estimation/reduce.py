@@ -18,6 +18,7 @@ def psu_sums(
     *,
     keys: Sequence[pl.Expr],
     summands: Mapping[str, pl.Expr | None],
+    firsts: Sequence[pl.Expr] = (),
     per_row: bool = False,
 ) -> pl.DataFrame:
     """Sum every summand within each group of ``keys`` in one pass.
@@ -32,6 +33,9 @@ def psu_sums(
     summands
         Output name -> per-row expression to sum; None counts the rows. Nulls count as 0 (they are
         left out of the sum).
+    firsts
+        Expressions constant within each group (an attribute of the group, such as the stratum of
+        a PSU): the group's first value is returned rather than grouping by them too.
     per_row
         When the design has no PSU column every row is its own PSU, so there is nothing to reduce:
         return the keys and summands row by row instead of grouping.
@@ -39,15 +43,16 @@ def psu_sums(
     Returns
     -------
     polars.DataFrame
-        One row per group (or per input row with ``per_row``): the keys, then one column per summand.
+        One row per group (or per input row with ``per_row``): the keys, then one column per summand,
+        then the ``firsts``.
     """
     if per_row:
         cols = [
             pl.lit(1, dtype=pl.UInt32).alias(name) if expr is None else expr.fill_null(0).alias(name)
             for name, expr in summands.items()
         ]
-        return frame.select(*keys, *cols).collect()
+        return frame.select(*keys, *cols, *firsts).collect()
     aggs = [
         pl.len().alias(name) if expr is None else expr.sum().alias(name) for name, expr in summands.items()
     ]
-    return frame.group_by(*keys).agg(aggs).collect()
+    return frame.group_by(*keys).agg(*aggs, *(e.first() for e in firsts)).collect()

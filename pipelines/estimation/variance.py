@@ -30,7 +30,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import sparse
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,11 +54,9 @@ class StrataInfo:
 
 def domain_variance(
     z: np.ndarray,
-    domain: np.ndarray,
-    stratum: np.ndarray,
-    present: np.ndarray,
+    cells: Cells,
+    psus_with_case: np.ndarray,
     *,
-    n_domains: int,
     strata: StrataInfo,
     lonely_psu: str,
 ) -> np.ndarray:
@@ -68,15 +65,14 @@ def domain_variance(
     Parameters
     ----------
     z
-        Scores summed to PSU level, shape ``(rows, k)``: one row per (domain, stratum, PSU) that holds
-        at least one case of the domain, one column per estimand.
-    domain, stratum
-        Integer codes of each row's domain (``0..n_domains-1``) and stratum (``0..H-1``).
-    present
-        Boolean ``(rows, k)``: the PSU holds at least one case of the domain with a non-null variable
-        (R's ``weights != 0`` after ``subset``/``na.rm``). Used for lonely strata and ``average``.
-    n_domains
-        Number of domains.
+        Scores summed to PSU level, shape ``(k, rows)``: one column per (domain, stratum, PSU) that
+        holds at least one case of the domain, one row per estimand.
+    cells
+        Each column's (domain, stratum) cell (`Cells`).
+    psus_with_case
+        ``cells.sum(present)``, shape ``(n_domains, H, k)``: the PSUs of each cell holding at least one
+        case of the domain with a non-null variable (R's ``weights != 0`` after ``subset``/``na.rm``).
+        Used for lonely strata and ``average``.
     strata
         Design constants per stratum.
     lonely_psu
@@ -87,33 +83,21 @@ def domain_variance(
     numpy.ndarray
         Shape ``(n_domains, k)``.
     """
-    z = np.asarray(z, dtype=float)
-    present = np.asarray(present)
-    if z.ndim == 1:
-        z, present = z[:, None], present[:, None]
-    k = z.shape[1]
-    n_h = strata.n_psu.astype(float)
-    n_strata = strata.n_strata
-    cells = cell_matrix(domain, stratum, n_domains=n_domains, n_strata=n_strata)
-    idx = cells.indices_of_rows
-    shape = (n_domains, n_strata, k)
-    rows_in_cell = cells.counts.reshape(n_domains, n_strata, 1)
-    s1 = (cells.matrix @ z).reshape(shape)
-    zbar = s1 / n_h[None, :, None]  # mean over all n_h PSUs of the stratum, absent ones counting as 0
-    dev = z - zbar.reshape(-1, k)[idx]
-    ss = (cells.matrix @ (dev * dev)).reshape(shape)
-    ss += (n_h[None, :, None] - rows_in_cell) * zbar**2  # the PSUs holding no case of the domain
-    has = (cells.matrix @ present.astype(float)).reshape(shape) > 0
-    lonely = (n_h == 1)[None, :, None]
+    n_h = strata.n_psu.astype(float)[None, :, None]
+    s1 = cells.sum(z)
+    zbar = s1 / n_h  # mean over all n_h PSUs of the stratum, absent ones counting as 0
+    dev = z - cells.at_rows(zbar)
+    ss = cells.sum(dev * dev)
+    ss += (n_h - cells.counts[:, :, None]) * zbar**2  # the PSUs holding no case of the domain
+    has = psus_with_case > 0
+    lonely = n_h == 1
     regular = ~lonely
     f_h = strata.fpc_factor[None, :, None]
-    scale = np.where(regular, f_h * n_h[None, :, None] / np.where(regular, n_h[None, :, None] - 1, 1.0), f_h)
+    scale = np.where(regular, f_h * n_h / np.where(regular, n_h - 1, 1.0), f_h)
     contrib = scale * ss  # lonely strata: ss == 0 here (one PSU, centred at itself)
     if lonely.any():
         if lonely_psu == "adjust":
-            psus = (has * n_h[None, :, None]).sum(
-                axis=1, keepdims=True
-            )  # PSUs of the strata the domain reaches
+            psus = (has * n_h).sum(axis=1, keepdims=True)  # PSUs of the strata the domain reaches
             centre = s1.sum(axis=1, keepdims=True) / np.maximum(psus, 1.0)
             contrib = np.where(lonely & has, f_h * (s1 - centre) ** 2, contrib)
         else:  # remove, average: lonely strata contribute nothing
@@ -128,37 +112,38 @@ def domain_variance(
 
 
 @dataclass(frozen=True, slots=True)
-class CellMatrix:
-    """Sparse (domain x stratum) by row indicator: ``matrix @ values`` sums rows into cells."""
+class Cells:
+    """The (domain, stratum) cell of each PSU-sum row, to add rows up into cells and back.
 
-    matrix: sparse.csr_matrix
-    indices_of_rows: np.ndarray
-    counts: np.ndarray
+    Per-row arrays are variable-major, shape ``(k, rows)`` (the transpose of polars' column-major
+    export, so free): each variable's row is contiguous for `numpy.bincount` and `numpy.take`.
+    """
+
+    index: np.ndarray  # cell of each row: domain * n_strata + stratum
+    counts: np.ndarray  # rows per cell, shape (n_domains, n_strata)
+
+    @classmethod
+    def of(cls, domain: np.ndarray, stratum: np.ndarray, *, n_domains: int, n_strata: int) -> Cells:
+        index = domain.astype(np.intp) * n_strata + stratum.astype(np.intp)
+        counts = np.bincount(index, minlength=n_domains * n_strata).astype(float)
+        return cls(index=index, counts=counts.reshape(n_domains, n_strata))
+
+    def sum(self, values: np.ndarray) -> np.ndarray:
+        """Cell sums of ``values`` (shape ``(k, rows)``), shape ``(n_domains, n_strata, k)``."""
+        size = self.counts.size
+        sums = np.stack([np.bincount(self.index, weights=v, minlength=size) for v in values], axis=-1)
+        return sums.reshape(*self.counts.shape, values.shape[0])
+
+    def at_rows(self, per_cell: np.ndarray) -> np.ndarray:
+        """Each row's cell value of ``per_cell`` (shape ``(n_domains, n_strata, k)``), shape ``(k, rows)``."""
+        return np.take(per_cell.reshape(self.counts.size, -1).T, self.index, axis=1)
 
 
-def cell_matrix(domain: np.ndarray, stratum: np.ndarray, *, n_domains: int, n_strata: int) -> CellMatrix:
-    """The indicator matrix of each row's (domain, stratum) cell."""
-    idx = domain.astype(np.int64) * n_strata + stratum.astype(np.int64)
-    rows = idx.shape[0]
-    matrix = sparse.csr_matrix((np.ones(rows), (idx, np.arange(rows))), shape=(n_domains * n_strata, rows))
-    return CellMatrix(
-        matrix=matrix,
-        indices_of_rows=idx,
-        counts=np.bincount(idx, minlength=n_domains * n_strata).astype(float),
-    )
-
-
-def domain_df(
-    domain: np.ndarray, stratum: np.ndarray, present: np.ndarray, *, n_domains: int, n_strata: int
-) -> np.ndarray:
+def domain_df(psus_with_case: np.ndarray) -> np.ndarray:
     """R ``degf`` of each domain: its PSUs with a case minus its strata with a case.
 
-    ``present`` has shape ``(rows, k)``; returns ``(n_domains, k)`` integers (0 for an empty domain).
+    ``psus_with_case`` is `domain_variance`'s, shape ``(n_domains, H, k)``; returns ``(n_domains, k)``
+    integers (0 for an empty domain).
     """
-    present = np.asarray(present)
-    if present.ndim == 1:
-        present = present[:, None]
-    cells = cell_matrix(domain, stratum, n_domains=n_domains, n_strata=n_strata)
-    per_cell = (cells.matrix @ present.astype(float)).reshape(n_domains, n_strata, -1)
-    psus = np.rint(per_cell.sum(axis=1)).astype(np.int64)
-    return psus - (per_cell > 0).sum(axis=1)
+    psus = np.rint(psus_with_case.sum(axis=1)).astype(np.int64)
+    return psus - (psus_with_case > 0).sum(axis=1)
