@@ -247,10 +247,16 @@ class SurveyDesign:
         )
         psus = pl.col(self.psu).n_unique() if self.psu else pl.len()
         check_nesting = bool(self.psu and self.strata and not self.nest)
-        if check_nesting:  # labels are nested iff sum over strata of unique PSUs == unique PSUs overall
-            checks.append(pl.col(self.psu).n_unique().alias("psu_labels"))
-        aggs = [psus.alias("psus"), *fpc_aggs]
-        units = lf.group_by(h_keys).agg(aggs) if h_keys else lf.select(aggs)
+        if check_nesting:
+            # One pass per PSU: its stratum, and how many (nested iff 1); strata are counted from it.
+            units = lf.group_by(pl.col(self.psu).alias(_PSU)).agg(
+                pl.col(self.strata).first().alias(_H),
+                pl.col(self.strata).n_unique().alias("h_labels"),
+                *fpc_aggs,
+            )
+        else:
+            aggs = [psus.alias("psus"), *fpc_aggs]
+            units = lf.group_by(h_keys).agg(aggs) if h_keys else lf.select(aggs)
         counts, per_h = pl.collect_all([lf.select(checks), units])
         c = counts.row(0, named=True)
         n_rows = int(c["rows"])
@@ -281,7 +287,7 @@ class SurveyDesign:
             raise DesignError("the data has no rows", where=where, got="0 rows")
 
         # PSU nested in strata?
-        if check_nesting and int(per_h["psus"].sum()) != int(c["psu_labels"]):
+        if check_nesting and int(per_h["h_labels"].max()) > 1:
             pairs = lf.group_by(pl.col(self.strata).alias(_H), pl.col(self.psu).alias(_PSU)).agg(
                 pl.len().alias("rows")
             )
@@ -296,6 +302,9 @@ class SurveyDesign:
                 "(R svydesign(nest=TRUE)); otherwise fix the labels.",
             )
 
+        if check_nesting:  # per-PSU table -> per-stratum table
+            fpc_range = [pl.col("fpc_min").min(), pl.col("fpc_max").max()] if self.fpc else []
+            per_h = per_h.group_by(_H).agg(pl.len().alias("psus"), *fpc_range)
         # Per-stratum table, strata in sorted order (their codes are ranks, see _estimate).
         if self.strata:
             per_h = per_h.sort(_H)
