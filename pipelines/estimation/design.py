@@ -773,16 +773,14 @@ class SurveyDesign:
                 e, z = A, a
             else:
                 e = A / B
-                # Each row's domain values, gathered in one take: (3k, rows).
-                e_row, B_row, N_row = np.split(np.take(np.hstack([e, B, N]).T, d, axis=1), 3)
-                z = np.where(N_row > 0, (a - e_row * b) / B_row, 0.0)
+                z = _scores(a, b, e, B, N, d)
             mean = A / B
             s2 = N / (N - 1) * np.maximum(Q / B - mean**2, 0.0)
             srs = s2 * (B - N) / (B * N)  # SRS without replacement, R svymean(deff=TRUE)
             if kind == "total":
                 srs = srs * B**2
             srs = np.where((N > 1) & (B > N) & ~ratio, srs, np.nan)
-        psus_with_case = cells.sum((nj > 0).astype(float))
+        psus_with_case = cells.sum(nj > 0)
         var = domain_variance(z, cells, psus_with_case, strata=self._info.strata, lonely_psu=self.lonely_psu)
         n_out = np.rint(N).astype(np.int64)
         var = np.where(n_out == 0, np.nan, var)
@@ -800,6 +798,25 @@ class SurveyDesign:
             "cv": cv,
             "deff": deff,
         }
+
+
+def _scores(
+    a: np.ndarray, b: np.ndarray, e: np.ndarray, B: np.ndarray, N: np.ndarray, d: np.ndarray
+) -> np.ndarray:
+    """Linearised scores ``(a - e b) / B`` of each row (``(k, rows)``), 0 in an empty domain.
+
+    ``e``, ``B``, ``N`` are per domain ``(domains, k)``; ``d`` is each row's domain. The domain values
+    are gathered in one take and the arithmetic runs in place: at PSU-table sizes every fresh
+    ``(k, rows)`` array costs about as much as the arithmetic itself.
+    """
+    k = a.shape[0]
+    at_row = np.take(np.hstack([e, B, N]).T, d, axis=1)  # (3k, rows)
+    z, B_row, N_row = at_row[:k], at_row[k : 2 * k], at_row[2 * k :]
+    np.multiply(z, b, out=z)
+    np.subtract(a, z, out=z)
+    np.divide(z, B_row, out=z)
+    np.copyto(z, 0.0, where=N_row == 0)
+    return z
 
 
 def _rows(values: np.ndarray, idx: list[int]) -> np.ndarray:

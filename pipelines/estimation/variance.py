@@ -86,8 +86,9 @@ def domain_variance(
     n_h = strata.n_psu.astype(float)[None, :, None]
     s1 = cells.sum(z)
     zbar = s1 / n_h  # mean over all n_h PSUs of the stratum, absent ones counting as 0
-    dev = z - cells.at_rows(zbar)
-    ss = cells.sum(dev * dev)
+    dev = cells.at_rows(zbar)  # then, in place (fresh arrays cost as much as the arithmetic):
+    np.subtract(z, dev, out=dev)
+    ss = cells.sum(np.square(dev, out=dev))
     ss += (n_h - cells.counts[:, :, None]) * zbar**2  # the PSUs holding no case of the domain
     has = psus_with_case > 0
     lonely = n_h == 1
@@ -124,7 +125,7 @@ class Cells:
 
     @classmethod
     def of(cls, domain: np.ndarray, stratum: np.ndarray, *, n_domains: int, n_strata: int) -> Cells:
-        index = domain.astype(np.intp) * n_strata + stratum.astype(np.intp)
+        index = np.asarray(domain, dtype=np.intp) * n_strata + np.asarray(stratum, dtype=np.intp)
         counts = np.bincount(index, minlength=n_domains * n_strata).astype(float)
         return cls(index=index, counts=counts.reshape(n_domains, n_strata))
 
