@@ -19,7 +19,7 @@ import polars as pl
 
 from pipelines.errors import DesignError
 from pipelines.estimation.flags import Reliability
-from pipelines.estimation.intervals import PROPORTION_METHODS, proportion_ci, wald
+from pipelines.estimation.intervals import check_method, proportion_ci, wald
 from pipelines.estimation.reduce import psu_sums
 from pipelines.estimation.variance import Cells, StrataInfo, domain_df, domain_variance
 
@@ -497,13 +497,7 @@ class SurveyDesign:
         logit scale). R's ``likelihood`` method (profile likelihood) is not implemented.
         """
         method = "wald" if ci == "mean" else ci
-        if method not in PROPORTION_METHODS:
-            raise DesignError(
-                f"unknown interval method ci={ci!r}",
-                where="SurveyDesign.proportion",
-                got=repr(ci),
-                hint=f"use one of {', '.join(PROPORTION_METHODS)}.",
-            )
+        check_method(method)  # before the pass over the data, not after it
         specs = [_Spec(v, v) for v in _names(variables)]
         return self._estimate("proportion", specs, by=by, level=level, ci=method, reliability=reliability)
 

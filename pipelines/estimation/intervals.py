@@ -30,6 +30,17 @@ def wald(estimate: np.ndarray, se: np.ndarray, df: np.ndarray, level: float) -> 
     return estimate - q * se, estimate + q * se
 
 
+def check_method(method: str) -> None:
+    """Fail early, naming the choices, on an interval method this module does not know."""
+    if method not in PROPORTION_METHODS:
+        raise DesignError(
+            f"unknown proportion interval method {method!r}",
+            where="SurveyDesign.proportion",
+            got=repr(method),
+            hint=f"use one of {', '.join(PROPORTION_METHODS)}.",
+        )
+
+
 def proportion_ci(
     p: np.ndarray, se: np.ndarray, df: np.ndarray, n: np.ndarray, level: float, method: str
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -44,13 +55,7 @@ def proportion_ci(
     ``p -/+ t * se``. A proportion of exactly 0 or 1 gets the degenerate interval ``[p, p]`` under
     ``logit`` and ``asin`` (R fails there), and under ``beta`` the Clopper-Pearson interval at the nominal ``n`` (R returns NaN there).
     """
-    if method not in PROPORTION_METHODS:
-        raise DesignError(
-            f"unknown proportion interval method {method!r}",
-            where="SurveyDesign.proportion",
-            got=repr(method),
-            hint=f"use one of {', '.join(PROPORTION_METHODS)}.",
-        )
+    check_method(method)
     p = np.asarray(p, dtype=float)
     se = np.asarray(se, dtype=float)
     q = t_quantile(level, df)
