@@ -12,6 +12,10 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
+# Names of the stratum and PSU keys in the tables built from `psu_sums` and at construction.
+STRATUM_KEY = "__stratum__"
+PSU_KEY = "__psu__"
+
 
 def psu_sums(
     frame: pl.LazyFrame,

@@ -1,0 +1,361 @@
+"""Inspection and validation of a survey's columns, for `SurveyDesign`.
+
+At construction (`check_declaration`, then `inspect_design`) the design columns (weight, strata,
+PSU, fpc) are checked in one or two passes over the data, and what those passes learn about the
+design (PSUs and fpc factor per stratum, degrees of freedom, lonely strata) is kept as a
+`DesignInfo`. At each estimate (`check_variables`, `require_binary`) the analysis columns are
+checked and summarised in one cheap pass as `ColumnStats`. Every failure raises `DesignError`
+naming the column, the count of offending rows and the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+
+from pipelines.errors import DesignError
+from pipelines.estimation.reduce import PSU_KEY, STRATUM_KEY
+from pipelines.estimation.variance import StrataInfo
+
+LonelyPSU = Literal["adjust", "remove", "average", "fail"]
+LONELY_RULES = ("adjust", "remove", "average", "fail")
+
+_WHERE = "SurveyDesign"
+
+
+def preview(values: Sequence[object], limit: int = 5) -> str:
+    """The first ``limit`` values, repr'd and comma-separated, with a count of the rest."""
+    shown = ", ".join(repr(v) for v in list(values)[:limit])
+    return shown + (f", ... ({len(values) - limit} more)" if len(values) > limit else "")
+
+
+@dataclass(frozen=True, slots=True)
+class DesignInfo:
+    """What construction learns about the design columns (computed once, reused by every verb)."""
+
+    strata: StrataInfo
+    n_rows: int
+    n_psu: int
+    degf: int
+    lonely_strata: tuple[object, ...]
+    strata_labels: pl.Series | None  # sorted: a stratum's code is its position here
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnStats:
+    """What one cheap pass learns about an analysis column."""
+
+    missing: int  # null or NaN values
+    non_binary: int | None  # rows not in {0, 1} (None: some, not counted yet); 0 means an indicator
+
+
+@dataclass(frozen=True, slots=True)
+class DesignColumns:
+    """The design's column names and options, as declared on `SurveyDesign`."""
+
+    weight: str
+    strata: str | None
+    psu: str | None
+    fpc: str | None
+    lonely_psu: str
+    nest: bool
+
+    def roles(self) -> dict[str, str | None]:
+        return {"weight": self.weight, "strata": self.strata, "psu": self.psu, "fpc": self.fpc}
+
+
+# ---------------------------------------------------------------------- construction
+def check_declaration(frame: object, cols: DesignColumns) -> tuple[pl.LazyFrame, pl.Schema]:
+    """Check the frame type, the lonely-PSU rule and the design columns' presence and dtypes.
+
+    Returns the frame as a LazyFrame and its schema (read without touching the data).
+    """
+    if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)):
+        raise DesignError(
+            "frame must be a polars DataFrame or LazyFrame",
+            where=_WHERE,
+            got=type(frame).__name__,
+            hint="convert with pl.from_pandas(...) or pl.DataFrame(...).",
+        )
+    if cols.lonely_psu not in LONELY_RULES:
+        raise DesignError(
+            f"unknown lonely_psu rule {cols.lonely_psu!r}",
+            where=_WHERE,
+            got=repr(cols.lonely_psu),
+            hint=f"use one of {', '.join(LONELY_RULES)}.",
+        )
+    lf = frame.lazy()
+    schema = lf.collect_schema()
+    for role, col in cols.roles().items():
+        if col is not None and col not in schema:
+            raise DesignError(
+                f"{role} column {col!r} is not in the data",
+                where=_WHERE,
+                got=col,
+                hint=f"available columns: {preview(list(schema.names()), 12)}.",
+            )
+    for role in ("weight", "fpc"):
+        col = cols.roles()[role]
+        if col is not None and not schema[col].is_numeric():
+            raise DesignError(
+                f"{role} column {col!r} has dtype {schema[col]}, not numeric",
+                where=_WHERE,
+                got=str(schema[col]),
+                hint=f"cast it: pl.col({col!r}).cast(pl.Float64).",
+            )
+    return lf, schema
+
+
+def inspect_design(lf: pl.LazyFrame, cols: DesignColumns) -> DesignInfo:
+    """Validate the design columns' values and learn the per-stratum design constants.
+
+    One pass counts rows and bad values, another (run alongside) tabulates PSUs and the fpc range
+    per stratum — grouped per PSU when the nesting of PSUs in strata must be checked, so that one
+    table answers both. Strata are numbered by their sorted labels (`DesignInfo.strata_labels`).
+    """
+    check_nesting = bool(cols.psu and cols.strata and not cols.nest)
+    counts, per_h = pl.collect_all([lf.select(_count_exprs(cols)), _units(lf, cols, check_nesting)])
+    c = counts.row(0, named=True)
+    n_rows = int(c["rows"])
+    _check_counts(c, n_rows, cols)
+    if check_nesting and int(per_h["h_labels"].max()) > 1:
+        _raise_unnested(lf, cols)
+    if check_nesting:  # per-PSU table -> per-stratum table
+        fpc_range = [pl.col("fpc_min").min(), pl.col("fpc_max").max()] if cols.fpc else []
+        per_h = per_h.group_by(STRATUM_KEY).agg(pl.len().alias("psus"), *fpc_range)
+    # Per-stratum table, strata in sorted order (their codes are ranks, see domains.codes).
+    if cols.strata:
+        per_h = per_h.sort(STRATUM_KEY)
+    n_psu = per_h["psus"].to_numpy().astype(np.int64)
+    fpc_factor = _fpc_factor(per_h, n_psu, cols) if cols.fpc else np.ones(n_psu.shape[0])
+    lonely_labels = _lonely_strata(per_h, n_psu, cols)
+    total_psu = int(n_psu.sum())
+    return DesignInfo(
+        strata=StrataInfo(n_psu=n_psu, fpc_factor=fpc_factor),
+        n_rows=n_rows,
+        n_psu=total_psu,
+        degf=total_psu - int(n_psu.shape[0]),
+        lonely_strata=lonely_labels,
+        strata_labels=per_h[STRATUM_KEY] if cols.strata else None,
+    )
+
+
+def _count_exprs(cols: DesignColumns) -> list[pl.Expr]:
+    """Row count, bad weights, and nulls of each design column, as one-row aggregations."""
+    w = pl.col(cols.weight).cast(pl.Float64)
+    checks = [
+        pl.len().alias("rows"),
+        w.is_null().sum().alias("w_null"),
+        ((w <= 0) | ~w.is_finite()).sum().alias("w_bad"),
+    ]
+    for role in ("strata", "psu", "fpc"):
+        col = cols.roles()[role]
+        if col is not None:
+            checks.append(pl.col(col).is_null().sum().alias(f"{role}_null"))
+    return checks
+
+
+def _units(lf: pl.LazyFrame, cols: DesignColumns, check_nesting: bool) -> pl.LazyFrame:
+    """PSUs and the fpc range per stratum, or (to check nesting) per PSU its stratum and how many."""
+    fpc_aggs = (
+        [
+            pl.col(cols.fpc).cast(pl.Float64).min().alias("fpc_min"),
+            pl.col(cols.fpc).cast(pl.Float64).max().alias("fpc_max"),
+        ]
+        if cols.fpc
+        else []
+    )
+    if check_nesting:
+        # One pass per PSU: its stratum, and how many (nested iff 1); strata are counted from it.
+        return lf.group_by(pl.col(cols.psu).alias(PSU_KEY)).agg(
+            pl.col(cols.strata).first().alias(STRATUM_KEY),
+            pl.col(cols.strata).n_unique().alias("h_labels"),
+            *fpc_aggs,
+        )
+    psus = pl.col(cols.psu).n_unique() if cols.psu else pl.len()
+    aggs = [psus.alias("psus"), *fpc_aggs]
+    return lf.group_by(pl.col(cols.strata).alias(STRATUM_KEY)).agg(aggs) if cols.strata else lf.select(aggs)
+
+
+def _check_counts(c: Mapping[str, Any], n_rows: int, cols: DesignColumns) -> None:
+    """Raise on null or non-positive weights, null design labels, or an empty frame."""
+    if c["w_null"]:
+        raise DesignError(
+            f"weight column {cols.weight!r} is null in {c['w_null']} of {n_rows} rows",
+            where=_WHERE,
+            got=f"{c['w_null']} null weights",
+            hint="drop or impute those rows before declaring the design; a design weight is never missing.",
+        )
+    if c["w_bad"]:
+        raise DesignError(
+            f"weight column {cols.weight!r} is zero, negative or not finite in {c['w_bad']} of {n_rows} rows",
+            where=_WHERE,
+            got=f"{c['w_bad']} non-positive weights",
+            hint="weights are 1/probability and must be > 0; to leave rows out of an estimate use by= (domains).",
+        )
+    for role in ("strata", "psu", "fpc"):
+        col = cols.roles()[role]
+        if col is not None and c[f"{role}_null"]:
+            raise DesignError(
+                f"{role} column {col!r} is null in {c[f'{role}_null']} of {n_rows} rows",
+                where=_WHERE,
+                got=f"{c[f'{role}_null']} nulls",
+                hint=f"every row needs a {role} value; fill it from the sample frame.",
+            )
+    if n_rows == 0:
+        raise DesignError("the data has no rows", where=_WHERE, got="0 rows")
+
+
+def _raise_unnested(lf: pl.LazyFrame, cols: DesignColumns) -> None:
+    """Raise naming the PSU labels found in more than one stratum (and their rows)."""
+    pairs = lf.group_by(pl.col(cols.strata).alias(STRATUM_KEY), pl.col(cols.psu).alias(PSU_KEY)).agg(
+        pl.len().alias("rows")
+    )
+    per_psu = pairs.group_by(PSU_KEY).agg(pl.len().alias("n_strata"), pl.col("rows").sum()).collect()
+    bad = per_psu.filter(pl.col("n_strata") > 1)
+    raise DesignError(
+        f"PSU column {cols.psu!r}: {bad.height} PSU label(s) appear in more than one stratum of "
+        f"{cols.strata!r} ({int(bad['rows'].sum())} rows), e.g. {preview(bad[PSU_KEY].to_list(), 3)}",
+        where=_WHERE,
+        got=f"{bad.height} PSUs in several strata",
+        hint="if PSU labels are only unique within strata pass nest=True "
+        "(R svydesign(nest=TRUE)); otherwise fix the labels.",
+    )
+
+
+def _fpc_factor(per_h: pl.DataFrame, n_psu: np.ndarray, cols: DesignColumns) -> np.ndarray:
+    """``1 - n_h/N_h`` per stratum (``1 - f_h`` for sampling fractions), after checking the fpc.
+
+    Notes
+    -----
+    As R ``svydesign``: the fpc is constant within a stratum and positive; all values <= 1 are
+    sampling fractions, all values >= 1 population counts of PSUs (never fewer than the sampled
+    PSUs); a mix of the two conventions is an error.
+    """
+    lo, hi = per_h["fpc_min"].to_numpy(), per_h["fpc_max"].to_numpy()
+    varying = lo != hi
+    if varying.any():
+        raise DesignError(
+            f"fpc column {cols.fpc!r} varies within {int(varying.sum())} stratum/strata",
+            where=_WHERE,
+            got=preview(per_h.filter(pl.Series(varying))[STRATUM_KEY].to_list()) if cols.strata else "varies",
+            hint="the first-stage fpc is one number per stratum (population PSUs or sampling fraction).",
+        )
+    if (lo <= 0).any():
+        raise DesignError(
+            f"fpc column {cols.fpc!r} has non-positive values",
+            where=_WHERE,
+            got=str(lo.min()),
+            hint="give population sizes (>= sampled PSUs) or sampling fractions in (0, 1].",
+        )
+    if (hi <= 1).all():
+        return 1.0 - hi
+    if (lo >= 1).all():
+        small = hi < n_psu
+        if small.any():
+            raise DesignError(
+                f"fpc column {cols.fpc!r} is smaller than the number of sampled PSUs in "
+                f"{int(small.sum())} stratum/strata",
+                where=_WHERE,
+                got=f"fpc {hi[small][0]:g} < {n_psu[small][0]} PSUs",
+                hint="fpc is the population count of PSUs in the stratum (or a sampling fraction <= 1).",
+            )
+        return 1.0 - n_psu / hi
+    raise DesignError(
+        f"fpc column {cols.fpc!r} mixes sampling fractions (<= 1) and population sizes (> 1)",
+        where=_WHERE,
+        got=f"min {lo.min():g}, max {hi.max():g}",
+        hint="use one convention for every stratum, as R svydesign requires.",
+    )
+
+
+def _lonely_strata(per_h: pl.DataFrame, n_psu: np.ndarray, cols: DesignColumns) -> tuple[object, ...]:
+    """Labels of the strata with a single PSU; raise if there are any and the rule is ``fail``."""
+    lonely = n_psu == 1
+    lonely_labels = (
+        tuple(per_h.filter(pl.Series(lonely))[STRATUM_KEY].to_list())
+        if cols.strata
+        else (("(whole sample)",) if lonely.any() else ())
+    )
+    if lonely.any() and cols.lonely_psu == "fail":
+        raise DesignError(
+            f"{int(lonely.sum())} stratum/strata of {cols.strata!r} have a single PSU: {preview(lonely_labels, 10)}",
+            where=_WHERE,
+            got=f"{int(lonely.sum())} lonely PSUs",
+            hint='choose a rule: lonely_psu="adjust" (centre at the grand mean), "remove" or "average", '
+            "as R options(survey.lonely.psu=...), or collapse those strata.",
+        )
+    return lonely_labels
+
+
+# ---------------------------------------------------------------------- analysis variables
+def check_variables(
+    lf: pl.LazyFrame, schema: pl.Schema, kind: str, columns: list[str], by: list[str], *, n_rows: int
+) -> dict[str, ColumnStats]:
+    """Check names and dtypes; count missing (null or NaN) and non-0/1 values per column."""
+    where = f"SurveyDesign.{kind}"
+    for col in [*columns, *by]:
+        if col not in schema:
+            raise DesignError(
+                f"column {col!r} is not in the data",
+                where=where,
+                got=col,
+                hint=f"available columns: {preview(list(schema.names()), 12)}.",
+            )
+    for col in columns:
+        dtype = schema[col]
+        if not (dtype.is_numeric() or dtype == pl.Boolean):
+            raise DesignError(
+                f"variable {col!r} has dtype {dtype}, not numeric or boolean ({n_rows} rows)",
+                where=where,
+                got=str(dtype),
+                hint=f"recode it to a number or an indicator first, e.g. (pl.col({col!r}) == 'yes').",
+            )
+    exprs = []
+    for col in dict.fromkeys(columns):
+        c = pl.col(col)
+        miss = c.null_count()
+        if schema[col].is_float():
+            miss = miss + c.is_nan().sum()
+        exprs.append(miss.alias(f"missing:{col}"))
+        if schema[col] == pl.Boolean:
+            continue
+        if schema[col].is_integer():  # 0/1 iff min >= 0 and max <= 1: cheap vectorised reductions
+            exprs.append(((c.min() >= 0) & (c.max() <= 1)).fill_null(True).alias(f"binary:{col}"))
+        else:
+            exprs.append((c.is_not_null() & (c != 0) & (c != 1)).sum().alias(f"nonbinary:{col}"))
+    stats = lf.select(exprs).collect().row(0, named=True)
+    out: dict[str, ColumnStats] = {}
+    for col in dict.fromkeys(columns):
+        if schema[col] == pl.Boolean:
+            bad = 0
+        elif schema[col].is_integer():
+            bad = None if not stats[f"binary:{col}"] else 0  # counted only if needed
+        else:
+            bad = int(stats[f"nonbinary:{col}"])
+        out[col] = ColumnStats(missing=int(stats[f"missing:{col}"]), non_binary=bad)
+    return out
+
+
+def count_non_binary(lf: pl.LazyFrame, col: str) -> int:
+    """Rows whose ``col`` is neither 0, 1 nor null (for the error message)."""
+    c = pl.col(col)
+    return int(lf.select((c.is_not_null() & (c != 0) & (c != 1)).sum()).collect().item())
+
+
+def require_binary(lf: pl.LazyFrame, variables: list[str], stats: dict[str, ColumnStats], where: str) -> None:
+    """Raise unless every variable of a proportion is an indicator (0/1)."""
+    for y in variables:
+        if stats[y].non_binary != 0:
+            bad = stats[y].non_binary
+            bad = count_non_binary(lf, y) if bad is None else bad
+            raise DesignError(
+                f"variable {y!r} holds values other than 0 and 1 in {bad} rows",
+                where=where,
+                got=f"{bad} rows not in {{0, 1}}",
+                hint=f"a proportion needs an indicator; recode it, e.g. (pl.col({y!r}) == 1), or use mean().",
+            )
