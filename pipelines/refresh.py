@@ -31,7 +31,6 @@ class RefreshReport:
     unchanged: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
     notes: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    embedded_default: bool = False
 
     @property
     def ok(self) -> bool:
@@ -129,6 +128,4 @@ def refresh_embedded_default(store: Path, *, progress: Progress = lambda name, s
     with tempfile.TemporaryDirectory(prefix="surveys-synthetic-") as tmp:
         progress("enpove/2022", "generate synthetic round")
         write_synthetic_round(Path(tmp) / "enpove" / "2022")
-        report = refresh(Path(tmp), store, progress=progress)
-    report.embedded_default = True
-    return report
+        return refresh(Path(tmp), store, progress=progress)

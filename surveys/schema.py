@@ -235,7 +235,3 @@ def polars_schema(table: str) -> pl.Schema:
     """The polars schema of `table`, in schema order."""
     return pl.Schema({column.name: column.dtype for column in TABLES[table]})
 
-
-def key_of(table: str) -> tuple[str, ...]:
-    """The unique key of a table within one source and round."""
-    return ("hh_id",) if table == "households" else ("person_id",)
