@@ -173,7 +173,7 @@ def test_long_file_whose_person_is_not_a_resident(raw, store):
     shutil.copy(shared_path("data", "enpove", "2022", MIGRATION_I), folder(raw) / MIGRATION_I)
     import pyreadstat
 
-    frame, meta = pyreadstat.read_sav(str(shared_path("data", "enpove", "2022", MIGRATION_II)), output_format="polars")
+    frame, _meta = pyreadstat.read_sav(str(shared_path("data", "enpove", "2022", MIGRATION_II)), output_format="polars")
     frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(99.0)).otherwise(pl.col("P200_N"))
                                .alias("P200_N"))
     pyreadstat.write_sav(frame, str(folder(raw) / MIGRATION_II))
