@@ -29,8 +29,8 @@ import polars as pl
 from scipy import stats
 
 from pipelines.catalogue import Catalogue, load_catalogue
-from pipelines.errors import ComparisonError
-from pipelines.store import read_derived, write_derived
+from pipelines.errors import ComparisonError, NotInStore
+from pipelines.store import current_version, read_derived, waves_fingerprint, write_derived
 from pipelines.tables import COMPARISONS
 
 ADJUSTMENTS = ("holm", "bh")
@@ -146,8 +146,11 @@ def compare_rounds(indicators: pl.DataFrame, *, catalogue: Catalogue | None = No
 def run_compare(store: Path, *, indicator: str | None = None, theme: str | None = None,
                 adjust: str = "holm") -> list[str]:
     """CLI job: compare the stored indicator table and store the comparisons beside it."""
-    table = compare_rounds(read_derived(store, "indicators"), adjust=adjust, concept=indicator, theme=theme)
-    write_derived(store, {"comparisons": table})
+    pinned = current_version(store)
+    if pinned is None:
+        raise NotInStore("no store yet", where=str(store), hint="Run `surveys refresh` first.")
+    table = compare_rounds(read_derived(pinned, "indicators"), adjust=adjust, concept=indicator, theme=theme)
+    write_derived(store, {"comparisons": table}, built_from=waves_fingerprint(pinned))
     comparable = table["comparable"].sum()
     return [f"comparisons: {table.height} pairs stored ({comparable} like for like, "
             f"{table.height - comparable} flagged), p-values adjusted by {adjust}"]

@@ -5,6 +5,15 @@ Every message names where the problem is (file, round, module, variable), what w
 
 from __future__ import annotations
 
+MAX_VALUE = 120  # characters of one offending value shown in a message
+MAX_MESSAGE = 2000  # characters of a whole message; the middle of a longer one is cut
+
+
+def shorten(value: object, limit: int = MAX_VALUE) -> str:
+    """`value` as text, cut to `limit` characters with the length it had (a 1 MB cell is not echoed whole)."""
+    text = str(value)
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text):,} characters)"
+
 
 class SurveysError(Exception):
     """Base class of every error this package raises on purpose.
@@ -17,7 +26,11 @@ class SurveysError(Exception):
         parts = [f"{where}: {message}" if where else message]
         if hint:
             parts.append(hint)
-        super().__init__(" ".join(parts))
+        text = " ".join(parts)
+        if len(text) > MAX_MESSAGE:
+            cut = len(text) - MAX_MESSAGE
+            text = f"{text[:MAX_MESSAGE - 400]} …({cut:,} characters cut)… {text[-400:]}"
+        super().__init__(text)
 
 
 class SpecError(SurveysError):
@@ -42,3 +55,19 @@ class DesignError(SurveysError):
 
 class ComparisonError(SurveysError):
     """An indicator cannot be compared as asked."""
+
+
+class UsageError(SurveysError):
+    """A command-line option names nothing usable (a missing raw folder, an unknown theme or language); exit 2."""
+
+
+class StoreError(SurveysError):
+    """The store cannot be used as asked: not a store, a store in the wrong place, unreadable, or busy."""
+
+
+class StoreLocked(StoreError):
+    """Another process is writing the store and did not finish within the wait allowed."""
+
+
+class NotInStore(StoreError, FileNotFoundError):
+    """Something asked of the store is not there (no store yet, a table not built); also a FileNotFoundError."""

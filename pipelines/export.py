@@ -26,9 +26,16 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.errors import SchemaViolation
+from pipelines.errors import NotInStore, SchemaViolation
 from pipelines.specs import RoundSpec, available_specs
-from pipelines.store import TABLES, derived_is_current, partition, read_derived, read_manifest
+from pipelines.store import (
+    TABLES,
+    current_version,
+    derived_is_current,
+    partition,
+    read_derived,
+    read_manifest,
+)
 from pipelines.tables import COMPARISONS, INDICATORS
 from surveys import schema
 
@@ -44,9 +51,11 @@ ROLES = {"hh_id": "survey key", "person_id": "survey key", "psu": "design", "str
 def run_export(store: Path, *, out: Path = Path("data/exports")) -> list[str]:
     """Write every export for the store at `store` into `out`; returns the lines to print."""
     store, out = Path(store), Path(out)
-    waves = read_manifest(store)
+    pinned = current_version(store)  # one version throughout, whatever a refresh swaps in meanwhile
+    waves = read_manifest(pinned) if pinned is not None else {}
     if not waves:
-        raise FileNotFoundError(f"{store}: no store yet; run `surveys refresh` first")
+        raise NotInStore("no store yet", where=str(store), hint="Run `surveys refresh` first.")
+    store = pinned
     rounds = sorted((w.source, w.round) for w in waves.values())
     for table in TABLES:  # before writing anything: a bad store leaves an earlier export as it was
         for source, round_ in rounds:
@@ -102,7 +111,7 @@ def export_harmonised(store: Path, table: str, rounds: list[tuple[str, str]], ou
     paths = []
     for source, round_ in rounds:
         path = partition(store, table, source, round_) / "part-0.parquet"
-        frame = pl.read_parquet(path)
+        frame = pl.read_parquet(path, glob=False)
         _check_columns(frame.columns, list(columns), str(path))
         kept = [c for c in columns if c not in PARTITION_KEYS]
         frame = frame.select(pl.col(c).cast(columns[c]) for c in kept)

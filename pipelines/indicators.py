@@ -21,12 +21,20 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.catalogue import Catalogue, Indicator, Universe, load_catalogue
+from pipelines.errors import NotInStore
 from pipelines.estimation import SurveyDesign
 from pipelines.fies import ITEMS, equate_to_global_standard, fit_rasch, respondent_probabilities
 from pipelines.measures import FIES_COLUMNS, household_measures, person_measures
 from pipelines.published import published_indicators
 from pipelines.specs import available_specs
-from pipelines.store import read_derived, read_manifest, scan_table, write_derived
+from pipelines.store import (
+    current_version,
+    read_derived,
+    read_manifest,
+    scan_table,
+    waves_fingerprint,
+    write_derived,
+)
 from pipelines.tables import INDICATORS
 
 UNIT_TABLE = {"household": "households", "person": "persons"}
@@ -220,10 +228,19 @@ def build_indicator_table(store: Path, *, source: str | None = None, round_: str
 
 def run_indicators(store: Path, *, source: str | None = None, round_: str | None = None,
                    theme: str | None = None) -> list[str]:
-    """CLI job: estimate and store; rows outside the filter are kept from the previous table."""
-    table = build_indicator_table(store, source=source, round_=round_, theme=theme)
+    """CLI job: estimate and store; rows outside the filter are kept from the previous table.
+
+    Everything is read from the version current when the job starts, and the table is stored as built from that
+    version's rounds: a refresh that swaps in another round meanwhile leaves the table visibly stale, not
+    marked current with numbers of the old round.
+    """
+    pinned = current_version(store)
+    if pinned is None:
+        raise NotInStore("no store yet", where=str(store), hint="Run `surveys refresh` first.")
+    built_from = waves_fingerprint(pinned)
+    table = build_indicator_table(pinned, source=source, round_=round_, theme=theme)
     try:
-        previous = read_derived(store, "indicators")
+        previous = read_derived(pinned, "indicators")
     except FileNotFoundError:
         previous = table.clear()
     replaced = pl.lit(True)
@@ -231,6 +248,6 @@ def run_indicators(store: Path, *, source: str | None = None, round_: str | None
         if value:
             replaced = replaced & (pl.col(column) == value)
     table = pl.concat([previous.filter(~replaced), table], how="vertical")
-    write_derived(store, {"indicators": table})
+    write_derived(store, {"indicators": table}, built_from=built_from)
     counts = table.group_by("origin").len().sort("origin").rows()
     return [f"indicators: {table.height} rows stored ({', '.join(f'{o}: {n}' for o, n in counts)})"]

@@ -13,11 +13,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipelines.errors import SurveysError
+import polars as pl
+
+from pipelines.errors import SourceFileError, SurveysError, UsageError
 from pipelines.harmonise import harmonise_round
-from pipelines.read import check_round, find_module_files, read_round, sha256_of
+from pipelines.read import check_round, find_module_files, read_round, sha256_of, unmatched_files
 from pipelines.specs import RoundSpec, available_specs
-from pipelines.store import WaveRecord, read_manifest, write_store
+from pipelines.store import WaveRecord, open_for_writing, read_manifest, write_store
 from surveys.schema import SCHEMA_VERSION
 
 Progress = Callable[[str, str], None]  # (round name, step) -> None
@@ -67,6 +69,8 @@ def refresh_round(spec: RoundSpec, folder: Path, hashes: dict[str, str], *, synt
     notes = result.notes + tuple(
         f"{found[m].path.name}: read as {e}, not UTF-8" for m, e in modules.encodings.items() if e == "cp1252"
     )
+    unmatched = unmatched_files(folder, found)
+    notes += (f"files in the folder that matched no module (not read): {', '.join(unmatched)}",) if unmatched else ()
     record = WaveRecord(
         source=spec.source, round=spec.round, synthetic=synthetic,
         inputs=tuple({"file": found[m].path.name, "module": m, "sha256": hashes[m], "encoding": modules.encodings[m]}
@@ -78,9 +82,37 @@ def refresh_round(spec: RoundSpec, folder: Path, hashes: dict[str, str], *, synt
     return record, {"households": result.households, "persons": result.persons}
 
 
+def check_raw_folder(raw: Path) -> None:
+    """A raw folder must exist, be a folder and hold at least one `<source>/<round>/` folder: a mistyped `--raw`
+    is an error, never an empty refresh (nor the synthetic default)."""
+    raw = Path(raw)
+    hint = "--raw names a folder holding RAW/<source>/<round>/ folders, e.g. ../shared/data."
+    if not raw.exists():
+        raise UsageError("the raw folder does not exist", where=str(raw), hint=hint)
+    if not raw.is_dir():
+        raise UsageError("the raw folder is a file, not a folder", where=str(raw), hint=hint)
+    if not has_raw_rounds(raw):
+        held = sorted(p.name for p in raw.iterdir())
+        shown = ", ".join(held[:5]) + (f" and {len(held) - 5} more" if len(held) > 5 else "") if held else "nothing"
+        raise UsageError(f"the raw folder holds no round folder <source>/<round>/ (it holds {shown})",
+                         where=str(raw), hint=hint)
+
+
 def refresh(raw: Path, store: Path, *, specs: list[RoundSpec] | None = None,
             progress: Progress = lambda name, step: None, force: bool = False) -> RefreshReport:
-    """Refresh the store from every round under `raw`; see the module docstring."""
+    """Refresh the store from every round under `raw`; see the module docstring.
+
+    The raw folder is checked first (`check_raw_folder`), then the store (`pipelines.store.open_for_writing`:
+    never a folder the package did not make, never inside the raw folder); the whole refresh holds the store's
+    writer lock, so concurrent refreshes run one after the other.
+    """
+    check_raw_folder(Path(raw))
+    with open_for_writing(Path(store), raw=Path(raw)):
+        return _refresh_rounds(Path(raw), Path(store), specs=specs, progress=progress, force=force)
+
+
+def _refresh_rounds(raw: Path, store: Path, *, specs: list[RoundSpec] | None = None,
+                    progress: Progress = lambda name, step: None, force: bool = False) -> RefreshReport:
     from pipelines.synthetic import is_synthetic_round
 
     specs = specs if specs is not None else available_specs()
@@ -98,6 +130,14 @@ def refresh(raw: Path, store: Path, *, specs: list[RoundSpec] | None = None,
         except SurveysError as exc:
             report.failed[spec.name] = str(exc)
             continue
+        except OSError as exc:  # unreadable file or folder: named, and the round keeps what the store had
+            report.failed[spec.name] = str(SourceFileError(f"cannot be read ({exc.strerror or exc})",
+                                                           where=str(exc.filename or folder)))
+            continue
+        except pl.exceptions.PolarsError as exc:  # a value no check anticipated: the round, not a traceback
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            report.failed[spec.name] = str(SourceFileError(f"could not be harmonised: {first}", where=str(folder)))
+            continue
         updates[spec.name] = (record, tables)
         report.written.append(spec.name)
         report.notes[spec.name] = record.notes
@@ -109,6 +149,12 @@ def refresh(raw: Path, store: Path, *, specs: list[RoundSpec] | None = None,
 
 def has_raw_rounds(raw: Path) -> bool:
     return Path(raw).is_dir() and any(p.is_dir() for p in Path(raw).glob("*/*"))
+
+
+def stored_microdata(store: Path) -> list[str]:
+    """The microdata rounds in the store: the embedded synthetic default is never refreshed over (or beside)
+    them, so a missing `data/raw` cannot turn real estimates into synthetic ones."""
+    return sorted(name for name, wave in read_manifest(store).items() if not wave.synthetic)
 
 
 def refresh_embedded_default(store: Path, *, progress: Progress = lambda name, step: None) -> RefreshReport:

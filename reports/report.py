@@ -18,7 +18,7 @@ import plotly.offline
 import polars as pl
 from plotly.utils import PlotlyJSONEncoder
 
-from pipelines.store import derived_is_current, read_derived, read_manifest
+from pipelines.store import current_version, derived_is_current, read_derived, read_manifest
 from reports import figures
 from reports.labels import Labels, load_labels
 
@@ -35,6 +35,7 @@ def run_report(store: Path, *, lang: str = "es", out: Path = Path("data/exports/
     """Write the report for the store at `store` to `out`; returns the lines to print."""
     store, out = Path(store), Path(out)
     labels = load_labels(lang, **({"surveys_dir": surveys_dir} if surveys_dir else {}))
+    store = current_version(store) or store  # one version throughout, whatever a refresh swaps in meanwhile
     indicators = read_derived(store, "indicators")
     try:
         comparisons = read_derived(store, "comparisons")
@@ -44,8 +45,12 @@ def run_report(store: Path, *, lang: str = "es", out: Path = Path("data/exports/
     page = build_report(indicators, comparisons, read_manifest(store), labels, stale=stale)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    partial.write_text(page, encoding="utf-8")
-    os.replace(partial, out)
+    try:
+        partial.write_text(page, encoding="utf-8")
+        os.replace(partial, out)
+    finally:  # a full disk or an `--out` that is a folder leaves no half-written page behind
+        if partial.exists():
+            partial.unlink()
     lines = [f"{labels['written']} {out} ({out.stat().st_size / 1e6:.1f} MB)"]
     if comparisons is None:
         lines.append(labels["comparisons_missing"])

@@ -9,6 +9,7 @@ import polars as pl
 from typer.testing import CliRunner
 
 from pipelines.cli import app
+from pipelines.store import current_version
 from tests.conftest import REPO, SHARED
 
 
@@ -20,7 +21,7 @@ def test_embedded_default_is_synthetic_and_said_so(tmp_path, monkeypatch):
     assert "SYNTHETIC" in first.output and "stored enpove/2022" in first.output
     second = runner.invoke(app, ["refresh", "--store", "store"])
     assert second.exit_code == 0 and "no work done" in second.output
-    persons = pl.read_parquet(tmp_path / "store" / "persons")
+    persons = pl.read_parquet(current_version(tmp_path / "store") / "persons")
     assert persons["synthetic"].all()
     status = runner.invoke(app, ["status", "--store", "store"])
     assert "SYNTHETIC" in status.output and "enpove/2022" in status.output
@@ -34,7 +35,7 @@ def test_real_round_then_indicators_and_compare(tmp_path):
     assert result.exit_code == 0 and "microdata" in result.output
     result = runner.invoke(app, ["compare", "--store", store, "--adjust", "bh"])
     assert result.exit_code == 0 and "adjusted by bh" in " ".join(result.output.split())
-    comparisons = pl.read_parquet(tmp_path / "store" / "comparisons")
+    comparisons = pl.read_parquet(current_version(tmp_path / "store") / "comparisons")
     assert set(comparisons["adjust_method"]) == {"bh"}
 
 

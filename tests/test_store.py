@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -12,7 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import pipelines.store as store_module
+from pipelines.errors import StoreError
 from pipelines.refresh import refresh
+from pipelines.store import current_version
 from surveys.schema import SCHEMA_VERSION, polars_schema
 from tests.conftest import shared_path
 
@@ -28,7 +29,7 @@ def test_layout_metadata_and_manifest(raw, tmp_path):
     store = tmp_path / "store"
     assert refresh(raw, store).written == ["enpove/2022"]
     for table in ("households", "persons"):
-        path = store / table / "source=enpove" / "round=2022" / "part-0.parquet"
+        path = current_version(store) / table / "source=enpove" / "round=2022" / "part-0.parquet"
         meta = pq.read_metadata(path)
         assert meta.row_group(0).column(0).compression == "ZSTD"
         kv = meta.metadata
@@ -36,7 +37,7 @@ def test_layout_metadata_and_manifest(raw, tmp_path):
         assert len(kv[b"crosswalk_sha256"]) == 64
         assert {i["module"] for i in json.loads(kv[b"inputs"])} == {"100", "200", "300", "300_1", "500", "700", "800"}
         assert pl.read_parquet(path).schema == polars_schema(table)
-    manifest = json.loads((store / "manifest.json").read_text())
+    manifest = json.loads((current_version(store) / "manifest.json").read_text())
     wave = manifest["waves"]["enpove/2022"]
     assert wave["rows"] == {"households": 3739, "persons": 12487}
     assert wave["synthetic"] is False
@@ -48,11 +49,11 @@ def test_layout_metadata_and_manifest(raw, tmp_path):
 def test_second_refresh_with_unchanged_inputs_does_no_work(raw, tmp_path, monkeypatch):
     store = tmp_path / "store"
     refresh(raw, store)
-    version = store.resolve()
+    version = current_version(store)
     monkeypatch.setattr("pipelines.refresh.write_store", lambda *a, **k: pytest.fail("wrote the store"))
     report = refresh(raw, store)
     assert report.unchanged == ["enpove/2022"] and not report.written
-    assert store.resolve() == version
+    assert current_version(store) == version
 
 
 def test_changed_input_is_redone(raw, tmp_path):
@@ -69,7 +70,7 @@ def test_changed_input_is_redone(raw, tmp_path):
 def test_interrupted_refresh_leaves_the_previous_store_whole(raw, tmp_path, monkeypatch):
     store = tmp_path / "store"
     refresh(raw, store)
-    before = pl.read_parquet(store / "persons")
+    before = pl.read_parquet(current_version(store) / "persons")
     calls = {"n": 0}
     real_write = store_module._write_table
 
@@ -82,15 +83,30 @@ def test_interrupted_refresh_leaves_the_previous_store_whole(raw, tmp_path, monk
     monkeypatch.setattr(store_module, "_write_table", dies_on_second_table)
     with pytest.raises(KeyboardInterrupt):
         refresh(raw, store, force=True)
-    assert pl.read_parquet(store / "persons").equals(before)
+    assert pl.read_parquet(current_version(store) / "persons").equals(before)
     monkeypatch.undo()
     assert refresh(raw, store, force=True).ok  # a leftover partial version does not block the next refresh
-    assert pl.read_parquet(store / "persons").equals(before)
+    assert pl.read_parquet(current_version(store) / "persons").equals(before)
 
 
-def test_swap_replaces_a_plain_directory_store(raw, tmp_path):
+def test_a_plain_directory_that_is_not_a_store_is_refused_and_left_as_it_was(raw, tmp_path):
     store = tmp_path / "plain"
     store.mkdir()
     (store / "manifest.json").write_text(json.dumps({"schema_version": SCHEMA_VERSION, "waves": {}}))
-    assert refresh(raw, store).ok
-    assert store.is_symlink() and os.path.exists(store / "manifest.json")
+    with pytest.raises(StoreError, match="not a surveys store"):
+        refresh(raw, store)
+    assert sorted(p.name for p in store.iterdir()) == ["manifest.json"] and not store.is_symlink()
+
+
+def test_the_store_is_a_marked_folder_with_a_pointer_and_no_symlink(raw, tmp_path):
+    store = tmp_path / "store"
+    refresh(raw, store)
+    pointer = json.loads((store / "STORE.json").read_text())
+    assert pointer["format"] == "surveys-store" and pointer["format_version"] == 1 and len(pointer["store_id"]) == 32
+    assert current_version(store) == store / "versions" / pointer["current"]
+    assert not any(p.is_symlink() for p in [tmp_path, *tmp_path.rglob("*")])
+    first = pointer["current"]
+    refresh(raw, store, force=True)
+    refresh(raw, store, force=True)
+    versions = sorted(p.name for p in (store / "versions").iterdir())
+    assert len(versions) == 2 and first not in versions  # the current one and the one before it
