@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from pipelines.derive import RULES, RuleContext, code_of, rule_argument
-from pipelines.errors import CrosswalkError, DesignError, SchemaViolation
-from pipelines.read import CONSOLIDATED, ModuleData
+from pipelines.errors import CrosswalkError, DesignError, SchemaViolation, SourceFileError, shorten
+from pipelines.read import CONSOLIDATED, ModuleData, fold
 from pipelines.specs import Condition, PsuOption, RoundSpec, Universe, VariableMap
 from surveys import schema
 
@@ -67,13 +67,18 @@ def in_universe(universe: Universe) -> pl.Expr:
     return pl.all_horizontal(_holds(c).fill_null(False) for c in universe.conditions)
 
 
+MAX_WEIGHT = 1e9  # an expansion factor above this is larger than any population a survey of Peru represents
+
+
 def _check_weights(frame: pl.DataFrame, weight: str, data: ModuleData) -> pl.Expr:
     number = pl.col(weight).cast(pl.Float64, strict=False)
-    bad = frame.filter(number.is_null() | number.is_nan() | (number <= 0))
+    bad = frame.filter(number.is_null() | number.is_nan() | number.is_infinite() | (number <= 0)
+                       | (number > MAX_WEIGHT))
     if bad.height:
-        values = bad[weight].unique().head(_SHOW).to_list()
+        values = [shorten(v) for v in bad[weight].unique().head(_SHOW).to_list()]
         raise DesignError(
-            f"weight `{weight}` is missing, not a number, zero or negative in {bad.height} rows: values {values}",
+            f"weight `{weight}` is missing, not a number, not finite, zero, negative or above {MAX_WEIGHT:g} in "
+            f"{bad.height} rows: values {values}",
             where=_where(data), hint="Every responding unit needs a positive expansion factor.",
         )
     return number
@@ -88,7 +93,7 @@ def _offending(data: ModuleData, source: str, values: pl.Series, *, as_codes: bo
     """The offending values (or their INEI codes) of `source` with row counts, most frequent first."""
     rows = data.frame.filter(pl.col(source).is_in(values.implode()))
     shown = rows.select(code_of(pl.col(source)) if as_codes else pl.col(source)).to_series()
-    return shown.value_counts(sort=True).head(_SHOW).rows()
+    return [(shorten(value), count) for value, count in shown.value_counts(sort=True).head(_SHOW).rows()]
 
 
 def _recode(data: ModuleData, var: VariableMap, spec: RoundSpec, dtype: pl.DataType) -> pl.Expr:
@@ -101,6 +106,7 @@ def _recode(data: ModuleData, var: VariableMap, spec: RoundSpec, dtype: pl.DataT
     seen = pl.DataFrame({"raw": data.frame[source].drop_nulls().unique().cast(pl.String)})
     rows = _value_rows(spec, var).select(pl.col("source_value").alias("code"), "harmonised_value", "is_missing")
     lookup = seen.with_columns(code_of(pl.col("raw")).alias("code")).join(rows, on="code", how="left")
+    _check_labels(data, source, seen["raw"], _value_rows(spec, var), spec)
     unmapped = lookup.filter(pl.col("is_missing").is_null())
     if unmapped.height:
         raise CrosswalkError(
@@ -111,6 +117,50 @@ def _recode(data: ModuleData, var: VariableMap, spec: RoundSpec, dtype: pl.DataT
     value = pl.when(~pl.col("is_missing")).then(pl.col("harmonised_value"))
     target = lookup.select(value.eq("true") if dtype == pl.Boolean() else value.cast(dtype))
     return pl.col(source).replace_strict(lookup["raw"], target.to_series(), default=None, return_dtype=dtype)
+
+
+def _check_labels(data: ModuleData, source: str, seen: pl.Series, rows: pl.DataFrame, spec: RoundSpec) -> None:
+    """A `code.label` value whose label is the crosswalk's label of another code (`1.Mujer` where 1 is Hombre)
+    contradicts itself: which of the two is right cannot be known, so the round stops."""
+    labels = {fold(str(r["label"])).strip(): str(r["source_value"]) for r in rows.iter_rows(named=True) if r["label"]}
+    own = {str(r["source_value"]): fold(str(r["label"])).strip() for r in rows.iter_rows(named=True) if r["label"]}
+    wrong = []
+    for raw in seen.to_list():
+        code, dot, label = str(raw).partition(".")
+        if not dot or not code.strip().isdigit():
+            continue
+        folded = fold(label).strip()
+        other = labels.get(folded)
+        if other is not None and other != code.strip() and own.get(code.strip()) != folded:
+            wrong.append(f"{shorten(raw)} (label of code {other})")
+    if wrong:
+        raise CrosswalkError(
+            f"{source} value(s) {wrong[:_SHOW]} carry a label that values.csv gives to another code",
+            where=_where(data), hint=f"Check the file against INEI's dictionary and {spec.folder.name}/values.csv.")
+
+
+_BOUNDS = {"age": (0, 120)}  # harmonised person columns whose values outside these are impossible
+
+
+def _check_bounds(frame: pl.DataFrame, data: ModuleData) -> None:
+    for column, (low, high) in _BOUNDS.items():
+        if column not in frame.columns:
+            continue
+        bad = frame.filter((pl.col(column) < low) | (pl.col(column) > high))
+        if bad.height:
+            values = bad[column].value_counts(sort=True).head(_SHOW).rows()
+            raise SchemaViolation(f"{column} outside {low}..{high} in {bad.height} rows: {values} (value, rows)",
+                                  where=_where(data), hint="Check the file against INEI's dictionary.")
+
+
+def _select(frame: pl.DataFrame, data: ModuleData, *exprs) -> pl.DataFrame:
+    """`frame.select`, with a value no check anticipated (text where a number belongs) named with its file."""
+    try:
+        return frame.select(*exprs)
+    except pl.exceptions.PolarsError as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SourceFileError(f"a value cannot be read as the crosswalk says: {shorten(first, 300)}",
+                              where=_where(data), hint="Check the file against INEI's dictionary.") from exc
 
 
 def _copy(data: ModuleData, var: VariableMap, dtype: pl.DataType) -> pl.Expr:
@@ -184,7 +234,8 @@ def _households(spec: RoundSpec, module: ModuleData, notes: list[str]) -> tuple[
     crosswalk = [v for v in spec.variables_of(module.module) if v.table == "households"]
     exprs = apply_crosswalk(ModuleData(module.module, module.path, module.sha256, module.encoding, frame),
                             crosswalk, spec)
-    households = frame.select(
+    households = _select(
+        frame, module,
         _key(spec.household_key).alias("hh_id"),
         weight.alias("weight"),
         pl.concat_str([pl.col(s) for s in design.strata], separator="|", ignore_nulls=True).alias("stratum"),
@@ -234,7 +285,9 @@ def _person_columns(spec: RoundSpec, data: ModuleData, parent: str, parents: pl.
         _check_orphans(frame, parent, parents, data, what)
     crosswalk = [v for v in spec.variables_of(data.module) if v.table == "persons"]
     exprs = apply_crosswalk(ModuleData(data.module, data.path, data.sha256, data.encoding, frame), crosswalk, spec)
-    return frame.select("hh_id", "person_id", *exprs)
+    columns = _select(frame, data, "hh_id", "person_id", *exprs)
+    _check_bounds(columns, data)
+    return columns
 
 
 _LONG_AGGREGATE = {"count_rows": "sum", "any_yes": "max", "any_marked": "max", "copy": "sum"}
@@ -333,6 +386,19 @@ def _household_aggregates(spec: RoundSpec, persons_data: ModuleData) -> pl.DataF
     return frame.group_by("hh_id").agg(rule_expression(spec, v).alias(v.harmonised_var) for v in aggregates)
 
 
+def _check_residents(spec: RoundSpec, modules: Mapping[str, ModuleData], households: pl.DataFrame,
+                     persons: pl.DataFrame) -> None:
+    """A responding household has at least one usual resident in the person base module (else its size is null)."""
+    empty = households.filter(~pl.col("hh_id").is_in(persons["hh_id"].implode()))
+    if empty.height:
+        files = modules.files if hasattr(modules, "files") else modules  # a lazy reader: do not read it again
+        where = f"{files[spec.household_module].path} (module {spec.household_module})"
+        raise SchemaViolation(
+            f"{empty.height} responding households have no resident in module {spec.person_module}, e.g. "
+            f"{[shorten(v) for v in empty['hh_id'].head(_SHOW).to_list()]}", where=where,
+            hint="Every responding household lists its usual residents; check that the person file is complete.")
+
+
 def conform(frame: pl.DataFrame, table: str, spec: RoundSpec, *, synthetic: bool) -> pl.DataFrame:
     """Order, type and complete `frame` to the schema of `table`; columns no module fed are null."""
     identity = {"source": pl.lit(spec.source), "round": pl.lit(spec.round), "year": pl.lit(spec.year),
@@ -355,6 +421,7 @@ def harmonise_round(spec: RoundSpec, modules: Mapping[str, ModuleData], *, synth
     households, design = _households(spec, modules[spec.household_module], notes)
     persons, aggregates = _persons(spec, modules, households, notes)
     households = households.join(aggregates, on="hh_id", how="left", validate="1:1")
+    _check_residents(spec, modules, households, persons)
     absent = [m for m in spec.modules if m not in modules and not (
         CONSOLIDATED in modules and (spec.modules[m].part_of or m) in spec.consolidated.modules)]
     if absent:

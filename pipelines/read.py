@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.errors import SourceFileError
+from pipelines.errors import SourceFileError, shorten
 from pipelines.specs import RoundSpec
 
 CONSOLIDATED = "consolidated"
@@ -76,7 +77,7 @@ def find_module_files(raw_dir: Path, spec: RoundSpec) -> dict[str, ModuleFile]:
     module file is not CSV/SAV/DTA, or a required module is missing.
     """
     found: dict[str, ModuleFile] = {}
-    for path in sorted(p for p in raw_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
+    for path in sorted(p for p in raw_dir.rglob("*") if (p.is_file() or _dangling(p)) and not p.name.startswith(".")):
         stem = fold(path.stem)
         unknown = [c for c in spec.unknown_inei_codes if _carries(stem, c)]
         if unknown:
@@ -94,13 +95,31 @@ def find_module_files(raw_dir: Path, spec: RoundSpec) -> dict[str, ModuleFile]:
                 f"module {modules[0]} file is `{path.suffix or 'without suffix'}`, not CSV, SAV or DTA",
                 where=str(path), hint=f"Export it from INEI's download as one of {sorted(READERS)}.",
             )
-        if modules[0] in found:
+        if _dangling(path):
             raise SourceFileError(
-                f"two files for module {modules[0]}: {found[modules[0]].path.name} and {path.name}", where=str(raw_dir)
+                f"the module {modules[0]} file is a symbolic link to {os.readlink(path)}, which does not exist",
+                where=str(path), hint="Point the link at the file, or copy the file in its place.",
             )
+        if modules[0] in found:
+            first, second = (f.relative_to(raw_dir).as_posix() for f in (found[modules[0]].path, path))
+            raise SourceFileError(f"two files for module {modules[0]}: {first} and {second}", where=str(raw_dir))
         found[modules[0]] = ModuleFile(modules[0], path)
     _check_required(found, raw_dir, spec)
     return found
+
+
+def _dangling(path: Path) -> bool:
+    return path.is_symlink() and not path.exists()
+
+
+def unmatched_files(raw_dir: Path, found: dict[str, ModuleFile]) -> list[str]:
+    """Files in the round folder (relative paths) that were recognised as no module: said in the round's notes,
+    so a misnamed module file is not silently left out."""
+    used = {f.path for f in found.values()}
+    ignored = {"SYNTHETIC.txt"}
+    return sorted(p.relative_to(raw_dir).as_posix() for p in raw_dir.rglob("*")
+                  if (p.is_file() or _dangling(p)) and p not in used and not p.name.startswith(".")
+                  and p.name not in ignored)
 
 
 def _check_required(found: dict[str, ModuleFile], raw_dir: Path, spec: RoundSpec) -> None:
@@ -155,10 +174,93 @@ def _check_complete(path: Path, encoding: str) -> None:
         )
 
 
+_COMPRESSED = {b"\x1f\x8b": "gzip", b"PK": "zip", b"BZ": "bzip2", b"\xfd7": "xz"}
+
+
+def _check_not_compressed(path: Path) -> None:
+    with path.open("rb") as handle:
+        start = handle.read(2)
+    if start in _COMPRESSED:
+        raise SourceFileError(f"the file is {_COMPRESSED[start]}-compressed, not a plain CSV", where=str(path),
+                              hint="Decompress it and put the CSV in the folder.")
+
+
+_CHUNK = 1 << 24  # bytes of a CSV checked at a time
+
+
+def check_fields(path: Path) -> None:
+    """Every line of a CSV has as many fields as the header, and the header names each column once.
+
+    polars pads a short row with nulls and a `columns=` read ignores a long row's extra fields; both lose a
+    person's answers silently, so they are refused here with the line numbers. Fields are counted by commas
+    outside double quotes (vectorised); a quoted field spanning lines is counted with the csv module.
+    """
+    with path.open("rb") as handle:
+        header = handle.readline()
+        names = next(csv.reader([header.decode("latin-1")]), [])
+        clean = [n.strip().lstrip("\ufeff").lstrip("\u00ef\u00bb\u00bf") for n in names]
+        seen: dict[str, int] = {}
+        for i, name in enumerate(clean, start=1):
+            if name in seen:
+                raise SourceFileError(f"the header names column {shorten(name)!r} twice (columns {seen[name]} and {i})",
+                                      where=str(path), hint="Each variable must be one column.")
+            seen[name] = i
+        expected, line, rest, bad = len(names), 1, b"", []
+        while len(bad) < _SHOW_LINES:
+            block = handle.read(_CHUNK)
+            data = rest + block
+            if not data:
+                break
+            if block:  # check whole lines only; the part after the last line end waits for the next block
+                cut = data.rfind(b"\n") + 1
+                data, rest = data[:cut], data[cut:]
+                if not data:
+                    continue
+            else:
+                rest = b""
+            text = data.decode("latin-1").split("\n")
+            if text[-1] == "":
+                text.pop()
+            lines = pl.Series("line", text, dtype=pl.String)
+            if ((lines.str.count_matches('"', literal=True) % 2) != 0).any():
+                return _check_fields_slowly(path, expected)
+            counts = lines.str.replace_all('"[^"]*"', "").str.count_matches(",", literal=True) + 1
+            wrong = pl.DataFrame({"n": counts, "blank": lines.str.strip_chars("\r") == ""}).with_row_index("i")
+            wrong = wrong.filter(~pl.col("blank") & (pl.col("n") != expected))
+            bad += [(line + 1 + i, n) for i, n in wrong.select("i", "n").head(_SHOW_LINES).rows()]
+            line += len(text)
+    if bad:
+        _raise_fields(path, expected, bad)
+
+
+_SHOW_LINES = 5
+
+
+def _check_fields_slowly(path: Path, expected: int) -> None:
+    bad = []
+    with path.open("r", encoding="latin-1", newline="") as handle:
+        reader = csv.reader(handle)
+        next(reader, None)
+        for row in reader:
+            if row and len(row) != expected:
+                bad.append((reader.line_num, len(row)))
+                if len(bad) >= _SHOW_LINES:
+                    break
+    if bad:
+        _raise_fields(path, expected, bad)
+
+
+def _raise_fields(path: Path, expected: int, bad: list[tuple[int, int]]) -> None:
+    shown = ", ".join(f"line {line} has {n} fields" for line, n in bad[:_SHOW_LINES])
+    raise SourceFileError(f"rows with a different number of fields than the header's {expected}: {shown}",
+                          where=str(path), hint="A row was cut or joined; copy or download the file again.")
+
+
 def _polars_csv(source, columns: tuple[str, ...], path: Path, categorical: frozenset[str],
                 optional: tuple[str, ...] = ()) -> pl.DataFrame:
+    glob = {"glob": False} if isinstance(source, Path) else {}  # a name holding [ ] * ? is a name, not a pattern
     try:
-        header = pl.read_csv(source, infer_schema=False, n_rows=0).columns
+        header = pl.read_csv(source, infer_schema=False, n_rows=0, **glob).columns
         clean = {c.strip().lstrip("\ufeff"): c for c in header}
         columns = (*columns, *(c for c in optional if c in clean and c not in columns))
         missing = [c for c in columns if c not in clean]
@@ -171,7 +273,7 @@ def _polars_csv(source, columns: tuple[str, ...], path: Path, categorical: froze
         # of the memory of plain text.
         overrides = {clean[c]: pl.Categorical for c in columns if c in categorical}
         frame = pl.read_csv(source, infer_schema=False, columns=[clean[c] for c in columns],
-                            schema_overrides=overrides)
+                            schema_overrides=overrides, **glob)
     except pl.exceptions.PolarsError as exc:
         raise SourceFileError(f"not a readable CSV: {str(exc).splitlines()[0]}", where=str(path)) from exc
     if frame.height == 0:
@@ -187,6 +289,7 @@ def read_csv(path: Path, columns: tuple[str, ...], categorical: frozenset[str] =
     of Latin-1's printable characters), and the encoding used is returned so the refresh can say so.
     """
     encoding = "utf-8"
+    _check_not_compressed(path)
     try:
         frame = _polars_csv(path, columns, path, categorical, optional)
     except SourceFileError as exc:
@@ -199,6 +302,7 @@ def read_csv(path: Path, columns: tuple[str, ...], categorical: frozenset[str] =
         encoding = "cp1252"
         frame = _polars_csv(text.encode("utf-8"), columns, path, categorical, optional)
     _check_complete(path, encoding)
+    check_fields(path)
     return _select(frame, columns, path, optional), encoding
 
 
@@ -291,6 +395,8 @@ def read_module(found: ModuleFile, columns: tuple[str, ...], *, categorical: fro
 def columns_of(path: Path) -> list[str]:
     """A module file's column names, read from its header (CSV) or metadata (SAV/DTA) without its rows."""
     suffix = path.suffix.lower()
+    if suffix == ".csv":
+        _check_not_compressed(path)
     try:
         if suffix == ".csv":
             raw = path.open("rb").readline().decode("utf-8", errors="replace")
