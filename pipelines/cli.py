@@ -1,38 +1,101 @@
-"""The `surveys` command line: refresh, status (and, as they land, indicators, compare, report, export).
+"""The `surveys` command line: refresh, status, indicators, compare, report, export.
 
 Every command takes `--store DIR` (default `data/harmonized`). `python -m pipelines` is the same program.
+A failure is one line on stderr, never a traceback: exit 1, or 2 for an option that names nothing usable (user
+data in a message is printed literally, never as rich markup). `SURVEYS_DEBUG=1` lets tracebacks through.
 """
 
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipelines.store import read_manifest
+from pipelines.errors import StoreError, SurveysError, UsageError
+from pipelines.store import current_version, is_store, read_manifest
 
 DEFAULT_STORE = Path("data/harmonized")
 DEFAULT_RAW = Path("data/raw")
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 console = Console(stderr=True)
 StoreOption = typer.Option(DEFAULT_STORE, "--store", help="The harmonised Parquet store.")
 
 
+def say(text: str) -> None:
+    """Print a line holding user data (names, values, paths) literally: never read as rich markup."""
+    console.print(escape(str(text)), soft_wrap=True, highlight=False)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and not isinstance(exc, SurveysError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename else ""
+        text = f"{where}{exc.strerror}" + (f" (to {exc.filename2})" if exc.filename2 else "")
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def _fail(exc: BaseException, code: int) -> typer.Exit:
+    console.print(f"[red]error:[/red] {escape(_one_line(exc))}", soft_wrap=True, highlight=False)
+    return typer.Exit(code)
+
+
+def guarded(command):
+    """Run a command so that every failure is one line: the package's errors and OSError (disk full, permission)
+    exit 1, usage errors 2, anything unforeseen 1 with its type named; the store is never left half-written
+    (writers stage and swap, see `pipelines.store`)."""
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort):
+            raise
+        except UsageError as exc:
+            raise _fail(exc, 2) from None
+        except (SurveysError, OSError) as exc:
+            if os.environ.get("SURVEYS_DEBUG"):
+                raise
+            raise _fail(exc, 1) from None
+        except KeyboardInterrupt:
+            raise _fail(KeyboardInterrupt("interrupted; the store is as it was before this command"), 130) from None
+        except Exception as exc:
+            if os.environ.get("SURVEYS_DEBUG"):
+                raise
+            raise _fail(RuntimeError(f"unexpected {type(exc).__name__}: {exc} (SURVEYS_DEBUG=1 shows where)"),
+                        1) from None
+    return run
+
+
 @app.command()
+@guarded
 def refresh(
-    raw: Path = typer.Option(DEFAULT_RAW, "--raw", help="Raw folder: one folder per source and round, RAW/<source>/<round>/."),
+    raw: Path = typer.Option(None, "--raw", show_default=str(DEFAULT_RAW),
+                             help="Raw folder: one folder per source and round, RAW/<source>/<round>/."),
     store: Path = StoreOption,
     force: bool = typer.Option(False, "--force", help="Redo every round even if its inputs are unchanged."),
 ) -> None:
-    """Read, harmonise and store every round under RAW; with no raw data, the embedded synthetic default."""
-    from pipelines.errors import SurveysError
-    from pipelines.refresh import has_raw_rounds, refresh_embedded_default
+    """Read, harmonise and store every round under RAW; with no --raw and nothing in data/raw, the embedded
+    synthetic default (never over a stored microdata round)."""
     from pipelines.refresh import refresh as run_refresh
+    from pipelines.refresh import refresh_embedded_default, stored_microdata
 
+    embedded = raw is None and not DEFAULT_RAW.is_file() and not (
+        DEFAULT_RAW.is_dir() and any(not p.name.startswith(".") for p in DEFAULT_RAW.iterdir()))
+    if embedded:
+        microdata = stored_microdata(store)
+        if microdata:
+            raise StoreError(
+                f"no --raw given and nothing under {DEFAULT_RAW}; the store holds microdata ({', '.join(microdata)}),"
+                " which the embedded SYNTHETIC default never replaces", where=str(store),
+                hint="Give --raw DIR (e.g. --raw ../shared/data), or a new --store for the synthetic default.")
+    raw = DEFAULT_RAW if raw is None else raw
     columns = (SpinnerColumn(), TextColumn("[bold]{task.fields[wave]}"), TextColumn("{task.description}"),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
@@ -40,52 +103,57 @@ def refresh(
 
         def progress(wave: str, step: str) -> None:
             if wave not in tasks:
-                tasks[wave] = bar.add_task(step, wave=wave, total=None)
-            bar.update(tasks[wave], description=step)
+                tasks[wave] = bar.add_task(escape(step), wave=escape(wave), total=None)
+            bar.update(tasks[wave], description=escape(step))
 
-        try:
-            if has_raw_rounds(raw):
-                report = run_refresh(raw, store, progress=progress, force=force)
-            else:
-                console.print(f"No rounds under {raw}: refreshing the embedded default, a SYNTHETIC II ENPOVE 2022 round.")
-                report = refresh_embedded_default(store, progress=progress)
-        except SurveysError as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(1) from exc
+        if embedded:
+            say(f"No rounds under {raw}: refreshing the embedded default, a SYNTHETIC II ENPOVE 2022 round.")
+            report = refresh_embedded_default(store, progress=progress)
+        else:
+            report = run_refresh(raw, store, progress=progress, force=force)
     for name in report.written:
-        console.print(f"[green]stored[/green] {name}")
+        console.print(f"[green]stored[/green] {escape(name)}", soft_wrap=True)
         for note in report.notes.get(name, ()):
-            console.print(f"  note: {note}")
+            say(f"  note: {note}")
     for name in report.unchanged:
-        console.print(f"unchanged {name}: inputs and crosswalk as stored, no work done")
+        say(f"unchanged {name}: inputs and crosswalk as stored, no work done")
     if not report.written and not report.failed:
-        console.print("The store is up to date; nothing was redone.")
+        say("The store is up to date; nothing was redone.")
     for name, message in report.failed.items():
-        console.print(f"[red]failed[/red] {name}: {message}\n  the store keeps what it had for {name}.")
+        console.print(f"[red]failed[/red] {escape(name)}: {escape(' '.join(message.split()))}", soft_wrap=True)
+        say(f"  the store keeps what it had for {name}.")
     if not report.ok:
         raise typer.Exit(1)
 
 
 @app.command()
+@guarded
 def status(store: Path = StoreOption) -> None:
-    """Rounds in the store: rows, input checksums, when refreshed."""
+    """Rounds in the store: rows, input checksums, when refreshed; and the current version's folder, for engines
+    that read the hive Parquet directly."""
+    version = current_version(store)
+    if version is None:
+        if is_store(store):
+            raise StoreError("the store has no version yet (its first refresh failed or is running)",
+                             where=str(store), hint="Run `surveys refresh`.")
+        raise StoreError("no store here", where=str(store), hint="Run `surveys refresh`, or give --store.")
     waves = read_manifest(store)
-    if not waves:
-        console.print(f"{store}: empty; run `surveys refresh`.")
-        return
-    table = Table(title=f"Store {store} ({store.resolve().name})")
+    table = Table(title=f"Store {escape(str(store))} ({escape(version.name)})")
     for column in ("round", "kind", "households", "persons", "design (PSU)", "inputs (sha256)", "refreshed"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("round", "kind"))
     for name, wave in waves.items():
         inputs = "\n".join(f"{i['module']}: {i['sha256'][:12]}" for i in wave.inputs)
         kind = "SYNTHETIC" if wave.synthetic else "microdata"
         psu = " x ".join(wave.design.get("psu", ())) or "?"
-        table.add_row(name, kind, f"{wave.rows['households']:,}", f"{wave.rows['persons']:,}", psu, inputs,
-                      wave.refreshed_at)
-    Console().print(table)
+        table.add_row(escape(name), kind, f"{wave.rows['households']:,}", f"{wave.rows['persons']:,}", escape(psu),
+                      escape(inputs), escape(wave.refreshed_at))
+    out = Console()
+    out.print(table)
+    out.print(f"current version: {escape(str(version.resolve()))}", soft_wrap=True, highlight=False)
 
 
 @app.command()
+@guarded
 def indicators(
     store: Path = StoreOption,
     source: str = typer.Option(None, "--source", help="Only this source."),
@@ -95,10 +163,13 @@ def indicators(
     """Estimate every catalogue indicator for every stored round and domain; store the long table."""
     from pipelines.indicators import run_indicators
 
+    _check_theme(theme)
+    _check_rounds(store, source, round_)
     _run(lambda: run_indicators(store, source=source, round_=round_, theme=theme))
 
 
 @app.command()
+@guarded
 def compare(
     store: Path = StoreOption,
     indicator: str = typer.Option(None, "--indicator", help="Only this indicator (concept id)."),
@@ -108,22 +179,31 @@ def compare(
     """Compare each indicator across consecutive rounds and across sources of the same period; store the table."""
     from pipelines.compare import run_compare
 
+    _check_theme(theme)
+    if adjust not in ("holm", "bh"):
+        raise UsageError(f"--adjust {adjust!r} is not one of holm, bh")
     _run(lambda: run_compare(store, indicator=indicator, theme=theme, adjust=adjust))
 
 
 @app.command()
+@guarded
 def report(
     store: Path = StoreOption,
     lang: str = typer.Option("es", "--lang", help="Language of labels and numbers: es or en."),
     out: Path = typer.Option(Path("data/exports/report.html"), "--out", help="Where to write the HTML report."),
 ) -> None:
     """Write the self-contained interactive HTML report (opens offline)."""
+    from reports.labels import LANGS
     from reports.report import run_report
 
+    if lang not in LANGS:
+        raise UsageError(f"--lang {lang!r} is not one of {', '.join(LANGS)}")
+    _check_out(out, "--out", folder=False)
     _run(lambda: [*_estimates_up_to_date(store), *run_report(store, lang=lang, out=out)])
 
 
 @app.command()
+@guarded
 def export(
     store: Path = StoreOption,
     out: Path = typer.Option(Path("data/exports"), "--out", help="Folder for the Parquet exports."),
@@ -131,7 +211,48 @@ def export(
     """Write Parquet exports, a data dictionary and datapackage.json for other teams."""
     from pipelines.export import run_export
 
+    _check_out(out, "--out", folder=True)
     _run(lambda: [*_estimates_up_to_date(store), *run_export(store, out=out)])
+
+
+def _check_theme(theme: str | None) -> None:
+    """A theme must be one the catalogue or the published figures have."""
+    if theme is None:
+        return
+    from pipelines.catalogue import load_catalogue
+
+    themes = sorted({i.theme for i in load_catalogue().indicators} | {"context"})
+    if theme not in themes:
+        raise UsageError(f"--theme {theme!r} is not one of {', '.join(themes)}")
+
+
+def _check_rounds(store: Path, source: str | None, round_: str | None) -> None:
+    """--source/--round must name a stored round or a published figure: a filter matching nothing is said."""
+    if source is None and round_ is None:
+        return
+    from pipelines.published import published_indicators
+
+    stored = [(w.source, w.round) for w in read_manifest(store).values()]
+    published = published_indicators().select("source", "round").unique().rows()
+    known = sorted({*stored, *published})
+    if not any((source is None or s == source) and (round_ is None or r == round_) for s, r in known):
+        asked = " ".join(f"{o} {v}" for o, v in (("--source", source), ("--round", round_)) if v)
+        raise UsageError(f"{asked} matches no stored round and no published figure "
+                         f"(there are: {', '.join(f'{s}/{r}' for s, r in known) or 'none'})")
+
+
+def _check_out(out: Path, option: str, *, folder: bool) -> None:
+    """An output path must be writable as what it is meant to be, before anything is computed."""
+    out = Path(out)
+    if folder and out.exists() and not out.is_dir():
+        raise UsageError(f"{option} {out} is an existing file, not a folder")
+    if not folder and out.is_dir():
+        raise UsageError(f"{option} {out} is a folder; give a file name, e.g. {out / 'report.html'}")
+    for parent in Path(os.path.abspath(out)).parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise UsageError(f"{option} {out} is under {parent}, which is a file")
+            break
 
 
 def _estimates_up_to_date(store: Path) -> list[str]:
@@ -153,15 +274,9 @@ def _estimates_up_to_date(store: Path) -> list[str]:
 
 
 def _run(job) -> None:
-    """Run a command's job; the package's own errors become a message and exit code 1."""
-    from pipelines.errors import SurveysError
-
-    try:
-        for line in job() or ():
-            console.print(line)
-    except (SurveysError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+    """Run a command's job and print its lines (literally); failures are left to `guarded`."""
+    for line in job() or ():
+        say(line)
 
 
 def main() -> None:
