@@ -1,4 +1,4 @@
-"""Published figures (`data/published/estimates.csv`) as rows of the indicator table.
+"""Published figures (`surveys/published/estimates.csv`, package data) as rows of the indicator table.
 
 A published figure keeps the number the report printed (percentages become proportions, like every estimate in
 the table) and carries no standard error, interval, CV or design effect: none is made up. Its concept, definition
@@ -8,6 +8,7 @@ figure uses a catalogue id; figures of no catalogue concept get theme `context`.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 import polars as pl
@@ -15,7 +16,8 @@ import polars as pl
 from pipelines.catalogue import Catalogue, load_catalogue
 from pipelines.tables import INDICATORS
 
-PUBLISHED_CSV = Path(__file__).resolve().parent.parent / "data" / "published" / "estimates.csv"
+# Package data, found through the installed package (a wheel has no `data/` folder of the source tree).
+PUBLISHED_CSV = Path(str(resources.files("surveys").joinpath("published", "estimates.csv")))
 
 
 def _concepts(catalogue: Catalogue) -> pl.DataFrame:

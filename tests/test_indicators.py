@@ -150,7 +150,7 @@ def test_person_indicators_on_the_fixture_round(enpove_2022_spec):
 
 def test_published_rows_keep_the_printed_number_and_no_se():
     published = published_indicators()
-    raw = pl.read_csv(REPO / "data" / "published" / "estimates.csv", infer_schema=False)
+    raw = pl.read_csv(REPO / "surveys" / "published" / "estimates.csv", infer_schema=False)
     assert published.height == raw.height
     row = published.filter((pl.col("source") == "enpove") & (pl.col("round") == "2018")
                            & (pl.col("indicator_id") == "no_health_insurance")).row(0, named=True)

@@ -1,4 +1,4 @@
-"""Pin every row of data/published/estimates.csv to the seed thesis text it was transcribed from.
+"""Pin every row of surveys/published/estimates.csv to the seed thesis text it was transcribed from.
 
 "Near" is defined on the whitespace-normalised seed text (every run of whitespace collapsed to one space):
 a row passes when some occurrence of its ``seed_label`` lies inside the region of the seed that holds its
@@ -21,7 +21,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SEED_PATH = REPO_ROOT.parent / "shared" / "seeds" / "004_819b83dbc0b264a5.txt"
-ESTIMATES_PATH = REPO_ROOT / "data" / "published" / "estimates.csv"
+ESTIMATES_PATH = REPO_ROOT / "surveys" / "published" / "estimates.csv"
 
 COLUMNS = [
     "source", "round", "indicator_id", "definition", "estimate", "unit", "universe", "sample",
