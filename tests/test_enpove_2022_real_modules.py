@@ -100,7 +100,6 @@ def _round_folder(root: Path, files: dict[str, Path]) -> Path:
 
 def _real_files(*, spss_700: bool) -> dict[str, Path]:
     files = {p.name: p for p in shared_path(*RAW).iterdir() if p.suffix.lower() in (".csv", ".sav")}
-    files.pop(PART_300_1)  # DEV: until the version-2 engine reads parts
     if spss_700:
         del files[MODULE_700_CSV]
         files[MODULE_700_SAV] = shared_path("data_spss", "enpove", "2022", MODULE_700_SAV)
@@ -219,9 +218,10 @@ def _raw_status() -> pl.Expr:
 
 
 MIGRATORY_STATUS = [("regular", 0.5727), ("irregular", 0.3063), ("asylum_seeker", 0.0635), ("refugee", 0.0576)]
-PERMITS = [  # P307 code, harmonised migratory_document, pinned share of migrants
-    ("15", "none", 0.3572), ("3", "ce_ptp", 0.2168), ("1", "cpp", 0.1782), ("13", "dni", 0.0890),
-    ("2", "ce_humanitarian", 0.0588), ("7", "ce_refugee", 0.0251), ("9", "ptp", 0.0209), ("10", "ptp_expired", 0.0166),
+PERMITS = [  # P307 codes, the round-neutral kind they map to in migratory_document, pinned share of migrants
+    (("15",), "none", 0.3572), (("2", "3", "4", "5", "6", "8"), "residence_card", 0.3117),
+    (("1", "9"), "temporary_permit", 0.1991), (("13",), "national_id", 0.0890), (("7",), "refugee_card", 0.0251),
+    (("10",), "temporary_permit_expired", 0.0166), (("12",), "tourist", 0.0007), (("11",), "visa", 0.0006),
 ]
 
 
@@ -244,9 +244,9 @@ def test_every_answered_permit_and_claim_gets_a_status(m300, real_persons):
         ("regular", 5_953), ("asylum_seeker", 959), ("refugee", 559), ("irregular", 4_134)]
 
 
-@pytest.mark.parametrize(("code", "document", "pinned"), PERMITS)
-def test_permit_held(m300, real_persons, code, document, pinned):
-    raw = weighted_share(m300, _code("P307") == code, _code("P307").is_not_null())
+@pytest.mark.parametrize(("codes", "document", "pinned"), PERMITS)
+def test_permit_held(m300, real_persons, codes, document, pinned):
+    raw = weighted_share(m300, _code("P307").is_in(codes), _code("P307").is_not_null())
     harmonised, _ = harmonised_share(real_persons, "migratory_document", document)
     assert raw == pytest.approx(pinned, abs=PINNED)
     assert harmonised == pytest.approx(raw, abs=SAME)
@@ -269,18 +269,27 @@ def test_left_household_members_behind(m300, relatives_left, real_persons):
     harmonised, rows = harmonised_share(real_persons, "left_household_members_behind")
     assert rows == m300.filter(asked).height == 8_643
     assert said_yes == pytest.approx(0.5210, abs=PINNED)
-    # 6 persons answer P313 = 2 yet have relatives in 300_1: the long file decides (see variables.csv).
-    assert relatives_left.filter(_code("P313").eq("2") & pl.col("n").gt(0)).height == 6
+    assert harmonised == pytest.approx(said_yes, abs=SAME)  # INEI's question P313 decides the yes/no
+    # The long file lists relatives for 6 more persons, who answered P313 = 2 (see variables.csv).
     assert listed == pytest.approx(0.5219, abs=PINNED)
-    assert harmonised == pytest.approx(listed, abs=SAME)
 
 
-def test_household_members_left_behind_count(relatives_left, real_persons):
+def test_relatives_left_behind(relatives_left, real_persons):
     asked = relatives_left.filter(_code("P313").is_not_null())
     raw = (asked["n"] * asked["factorfinal"]).sum() / asked["factorfinal"].sum()
-    harmonised, rows = harmonised_share(real_persons, "n_household_members_left_behind")
+    harmonised, rows = harmonised_share(real_persons, "relatives_left_behind")
     assert rows == asked.height == 8_643 and asked["n"].sum() == 11_049
     assert raw == pytest.approx(1.2375, abs=PINNED)
     assert harmonised == pytest.approx(raw, abs=SAME)
-    counted = real_persons.filter(pl.col("n_household_members_left_behind").is_not_null())
-    assert (counted["n_household_members_left_behind"] > 0).to_list() == counted["left_household_members_behind"].to_list()
+    among_yes = asked.filter(_code("P313") == "1")
+    assert among_yes.select((pl.col("n") * pl.col("factorfinal")).sum() / pl.col("factorfinal").sum()).item() == (
+        pytest.approx(2.3713, abs=PINNED))
+
+
+def test_relatives_left_behind_against_p313(real_persons):
+    counted = real_persons.filter(pl.col("relatives_left_behind").is_not_null())
+    disagree = counted.filter(pl.col("left_household_members_behind") != (pl.col("relatives_left_behind") > 0))
+    # INEI's two files disagree for 6 persons: P313 = 2 (No) in Migración I, 1-3 relatives in Migración II.
+    assert disagree.height == 6
+    assert disagree["left_household_members_behind"].to_list() == [False] * 6
+    assert sorted(disagree["relatives_left_behind"].to_list()) == [1, 2, 2, 2, 2, 3]
