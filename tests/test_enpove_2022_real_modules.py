@@ -100,6 +100,7 @@ def _round_folder(root: Path, files: dict[str, Path]) -> Path:
 
 def _real_files(*, spss_700: bool) -> dict[str, Path]:
     files = {p.name: p for p in shared_path(*RAW).iterdir() if p.suffix.lower() in (".csv", ".sav")}
+    assert {MODULE_300, PART_300_1, MODULE_700_CSV, MODULE_800} <= set(files)  # both files of module 300
     if spss_700:
         del files[MODULE_700_CSV]
         files[MODULE_700_SAV] = shared_path("data_spss", "enpove", "2022", MODULE_700_SAV)
@@ -202,6 +203,21 @@ def test_knows_a_victim_of_a_partner(m800, real_persons):
     assert rows == 7_739
     assert raw == pytest.approx(0.0765, abs=PINNED)
     assert harmonised == pytest.approx(raw, abs=SAME)
+
+
+def test_known_sexual_violence_victim_sought_help(m800, real_persons):
+    # SPSS codes a marked P804 option 1 (not the option number): institutions are options 6-13.
+    asked = pl.col("P803").is_not_null()
+    helped = weighted_share(m800, pl.col("P803") == "1", asked)
+    institution = (pl.col("P803") == "1") & pl.any_horizontal(pl.col(f"P804_{k}") == "1" for k in range(6, 14))
+    went_to_institution = weighted_share(m800, institution, asked)
+    assert m800.filter(asked).height == 202 and m800.filter(institution).height == 79
+    for column, raw, pinned in (("known_sexual_victim_sought_help", helped, 0.4490),
+                                ("known_sexual_victim_sought_institution", went_to_institution, 0.3365)):
+        harmonised, rows = harmonised_share(real_persons, column)
+        assert rows == 202
+        assert raw == pytest.approx(pinned, abs=PINNED)
+        assert harmonised == pytest.approx(raw, abs=SAME)
 
 
 # --- module 300: migratory status, permits, documents (all migrants) ----------------------------------------------
