@@ -228,10 +228,6 @@ PERSON_COLUMNS: tuple[Column, ...] = (
         "knows_sex_exchange", pl.Boolean(),
         "Knows a compatriot who had to have sex in exchange for a good or service since arrival.",
     ),
-    Column(
-        "n_household_members_left_behind", pl.Int16(),
-        "Members of the person's household (relatives lived with) left in the origin country.", unit="persons",
-    ),
 )
 
 TABLES: dict[str, tuple[Column, ...]] = {"households": HOUSEHOLD_COLUMNS, "persons": PERSON_COLUMNS}
