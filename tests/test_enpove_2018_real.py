@@ -205,7 +205,7 @@ def test_not_asked_columns_are_null_and_say_why(spec, round_2018):
         assert table[column].null_count() == table.height, column
 
 
-def test_relatives_left_behind_from_the_long_file(round_2018):
+def test_n_household_members_left_behind_from_the_long_file(round_2018):
     long = ids(raw("300_318"))
     per_person = long.group_by("person_id").agg(pl.len().alias("rows"))
     assert long.height == 13362 and per_person.height == 5330
@@ -214,11 +214,11 @@ def test_relatives_left_behind_from_the_long_file(round_2018):
     migrants = persons.filter("migrant")
     assert migrants["left_household_members_behind"].sum() == 5330
     assert (~migrants["left_household_members_behind"]).sum() == 9487 - 5330
-    assert persons.filter(~pl.col("migrant"))["relatives_left_behind"].null_count() == 365
+    assert persons.filter(~pl.col("migrant"))["n_household_members_left_behind"].null_count() == 365
     counts = migrants.join(per_person, on="person_id", how="left").with_columns(pl.col("rows").fill_null(0))
-    assert (counts["relatives_left_behind"] == counts["rows"]).all()
-    assert migrants["relatives_left_behind"].sum() == 13362
-    assert migrants["relatives_left_behind"].max() == 14
+    assert (counts["n_household_members_left_behind"] == counts["rows"]).all()
+    assert migrants["n_household_members_left_behind"].sum() == 13362
+    assert migrants["n_household_members_left_behind"].max() == 14
 
 
 def test_remittances_from_the_long_file(round_2018):
