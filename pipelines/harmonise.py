@@ -70,6 +70,21 @@ def in_universe(universe: Universe) -> pl.Expr:
 MAX_WEIGHT = 1e9  # an expansion factor above this is larger than any population a survey of Peru represents
 
 
+def _check_universe_codes(universe: Universe, data: ModuleData) -> None:
+    """A universe variable whose codes the spec lists (`codes:`) holds no other code: an unknown code would put a
+    household or person outside the universe without a word."""
+    for condition in universe.conditions:
+        if not condition.codes or condition.var not in data.frame.columns:
+            continue
+        code = code_of(pl.col(condition.var))
+        bad = data.frame.filter(code.is_not_null() & ~code.is_in(list(condition.codes)))[condition.var].unique()
+        if bad.len():
+            raise CrosswalkError(
+                f"{condition.var} value(s) {_offending(data, condition.var, bad)} (value, rows) are not among its "
+                f"codes {list(condition.codes)}, so universe `{universe.name}` cannot say whether they are in it",
+                where=_where(data), hint="Check the file, or add the code to the universe's `codes` in source.yaml.")
+
+
 def _check_weights(frame: pl.DataFrame, weight: str, data: ModuleData) -> pl.Expr:
     number = pl.col(weight).cast(pl.Float64, strict=False)
     bad = frame.filter(number.is_null() | number.is_nan() | number.is_infinite() | (number <= 0)
@@ -224,6 +239,7 @@ def _households(spec: RoundSpec, module: ModuleData, notes: list[str]) -> tuple[
     frame = module.frame
     universe = spec.household_universe
     if universe:
+        _check_universe_codes(spec.universes[universe], module)
         kept = frame.filter(in_universe(spec.universes[universe]))
         notes.append(f"module {module.module}: {kept.height} of {frame.height} rows in universe `{universe}`; "
                      f"{frame.height - kept.height} rows outside it are not households of the round")
@@ -387,6 +403,8 @@ def _join_coalescing(persons: pl.DataFrame, columns: pl.DataFrame) -> pl.DataFra
 
 def _universe_frame(spec: RoundSpec, data: ModuleData) -> pl.DataFrame:
     """The few raw columns of a module that universes are stated in, with person ids."""
+    for universe in (u for u in spec.universes.values() if u.module == data.module):
+        _check_universe_codes(universe, data)
     wanted = {c.var for u in spec.universes.values() if u.module == data.module for c in u.conditions}
     return _with_ids(spec, data.frame).select("person_id", *sorted(wanted & set(data.frame.columns)))
 

@@ -86,6 +86,7 @@ class Condition:
     var: str
     op: str  # eq | in | ge | le
     values: tuple[str, ...]
+    codes: tuple[str, ...] = ()  # every code the variable has (optional): any other value stops the round
 
 
 @dataclass(frozen=True)
@@ -251,7 +252,11 @@ def _universe(name: str, raw: dict, where: str) -> Universe:
         values = tuple(str(v) for v in value) if isinstance(value, list) else (str(value),)
         if ops[0] in ("ge", "le") and (len(values) != 1 or not _is_number(values[0])):
             raise SpecError(f"universe {name}: `{ops[0]}` takes one number, not {value!r}", where=where)
-        conditions.append(Condition(item["var"], ops[0], values))
+        codes = tuple(str(v) for v in item.get("codes") or ())
+        if codes and (ops[0] not in ("eq", "in") or not set(values) <= set(codes)):
+            raise SpecError(f"universe {name}: `codes` of {item['var']} go with eq/in and must hold its values "
+                            f"{list(values)}", where=where)
+        conditions.append(Condition(item["var"], ops[0], values, codes))
     return Universe(name, str(_require(raw, "module", where)), tuple(conditions))
 
 

@@ -346,7 +346,14 @@ def _write_pointer(store: Path, pointer: dict) -> None:
             json.dump(pointer, handle, indent=2)
             handle.flush()
             os.fsync(handle.fileno())
-        os.replace(tmp, store / POINTER)
+        for attempt in range(100):
+            try:
+                os.replace(tmp, store / POINTER)
+                break
+            except PermissionError:  # Windows: a reader has the old pointer open for a moment
+                if os.name != "nt" or attempt == 99:
+                    raise
+                time.sleep(0.02)
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -350,6 +350,25 @@ def module_file_with_an_unrecognised_name(c: Ctx) -> None:
 # 8. Values that would be stored wrong
 
 
+def unknown_code_in_a_universe_variable(c: Ctx) -> None:
+    """RESFIN (INEI's final result, codes 1-9) decides who is a responding household; the spec may list its codes
+    (`codes:`), and a code outside them stops the round. The spec is a copy here (its owner adds the codes)."""
+    from pipelines.specs import load_round_spec
+
+    spec_dir = c.tmp / "enpove_2022"
+    shutil.copytree(REPO / "surveys" / "enpove_2022", spec_dir)
+    source = spec_dir / "source.yaml"
+    declared = '{var: RESFIN, in: ["1", "2"], codes: ["1", "2", "3", "4", "5", "6", "7", "8", "9"]}'
+    source.write_text(source.read_text(encoding="utf-8").replace('{var: RESFIN, in: ["1", "2"]}', declared),
+                      encoding="utf-8")
+    raw = c.raw()
+    path = c.round(raw) / HOUSEHOLDS
+    rewrite(path, lambda f: set_cell("RESFIN", responding(f), "12.Otro")(f))
+    report = refresh(raw, c.tmp / "store", specs=[load_round_spec(spec_dir)])
+    message = report.failed.get("enpove/2022", "")
+    assert str(path) in message and "RESFIN" in message and "12.Otro" in message, report
+
+
 def responding_household_without_residents(c: Ctx) -> None:
     raw = c.raw()
     folder = c.round(raw)
@@ -631,6 +650,7 @@ CASES: dict[str, Callable[[Ctx], None]] = {
     "6-header-with-a-column-twice": header_with_a_column_twice,
     "7-dangling-symlink-module-file": module_file_that_is_a_dangling_symlink,
     "7-unrecognised-file-name-listed": module_file_with_an_unrecognised_name,
+    "8-unknown-code-in-a-universe-variable": unknown_code_in_a_universe_variable,
     "8-responding-household-without-residents": responding_household_without_residents,
     "8-impossible-ages": impossible_ages,
     "8-label-contradicting-the-crosswalk": label_contradicting_the_crosswalk,
