@@ -6,7 +6,9 @@ svy follows R survey's conventions (``svydesign`` one-stage Taylor variance, ``s
 a single PSU, a domain present in one PSU only, a domain whose variable is always null (empty),
 weights spanning three orders of magnitude, and an optional first-stage fpc.
 
-Not compared: a ``by`` value that is null (svy puts the row out of every domain; we keep the null
+Not compared: totals under ``adjust`` (svy's ``center`` centres a lonely PSU's total at the grand
+mean, as R >= 4.4; R 4.1-1, the reference, takes it about 0: test_estimation_r_extra.py checks
+those against R's own values on 40 random designs); a ``by`` value that is null (svy puts the row out of every domain; we keep the null
 as its own domain, see test_estimation_consistency), and ``deff``/intervals (svy's defaults differ).
 """
 
@@ -131,9 +133,12 @@ def test_mean_and_total_match_svy(design_args, by) -> None:
     _assert_same(
         design.mean(["y"], by=by), _theirs(sample.estimation.mean("y", by=by_arg, drop_nulls=True), by), by
     )
-    _assert_same(
-        design.total(["y"], by=by), _theirs(sample.estimation.total("y", by=by_arg, drop_nulls=True), by), by
-    )
+    if args["lonely_psu"] != "adjust":  # svy "center" is R >= 4.4's adjust; R 4.1-1: test_estimation_r_extra
+        _assert_same(
+            design.total(["y"], by=by),
+            _theirs(sample.estimation.total("y", by=by_arg, drop_nulls=True), by),
+            by,
+        )
     if by:
         ghost = design.mean(["y"], by=by).filter(pl.col("dom") == "ghost")
         if ghost.height:
@@ -170,11 +175,12 @@ def _theirs_frame(out: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     )
 
 
-@pytest.mark.parametrize("rule", sorted(SVY_SINGLETON))
+@pytest.mark.parametrize("rule", ["average", "remove"])
 def test_lonely_rules_on_api_totals_match_svy(apiclus1: pl.DataFrame, rule: str) -> None:
     """R: ``svyby(~enroll, ~stype, svydesign(id=~1, strata=~dnum, weights=~pw, data=apiclus1), svytotal)``
-    with ``options(survey.lonely.psu=rule)``; svy ``singleton=`` its equivalent. Totals are where
-    "adjust" centring matters (means centre at 0 either way)."""
+    with ``options(survey.lonely.psu=rule)``; svy ``singleton=`` its equivalent. Not ``adjust``: for
+    totals svy's ``center`` centres the lonely PSU at the grand mean (as R >= 4.4), R 4.1-1 at 0;
+    that rule is checked against R itself in test_estimation_r_extra.py."""
     design = SurveyDesign(apiclus1, weight="pw", strata="dnum", lonely_psu=rule)
     sample = svy.Sample(apiclus1, svy.Design(stratum="dnum", wgt="pw", singleton=SVY_SINGLETON[rule]))
     for by in ([], ["stype"]):
