@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass, field
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
@@ -30,6 +31,7 @@ from pipelines.estimation.checks import (
     inspect_design,
     require_binary,
 )
+from pipelines.estimation.contrasts import Side, contrast_columns, contrast_variance
 from pipelines.estimation.domains import codes, domain_estimates, result_frame
 from pipelines.estimation.flags import Reliability
 from pipelines.estimation.intervals import check_method, proportion_ci, wald
@@ -49,6 +51,41 @@ RESULT_COLUMNS = (
     "deff",
     "flag",
 )
+
+
+CONTRAST_COLUMNS = (
+    "variable",
+    "a",
+    "b",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "df",
+    "p_value",
+    "estimate_a",
+    "se_a",
+    "estimate_b",
+    "se_b",
+    "cov_ab",
+    "n_a",
+    "n_b",
+)
+
+MISSING_LABEL = "(missing)"  # label of a null domain value in a contrast's side
+
+
+def _label(value: object) -> str:
+    """A side's domain label: the value as text, tuples joined with " / ", null as ``(missing)``."""
+    if isinstance(value, tuple):
+        return " / ".join(_label(v) for v in value)
+    return MISSING_LABEL if value is None else str(value)
+
+
+def _sort_key(value: object) -> tuple:
+    """Sort domain values (scalars or tuples) in order, nulls last."""
+    parts = value if isinstance(value, tuple) else (value,)
+    return tuple((v is None, v if v is not None else 0) for v in parts)
 
 
 def _names(value: str | Sequence[str] | None) -> list[str]:
@@ -348,6 +385,242 @@ class SurveyDesign:
             )
         specs = [Spec(f"{y}/{x}", y, x) for y, x in zip(ys, xs)]
         return self._estimate("ratio", specs, by=by, level=level, ci="wald", reliability=reliability)
+
+    def contrast(
+        self,
+        variables: str | Sequence[str] | Sequence[tuple[str, str]],
+        *,
+        by: str | Sequence[str] | None = None,
+        pairs: Sequence[tuple[object, object]] | Literal["adjacent", "all"] | None = None,
+        statistic: Literal["mean", "proportion", "total"] = "mean",
+        level: float = 0.95,
+    ) -> pl.DataFrame:
+        """Differences between estimates sharing the design, with their covariance (R ``svyby(...,
+        covmat=TRUE)`` then ``svycontrast``), in one pass over the data.
+
+        Two forms:
+
+        * **between domains** (``pairs`` given, ``by`` required): for every variable and every pair
+          ``(a, b)`` of domain values, ``estimate(domain a) - estimate(domain b)``: women vs men,
+          Lima vs the rest (a boolean ``by`` column), each age group vs the next (``"adjacent"``).
+        * **between variables** (``pairs`` None): ``variables`` is a list of column pairs ``(y_a,
+          y_b)``, two definitions of one concept measured on the same units (overcrowding per room
+          vs per bedroom); for each pair, ``estimate(y_a) - estimate(y_b)`` in the whole sample, or
+          in every domain of ``by``.
+
+        Parameters
+        ----------
+        variables
+            Column names (between domains) or pairs of column names (between variables).
+        by
+            Domain columns.
+        pairs
+            Pairs of domain values ``(a, b)``; with several ``by`` columns each value is a tuple
+            (``None`` is the domain of null values). ``"adjacent"``: each domain against the next in
+            sorted order (nulls last); ``"all"``: every pair ``i < j`` of that order.
+        statistic
+            ``mean`` (default), ``proportion`` (0/1 variables, as `proportion`) or ``total``.
+        level
+            Confidence level of ``ci_low``/``ci_high``.
+
+        Returns
+        -------
+        polars.DataFrame
+            Between domains: ``variable, a, b`` (the sides' domain labels as text), then
+            ``estimate`` (a - b), ``se``, ``ci_low``, ``ci_high``, ``df``, ``p_value``, and each
+            side's ``estimate_a, se_a, estimate_b, se_b``, their covariance ``cov_ab``, ``n_a, n_b``.
+            Between variables: the ``by`` columns first, ``variable`` reads ``"y_a - y_b"``, ``a``
+            and ``b`` name the variables; same columns.
+
+        Raises
+        ------
+        DesignError
+            ``pairs`` without ``by``, a domain value of ``pairs`` not in the data, variables that are
+            not pairs in the between-variables form, or (``proportion``) a variable not 0/1.
+
+        Notes
+        -----
+        **Covariance.** Each side's linearised score (as in `mean`, `proportion`, `total`; zero
+        outside its domain and where its variable is null) is summed to PSU level; the contrast's
+        score is their difference and its variance is the design's one variance kernel applied to
+        it (``c' V c`` with ``V`` the ``svyby(covmat=TRUE)`` matrix and ``c = (1, -1)``). Domains
+        sharing PSUs (women and men of the same households) are positively correlated and the SE
+        of their difference is smaller than ``sqrt(se_a^2 + se_b^2)``. As in R, ``V`` is computed on
+        the whole design: under ``lonely_psu="average"`` the factor ``strata / strata with two or
+        more PSUs`` is the whole design's (the sides' own ``se_a``/``se_b`` keep their domain's
+        counts, as `mean` and R's ``svyby`` column ``se``). ``cov_ab = (V(a+b) - V(a-b)) / 4``.
+
+        **Degrees of freedom and interval.** ``df`` is R ``degf`` of the design restricted to the
+        cases of either side (PSUs with a case minus strata with a case); the interval is
+        ``estimate -/+ t(df) se`` and ``p_value`` the two-sided t test of a zero difference, the
+        convention of every verb here (R's ``confint(svycontrast(...))`` uses the Normal quantile;
+        ``confint(..., df=)`` reproduces ours). A proportion's difference gets this Wald interval
+        too. A side with no case gives null estimate and SE.
+
+        Examples
+        --------
+        >>> design.contrast("employed", by="sex", pairs=[("female", "male")], statistic="proportion")
+        >>> design.contrast("income", by="age_group", pairs="adjacent")
+        >>> design.contrast([("crowded_room", "crowded_bedroom")], by="lima", statistic="proportion")
+        """
+        where = "SurveyDesign.contrast"
+        if statistic not in ("mean", "proportion", "total"):
+            raise DesignError(
+                f"unknown statistic {statistic!r}",
+                where=where,
+                got=repr(statistic),
+                hint="use mean, proportion or total.",
+            )
+        if not (0 < level < 1):
+            raise DesignError("level must lie in (0, 1)", where=where, got=repr(level))
+        by_cols = _names(by)
+        if pairs is not None:
+            if not by_cols:
+                raise DesignError(
+                    "contrasts between domains need by=",
+                    where=where,
+                    got=f"pairs={pairs!r}",
+                    hint="name the domain column(s), e.g. by='sex', pairs=[('female', 'male')].",
+                )
+            names = _names(variables)  # type: ignore[arg-type]
+            if not names or not all(isinstance(v, str) for v in names):
+                raise DesignError(
+                    "contrasts between domains take column names",
+                    where=where,
+                    got=repr(variables),
+                    hint="pass variables='y' or ['y1', 'y2']; pairs of variables go without pairs=.",
+                )
+            columns = list(dict.fromkeys(names))
+        else:
+            var_pairs = list(variables) if not isinstance(variables, str) else [variables]
+            if not var_pairs or not all(
+                isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(c, str) for c in p)
+                for p in var_pairs
+            ):
+                raise DesignError(
+                    "contrasts between variables take pairs of column names",
+                    where=where,
+                    got=repr(variables),
+                    hint="pass [('y_a', 'y_b')], or give pairs= (and by=) to contrast domains.",
+                )
+            columns = list(dict.fromkeys(c for p in var_pairs for c in p))
+        specs = [Spec(c, c) for c in columns]
+        kind = "total" if statistic == "total" else "mean"
+        stats = check_variables(self._lf, self._schema, statistic, columns, by_cols, n_rows=self._info.n_rows)
+        if statistic == "proportion":
+            require_binary(self._lf, columns, stats, where)
+        table = self._reduce(build_summands(specs, stats, self._schema, weight=self.weight), by_cols)
+        domains, d, h = codes(table, by_cols, self._info.strata_labels)
+        res = domain_estimates(
+            kind,
+            np.zeros(len(specs), dtype=bool),
+            table,
+            d,
+            h,
+            n_domains=max(domains.height, 1),
+            strata=self._info.strata,
+            lonely_psu=self.lonely_psu,
+            keep_scores=True,
+        )
+        col = {c: j for j, c in enumerate(columns)}
+        sides: list[tuple[Side, Side]] = []
+        labels: list[tuple[str, str, str]] = []
+        dom_index: list[int] = []
+        if pairs is not None:
+            keys = [row if len(by_cols) > 1 else row[0] for row in domains.rows()]
+            lookup = {k: i for i, k in enumerate(keys)}
+            order = sorted(range(len(keys)), key=lambda i: _sort_key(keys[i]))
+            if pairs == "adjacent":
+                chosen = [(keys[i], keys[j]) for i, j in pairwise(order)]
+            elif pairs == "all":
+                chosen = [
+                    (keys[order[i]], keys[order[j]])
+                    for i in range(len(order))
+                    for j in range(i + 1, len(order))
+                ]
+            elif isinstance(pairs, str):
+                raise DesignError(
+                    f"unknown pairs {pairs!r}",
+                    where=where,
+                    got=pairs,
+                    hint="use 'adjacent', 'all' or a list of pairs.",
+                )
+            else:
+                chosen = [tuple(p) for p in pairs]  # type: ignore[misc]
+            for p in chosen:
+                if len(p) != 2:
+                    raise DesignError("each pair has two domain values", where=where, got=repr(p))
+                for v in p:
+                    if (tuple(v) if isinstance(v, list) else v) not in lookup:
+                        raise DesignError(
+                            f"domain {v!r} of {by_cols} is not in the data",
+                            where=where,
+                            got=repr(v),
+                            hint=f"domains present: {', '.join(_label(k) for k in keys[:12])}.",
+                        )
+            for name in names:
+                for a, b in chosen:
+                    a_i = lookup[tuple(a) if isinstance(a, list) else a]
+                    b_i = lookup[tuple(b) if isinstance(b, list) else b]
+                    sides.append((Side(a_i, col[name]), Side(b_i, col[name])))
+                    labels.append((name, _label(a), _label(b)))
+        else:
+            for k in range(max(domains.height, 1)):
+                for y_a, y_b in var_pairs:
+                    sides.append((Side(k, col[y_a]), Side(k, col[y_b])))
+                    labels.append((f"{y_a} - {y_b}", y_a, y_b))
+                    dom_index.append(k)
+        if self.psu:
+            psu = table.select(pl.col(PSU_KEY).rank("dense").cast(pl.Int64) - 1).to_series().to_numpy()
+        else:
+            psu = np.arange(table.height, dtype=np.int64)
+        cv = contrast_variance(
+            sides, res["z"], res["present"], d, h, psu, strata=self._info.strata, lonely_psu=self.lonely_psu
+        )
+        pick = {
+            key: np.array([res[key][a.domain, a.variable] for a, _ in sides])
+            for key in ("estimate", "se", "n")
+        }
+        pick_b = {
+            key: np.array([res[key][b.domain, b.variable] for _, b in sides])
+            for key in ("estimate", "se", "n")
+        }
+        empty = (pick["n"] == 0) | (pick_b["n"] == 0)
+        var = np.where(empty, np.nan, cv["var"])
+        cols = contrast_columns(pick["estimate"], pick_b["estimate"], var, cv["df"], level)
+        data = {
+            "variable": [lab[0] for lab in labels],
+            "a": [lab[1] for lab in labels],
+            "b": [lab[2] for lab in labels],
+            **cols,
+            "df": cv["df"],
+            "estimate_a": pick["estimate"],
+            "se_a": pick["se"],
+            "estimate_b": pick_b["estimate"],
+            "se_b": pick_b["se"],
+            "cov_ab": np.where(empty, np.nan, cv["cov"]),
+            "n_a": pick["n"],
+            "n_b": pick_b["n"],
+        }
+        schema = {
+            c: (
+                pl.String
+                if c in ("variable", "a", "b")
+                else pl.Int64
+                if c in ("df", "n_a", "n_b")
+                else pl.Float64
+            )
+            for c in CONTRAST_COLUMNS
+        }
+        out = pl.DataFrame({c: data[c] for c in CONTRAST_COLUMNS}, schema=schema).with_columns(
+            pl.col(pl.Float64).fill_nan(None)
+        )
+        if pairs is None and by_cols:
+            dom_rows = domains.select(pl.all().gather(np.asarray(dom_index)))
+            out = pl.concat([dom_rows, out], how="horizontal").sort(
+                by_cols, nulls_last=True, maintain_order=True
+            )
+        return out
 
     # ------------------------------------------------------------------ engine
     def _reduce(self, summands: dict[str, pl.Expr | None], by_cols: list[str]) -> pl.DataFrame:

@@ -136,6 +136,17 @@ for (rule in c("adjust", "remove", "average")) {
     add(paste0("total_enroll_by_stype_", lev, "_lonely_", rule), "lonely", "domain_total",
         "svyby(~enroll, ~stype, dl, svytotal)", coef(tb), SE(tb), lonely = rule, domain = lev)
   }
+  # a contrast's covariance is built on the whole design (svyby covmat=TRUE), lonely strata included
+  for (stat in c("mean", "total")) {
+    FUN <- if (stat == "mean") svymean else svytotal
+    bl <- svyby(~enroll, ~stype, dl, FUN, covmat = TRUE)
+    con <- svycontrast(bl, c(E = 1, H = -1))
+    add(paste0("contrast_", stat, "_enroll_E_minus_H_lonely_", rule), "lonely",
+        if (stat == "mean") "contrast_domains" else "contrast_domains_total",
+        sprintf("svycontrast(svyby(~enroll, ~stype, dl, svy%s, covmat=TRUE), c(E=1, H=-1))", stat),
+        coef(con), SE(con), df = degf(subset(dl, stype %in% c("E", "H"))), lonely = rule,
+        variable = "enroll", a = "E", b = "H")
+  }
   # R survey's own tests/lonely.psu.R, "checks for svytotal()"
   df_w_singleton <- data.frame(
     Stratum = c(1, 1, 2, 2, 3), PSU = c(1, 2, 3, 4, 5),
