@@ -23,6 +23,7 @@ import polars as pl
 
 from pipelines.errors import DesignError
 from pipelines.estimation.checks import (
+    ColumnStats,
     DesignColumns,
     DesignInfo,
     LonelyPSU,
@@ -34,7 +35,8 @@ from pipelines.estimation.checks import (
 from pipelines.estimation.contrasts import Side, contrast_columns, contrast_variance
 from pipelines.estimation.domains import codes, domain_estimates, result_frame
 from pipelines.estimation.flags import Reliability
-from pipelines.estimation.intervals import check_method, proportion_ci, wald
+from pipelines.estimation.intervals import check_method, proportion_ci, t_quantile, wald
+from pipelines.estimation.quantiles import WeightedSample, woodruff
 from pipelines.estimation.reduce import PSU_KEY, STRATUM_KEY, psu_sums
 from pipelines.estimation.summands import Spec, build_summands
 
@@ -386,6 +388,169 @@ class SurveyDesign:
         specs = [Spec(f"{y}/{x}", y, x) for y, x in zip(ys, xs)]
         return self._estimate("ratio", specs, by=by, level=level, ci="wald", reliability=reliability)
 
+    def quantile(
+        self,
+        variables: str | Sequence[str],
+        q: float | Sequence[float] = 0.5,
+        *,
+        by: str | Sequence[str] | None = None,
+        level: float = 0.95,
+        reliability: Reliability | None = None,
+    ) -> pl.DataFrame:
+        """Population quantiles with a Woodruff interval (R ``svyquantile(..., ci=TRUE)`` defaults).
+
+        Parameters
+        ----------
+        variables
+            Numeric columns.
+        q
+            Probabilities in [0, 1] (default the median).
+        by
+            Domain columns; one row per variable x q x domain.
+        level
+            Confidence level of ``ci_low``/``ci_high``.
+        reliability
+            Flag thresholds; defaults to the design's.
+
+        Returns
+        -------
+        polars.DataFrame
+            The ``by`` columns, then ``variable, q, estimate, se, ci_low, ci_high, df, n, weighted_n,
+            cv, deff, flag`` (``deff`` is null).
+
+        Notes
+        -----
+        R ``svyquantile(~y, design, quantiles=q, ci=TRUE, na.rm=TRUE)`` of survey 4.1-1 (and
+        ``svyby(..., svyquantile)`` for domains), with its defaults:
+
+        * **rule** ``qrule="math"``: the smallest value whose cumulative weight share reaches ``q``
+          (no interpolation; see `quantiles` for R's one quirk, reproduced);
+        * **interval** ``interval.type="mean"`` (Woodruff): the proportion ``P(y <= q_hat)`` is
+          estimated with its design SE in the domain, its interval ``m -/+ t(df) se`` is mapped back
+          through the rule; an end beyond [0, 1] is null;
+        * **SE** ``(ci_high - ci_low) / (2 t(df))``, as R reports it, with ``df`` R ``degf`` of the
+          domain's non-missing cases (the df ``svyquantile`` uses).
+
+        Two passes over the data: one collects the domain's values and weights to find ``q_hat``, one
+        reduces the indicators ``y <= q_hat`` to PSU sums for their variance (the other verbs' pass).
+        """
+        where = "SurveyDesign.quantile"
+        names = _names(variables)
+        probs = [float(q)] if isinstance(q, (int, float)) else [float(x) for x in q]
+        if not names:
+            raise DesignError(
+                "no variables given", where=where, got="[]", hint="pass at least one column name."
+            )
+        if not probs or not all(0 <= p <= 1 for p in probs):
+            raise DesignError(
+                "q must lie in [0, 1]", where=where, got=repr(q), hint="e.g. q=0.5 or q=[0.25, 0.75]."
+            )
+        if not (0 < level < 1):
+            raise DesignError("level must lie in (0, 1)", where=where, got=repr(level))
+        by_cols = _names(by)
+        stats = check_variables(self._lf, self._schema, "quantile", names, by_cols, n_rows=self._info.n_rows)
+
+        def value(col: str) -> pl.Expr:
+            e = pl.col(col).cast(pl.Float64)
+            return e.fill_nan(None) if self._schema[col].is_float() else e
+
+        # Pass 1: every domain's values and weights, in the data's order (R sorts stably).
+        data = self._lf.select(
+            *[pl.col(b) for b in by_cols],
+            *[value(y).alias(f"__y{j}") for j, y in enumerate(names)],
+            pl.col(self.weight).cast(pl.Float64).alias("__w"),
+        ).collect()
+        parts = data.partition_by(by_cols, as_dict=True, maintain_order=True) if by_cols else {(): data}
+        samples: dict[tuple, list[WeightedSample]] = {}
+        for key, part in parts.items():
+            w = part["__w"].to_numpy()
+            samples[key] = []
+            for j in range(len(names)):
+                ok = part[f"__y{j}"].is_not_null().to_numpy()
+                samples[key].append(WeightedSample.of(part[f"__y{j}"].to_numpy()[ok], w[ok]))
+        # Each (variable, q): q_hat per domain, and the indicator y <= q_hat (null where y is null).
+        specs, ind_stats, extra = [], {}, {}
+        qhat: dict[tuple, list[float]] = {k: [] for k in samples}
+        for j, y in enumerate(names):
+            for i, p in enumerate(probs):
+                col = f"__le{j}_{i}"
+                for k, ss in samples.items():
+                    qhat[k].append(ss[j].quantile(p))
+                specs.append(Spec(col, col))
+                ind_stats[col] = ColumnStats(missing=stats[y].missing, non_binary=0)
+                extra[col] = (j, y)
+        n_q = len(specs)
+        keys = list(samples)
+        qcols = [f"__q{c}" for c in range(n_q)]
+        if by_cols:
+            qtab = pl.DataFrame(
+                {
+                    **{b: [k[c] for k in keys] for c, b in enumerate(by_cols)},
+                    **{qc: [qhat[k][c] for k in keys] for c, qc in enumerate(qcols)},
+                },
+                schema={**{b: self._schema[b] for b in by_cols}, **dict.fromkeys(qcols, pl.Float64)},
+            )
+            lf = self._lf.join(qtab.lazy(), on=by_cols, how="left", nulls_equal=True)
+        else:
+            lf = self._lf.with_columns(
+                pl.lit(qhat[()][c], dtype=pl.Float64).alias(qc) for c, qc in enumerate(qcols)
+            )
+        lf = lf.with_columns(
+            (value(extra[s.y][1]) <= pl.col(qc)).cast(pl.Float64).alias(s.y) for s, qc in zip(specs, qcols)
+        )
+        schema = pl.Schema({**dict(self._schema), **dict.fromkeys((s.y for s in specs), pl.Float64)})
+        # Pass 2: the indicators' PSU sums, then their means and SEs (the other verbs' engine).
+        table = self._reduce(build_summands(specs, ind_stats, schema, weight=self.weight), by_cols, lf)
+        domains, d, h = codes(table, by_cols, self._info.strata_labels)
+        res = domain_estimates(
+            "mean",
+            np.zeros(n_q, dtype=bool),
+            table,
+            d,
+            h,
+            n_domains=max(domains.height, 1),
+            strata=self._info.strata,
+            lonely_psu=self.lonely_psu,
+        )
+        dom_keys = list(domains.iter_rows()) if by_cols else [()]
+        n_dom = len(dom_keys)
+        est, se, lo, hi = (np.full((n_dom, n_q), np.nan) for _ in range(4))
+        t = t_quantile(level, res["df"])
+        for r, key in enumerate(dom_keys):
+            for c in range(n_q):
+                sample = samples[key][extra[specs[c].y][0]]
+                if sample.n == 0:
+                    continue
+                est[r, c] = qhat[key][c]
+                lo[r, c], hi[r, c], se[r, c] = woodruff(
+                    sample, res["estimate"][r, c], res["se"][r, c], t[r, c]
+                )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cv = np.where(est != 0, se / np.abs(est), np.nan)
+        out = result_frame(
+            [names[extra[s.y][0]] for s in specs],
+            {
+                "estimate": est,
+                "se": se,
+                "ci_low": lo,
+                "ci_high": hi,
+                "df": res["df"],
+                "n": res["n"],
+                "weighted_n": res["weighted_n"],
+                "cv": cv,
+                "deff": np.full((n_dom, n_q), np.nan),
+            },
+        ).with_columns(
+            pl.Series("q", np.tile(np.tile(probs, len(names)), max(domains.height, 1)), dtype=pl.Float64)
+        )
+        out = out.select("variable", "q", *[c for c in out.columns if c not in ("variable", "q")])
+        if by_cols:
+            dom_rows = domains.select(pl.all().gather(np.repeat(np.arange(domains.height), n_q)))
+            out = pl.concat([dom_rows, out], how="horizontal").sort(
+                by_cols, nulls_last=True, maintain_order=True
+            )
+        return out.with_columns((reliability or self.reliability).flag_expr())
+
     def contrast(
         self,
         variables: str | Sequence[str] | Sequence[tuple[str, str]],
@@ -623,10 +788,13 @@ class SurveyDesign:
         return out
 
     # ------------------------------------------------------------------ engine
-    def _reduce(self, summands: dict[str, pl.Expr | None], by_cols: list[str]) -> pl.DataFrame:
+    def _reduce(
+        self, summands: dict[str, pl.Expr | None], by_cols: list[str], lf: pl.LazyFrame | None = None
+    ) -> pl.DataFrame:
         """The one pass over the data: ``summands`` per (domain, stratum, PSU).
 
-        Stratum labels are in column ``reduce.STRATUM_KEY``.
+        Stratum labels are in column ``reduce.STRATUM_KEY``. ``lf`` is the design's data with extra
+        columns (default: the data itself).
         """
         keys = [pl.col(b) for b in by_cols]
         stratum = [pl.col(self.strata).alias(STRATUM_KEY)] if self.strata else []
@@ -639,7 +807,13 @@ class SurveyDesign:
             keys += stratum
         if self.psu:
             keys.append(pl.col(self.psu).alias(PSU_KEY))
-        return psu_sums(self._lf, keys=keys, summands=summands, firsts=firsts, per_row=self.psu is None)
+        return psu_sums(
+            self._lf if lf is None else lf,
+            keys=keys,
+            summands=summands,
+            firsts=firsts,
+            per_row=self.psu is None,
+        )
 
     def _estimate(
         self,

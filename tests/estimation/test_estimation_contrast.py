@@ -126,3 +126,48 @@ def test_empty_side_gives_null(apiclus1: pl.DataFrame) -> None:
     frame = apiclus1.with_columns(y=pl.when(pl.col("stype") == "H").then(None).otherwise(pl.col("api00")))
     got = _dclus1(frame).contrast("y", by="stype", pairs=[("E", "H")]).row(0, named=True)
     assert got["n_b"] == 0 and got["estimate"] is None and got["se"] is None
+
+
+# ---------------------------------------------------------------------- quantile
+def test_quantile_with_equal_weights_is_the_inverted_cdf() -> None:
+    """Equal weights: R's qrule="math" is numpy's ``inverted_cdf`` (for p above the first share)."""
+    rng = np.random.default_rng(7)
+    frame = pl.DataFrame({"y": rng.normal(size=301).round(1), "w": np.ones(301), "psu": np.arange(301) // 7})
+    design = SurveyDesign(frame, weight="w", psu="psu")
+    probs = [0.1, 0.25, 0.5, 0.9]
+    got = design.quantile("y", q=probs)
+    assert got["q"].to_list() == probs and got["variable"].to_list() == ["y"] * 4
+    expected = np.quantile(frame["y"].to_numpy(), probs, method="inverted_cdf")
+    np.testing.assert_array_equal(got["estimate"].to_numpy(), expected)
+    assert (got["ci_low"] <= got["estimate"]).all() and (got["estimate"] <= got["ci_high"]).all()
+    assert (got["df"] == 43 - 1).all()  # 43 PSUs, one stratum
+
+
+def test_quantile_shapes_nulls_and_empty_domain(apiclus1: pl.DataFrame) -> None:
+    """One row per domain x variable x q; null values are out of the domain; a domain where the
+    variable is always null is ``empty`` with a null estimate."""
+    frame = apiclus1.with_columns(
+        y=pl.when(pl.col("stype") == "H").then(None).otherwise(pl.col("api00")).cast(pl.Float64)
+    )
+    design = _dclus1(frame)
+    out = design.quantile(["y", "api99"], q=[0.5, 0.75], by="stype")
+    assert out.height == 3 * 2 * 2
+    assert out.columns[:4] == ["stype", "variable", "q", "estimate"]
+    h = out.filter((pl.col("stype") == "H") & (pl.col("variable") == "y"))
+    assert h["flag"].to_list() == ["empty", "empty"] and h["estimate"].null_count() == 2
+    e = out.filter((pl.col("stype") == "E") & (pl.col("variable") == "y") & (pl.col("q") == 0.5)).row(
+        0, named=True
+    )
+    ref = _dclus1(apiclus1).quantile("api00", by="stype").filter(pl.col("stype") == "E").row(0, named=True)
+    assert (e["estimate"], e["se"], e["ci_low"], e["ci_high"]) == (
+        ref["estimate"],
+        ref["se"],
+        ref["ci_low"],
+        ref["ci_high"],
+    )
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [({"q": 1.5}, "q must lie"), ({"q": []}, "q must lie")])
+def test_quantile_errors(apiclus1: pl.DataFrame, kwargs: dict, message: str) -> None:
+    with pytest.raises(DesignError, match=message):
+        _dclus1(apiclus1).quantile("api00", **kwargs)

@@ -164,6 +164,21 @@ for (rule in c("adjust", "remove", "average")) {
 }
 options(survey.lonely.psu = "fail")
 
+# qrule="math" at its edges: a heavy smallest value (R returns the second smallest when its weight
+# share exceeds p, including p = 0), exact ties of the cumulative share (equal weights)
+tiny <- data.frame(x = c(3, 1, 2, 5, 4, 2), w = c(1, 10, 1, 1, 1, 2), u = 1)
+dt <- svydesign(ids = ~1, weights = ~w, data = tiny)
+du <- svydesign(ids = ~1, weights = ~u, data = tiny)
+for (q in c(0, 0.25, 0.5, 0.75, 1)) {
+  for (dn in c("tiny_w", "tiny_equal")) {
+    d <- if (dn == "tiny_w") dt else du
+    sq <- svyquantile(~x, d, quantiles = q, ci = TRUE)
+    add(sprintf("quantile_x_%g", q), dn, "quantile", sprintf("svyquantile(~x, d, quantiles=%g, ci=TRUE)", q),
+        coef(sq), SE(sq), ci_low = unname(confint(sq)[1]), ci_high = unname(confint(sq)[2]),
+        df = degf(d), q = q)
+  }
+}
+
 writeLines(toJSON(list(r_survey = version, cases = cases), digits = NA, auto_unbox = TRUE, pretty = TRUE),
            "expected.json")
 
