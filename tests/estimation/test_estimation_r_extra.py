@@ -119,7 +119,7 @@ def test_matches_r_survey_extra(case: dict) -> None:
 def test_reference_is_complete() -> None:
     """Guards against a truncated or stale JSON: the cases the R script writes, from R survey 4.1-1."""
     assert EXPECTED["r_survey"] == "4.1.1" and RANDOM["r_survey"] == "4.1.1"
-    assert len(CASES) == 74
+    assert len(CASES) == 76
     assert len(RANDOM["results"]) == 960
 
 

@@ -104,6 +104,18 @@ for (dn in names(designs)) {
       "svycontrast(svyby(~api00+api99, ~stype, d, svymean, covmat=TRUE), c(\"E:api00\"=1, \"E:api99\"=-1))",
       coef(con), SE(con), df = dfc, a = "api00", b = "api99", domain = "E")
 
+  # two variables with different missing values: each mean keeps its own cases (na.rm=TRUE one by
+  # one), i.e. the ratios sum(w y 1[y observed]) / sum(w 1[y observed]) with their joint covariance
+  dd <- update(d, ya = ifelse(is.na(acs.k3), 0, acs.k3), oka = as.numeric(!is.na(acs.k3)),
+               yb = ifelse(is.na(acs.46), 0, acs.46), okb = as.numeric(!is.na(acs.46)))
+  r <- svyratio(~ya + yb, ~oka + okb, dd, covmat = TRUE)
+  con <- svycontrast(r, c("ya/oka" = 1, "yb/okb" = -1))
+  dfc <- degf(subset(d, !is.na(acs.k3) | !is.na(acs.46)))
+  ci <- t_ci(con, dfc)
+  add("contrast_mean_acsk3_minus_acs46_missing", dn, "contrast_variables",
+      "svycontrast(svyratio(~ya+yb, ~oka+okb, d, covmat=TRUE), c(\"ya/oka\"=1, \"yb/okb\"=-1)), y = acs.k3, acs.46 with NA as 0, ok = observed",
+      coef(con), SE(con), df = dfc, ci_low = ci[1], ci_high = ci[2], a = "acs.k3", b = "acs.46")
+
   # quantiles: svyquantile defaults (qrule="math", Woodruff interval on the mean scale, df=degf)
   for (q in c(0.25, 0.5, 0.9)) {
     sq <- svyquantile(~enroll, d, quantiles = q, ci = TRUE, na.rm = TRUE)
