@@ -1,4 +1,5 @@
-"""`SurveyDesign`: a survey design declared once, and its estimators (mean, total, proportion, ratio).
+"""`SurveyDesign`: a survey design declared once, and its estimators (mean, total, proportion, ratio,
+contrast, quantile).
 
 Every estimator runs the same three steps:
 
@@ -7,6 +8,10 @@ Every estimator runs the same three steps:
 2. reduce them to sums per (domain, stratum, PSU) in a single ``group_by`` (`reduce.psu_sums`);
 3. on that small table, form the domain estimates, the PSU totals of the scores and their
    variance with the one kernel in `variance.domain_variance` (`domains`).
+
+`contrast` runs the same pass and then differences the sides' per-PSU scores (`contrasts`);
+`quantile` adds a pass that collects each domain's values to invert the weighted distribution,
+then runs the mean engine on the indicators ``y <= q_hat`` (`quantiles`).
 
 The design and analysis columns are validated in `checks`.
 """
@@ -169,7 +174,11 @@ class SurveyDesign:
     domain's cases with a non-null variable: PSUs with a case minus strata with a case (for the whole
     sample, PSUs minus strata). Every interval uses Student's t with that ``df``, which is what R's
     ``svyciprop`` does; R's ``confint`` on a ``svymean``/``svytotal`` uses the Normal quantile instead
-    (``df=Inf``). Intervals are null where ``df`` is 0.
+    (``df=Inf``). Intervals are null where ``df`` is 0. `contrast` counts the cases of either side;
+    `quantile` uses the t interval on the probability scale (Woodruff).
+
+    **Reference version.** R ``survey`` 4.1-1; where 4.4-1 and later differ (``adjust`` for totals,
+    `quantile` when one value holds more than ``q`` of the weight) this follows 4.1-1.
 
     **Design effect** (``deff``) is R's ``svymean(..., deff=TRUE)``: the design variance over the
     variance under simple random sampling *without* replacement of the same size from a population of
@@ -181,6 +190,8 @@ class SurveyDesign:
     --------
     >>> design = SurveyDesign(frame, weight="pw", strata="stype", psu="dnum", fpc="fpc", lonely_psu="adjust")
     >>> design.mean(["api00", "enroll"], by=["stype"])
+    >>> design.contrast("api00", by="stype", pairs=[("E", "H")])  # E - H, covariance included
+    >>> design.quantile("enroll", q=0.5, by="stype")  # medians with Woodruff intervals
     """
 
     frame: pl.DataFrame | pl.LazyFrame

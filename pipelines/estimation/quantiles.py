@@ -5,8 +5,9 @@ by default (``qrule="math"``, ``interval.type="mean"``, ``df=degf(design)``).
   values (stably), accumulate their weights ``C_i`` (total ``W``), and take the first ``x_(i)``
   whose ``C_i >= p W`` (a value whose cumulative share equals ``p`` exactly is returned itself,
   without averaging with the next). R's helper has one quirk, reproduced: when even the smallest
-  value's weight exceeds ``p W`` it returns the *second* smallest value (``last()`` of an all-false
-  vector is 1, and the "not exact" branch then steps to the next value).
+  value's weight exceeds ``p W`` (always at ``p = 0``) it returns the *second* smallest value
+  (``last()`` of an all-false vector is 1, and the "not exact" test ``wlow == 0`` then steps to the
+  next value). R survey 4.4-1 and later test ``wlow <= 0`` and return the smallest value there.
 * **Interval** (Woodruff 1952): the proportion ``m = P(y <= q_hat)`` is estimated with its design
   SE (a `mean` of the indicator, in the same domain); its Wald interval ``m -/+ t(df) se`` on the
   probability scale is mapped back through the same rule. An end outside [0, 1] is null, as in R.
