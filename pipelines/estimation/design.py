@@ -156,7 +156,7 @@ class SurveyDesign:
     construction naming the strata; ``remove`` drops their contribution (the variance is too small);
     ``adjust`` takes their single PSU total about 0 instead of the undefined stratum mean, as R
     ``survey`` 4.1-1 does (for means, proportions and ratios, whose scores sum to zero, that is the
-    grand mean of the PSU totals; for totals it is not, and R >= 4.4, svy's ``"center"`` and Stata's
+    grand mean of the PSU totals; for totals it is not, and R >= 4.4-1, svy's ``"center"`` and Stata's
     ``singleunit(centered)`` centre at the grand mean instead); ``average`` replaces
     their contribution by the average of the other strata (multiplies the variance by
     ``strata / strata with two or more PSUs``, counted within the domain).

@@ -18,7 +18,7 @@ Strata with a single PSU ("lonely") follow R's ``options(survey.lonely.psu=)``:
   (the reference version) computes with ``survey.lonely.psu="adjust"``: its ``onestrat`` skips the
   centring sweep for a stratum with one PSU, so the PSU total is taken about 0. For a mean,
   proportion or ratio the scores of the whole domain sum to zero, so this equals centring at the
-  grand mean of the PSU totals; for a total it does not. R >= 4.4 (and svy's ``"center"``, Stata's
+  grand mean of the PSU totals; for a total it does not. R >= 4.4-1 (and svy's ``"center"``, Stata's
   ``singleunit(centered)``) centre at ``sum z_d / P_d`` instead (``P_d`` the PSUs of the strata the
   domain reaches), which gives a smaller variance for totals; see docs/parity.md.
 * ``average``: contribute 0, and the summed variance is multiplied by ``nstrat / nokstrat``, the
