@@ -5,9 +5,12 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import HealthCheck, given, settings
 
 from pipelines.errors import DesignError
 from pipelines.estimation import SurveyDesign
+
+from .test_estimation_vs_svy import designs
 
 REL_IDENTITY = 1e-10  # exact in real arithmetic; only summation order differs
 
@@ -171,3 +174,25 @@ def test_quantile_shapes_nulls_and_empty_domain(apiclus1: pl.DataFrame) -> None:
 def test_quantile_errors(apiclus1: pl.DataFrame, kwargs: dict, message: str) -> None:
     with pytest.raises(DesignError, match=message):
         _dclus1(apiclus1).quantile("api00", **kwargs)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+@given(designs())
+def test_total_contrast_is_a_signed_total_on_random_designs(design_args) -> None:
+    """On random stratified cluster designs (single-PSU strata, fpc, every lonely rule), the contrast of
+    two domain totals has the estimate and SE of the total of ``x * (1[a] - 1[b])`` over the whole
+    sample: the covariance is that of the shared PSUs, nothing more."""
+    frame, args = design_args
+    frame = frame.with_columns(
+        signed=pl.col("x")
+        * ((pl.col("dom") == "a").cast(pl.Float64) - (pl.col("dom") == "b").cast(pl.Float64))
+    )
+    design = SurveyDesign(frame, **args)
+    doms = set(frame["dom"].to_list())
+    if not {"a", "b"} <= doms:
+        return
+    got = design.contrast("x", by="dom", pairs=[("a", "b")], statistic="total").row(0, named=True)
+    ref = design.total("signed").row(0, named=True)
+    scale = abs(ref["estimate"]) + frame["w"].max() * 5
+    assert got["estimate"] == pytest.approx(ref["estimate"], rel=REL_IDENTITY, abs=1e-12 * scale)
+    assert got["se"] == pytest.approx(ref["se"], rel=1e-9, abs=1e-12 * scale)
