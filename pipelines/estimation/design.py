@@ -427,7 +427,14 @@ class SurveyDesign:
         -------
         polars.DataFrame
             The ``by`` columns, then ``variable, q, estimate, se, ci_low, ci_high, df, n, weighted_n,
-            cv, deff, flag`` (``deff`` is null).
+            cv, deff, flag`` (``deff`` is null). A domain where the variable has no case gives a null
+            estimate and flag ``empty``; an interval end beyond [0, 1] on the probability scale is
+            null, and then so is ``se`` (R: ``NaN``).
+
+        Raises
+        ------
+        DesignError
+            A variable is missing or not numeric; ``q`` outside [0, 1]; ``level`` outside (0, 1).
 
         Notes
         -----
@@ -444,6 +451,11 @@ class SurveyDesign:
 
         Two passes over the data: one collects the domain's values and weights to find ``q_hat``, one
         reduces the indicators ``y <= q_hat`` to PSU sums for their variance (the other verbs' pass).
+
+        Examples
+        --------
+        >>> design.quantile("income", q=0.5, by="sex")  # medians with Woodruff intervals
+        >>> design.quantile(["income", "rent"], q=[0.25, 0.5, 0.75])
         """
         where = "SurveyDesign.quantile"
         names = _names(variables)
