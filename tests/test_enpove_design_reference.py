@@ -62,17 +62,20 @@ class Round:
     round: str
     build: Callable[[Path], None]
     module_100: str  # the file the household module must come from
+    psu: tuple[str, ...]  # the PSU option the manifest must record (source columns)
 
 
 ROUNDS = {
-    "enpove_2022_segment": Round("2022", _segment_round, SPSS_100_2022),
+    "enpove_2022_segment": Round("2022", _segment_round, SPSS_100_2022, ("CIUDAD", "CONO", "SEGMENTO")),
     "enpove_2022_conglomerado": Round(
-        "2022", lambda target: _link_folder(shared_path("data", "enpove", "2022"), target), CSV_100_2022
+        "2022", lambda target: _link_folder(shared_path("data", "enpove", "2022"), target), CSV_100_2022,
+        ("CONGLOMERADO",),
     ),
     "enpove_2018": Round(
         "2018",
         lambda target: _link_folder(shared_path("data", "enpove", "2018"), target),
         "ENPOVE_Capitulo 100 - Carctaerísticas de la Vivienda y del Hogar.sav.sav",
+        ("CONGLOMERADO",),
     ),
 }
 
@@ -173,10 +176,13 @@ def test_every_reference_case_is_mapped(reference):
 
 
 @pytest.mark.parametrize("design", sorted(ROUNDS))
-def test_household_module_is_the_expected_file(design, harmonised):
-    """The segment design needs INEI's SPSS module 100 (the only file with SEGMENTO) to be the one read."""
-    inputs = {i["module"]: i["file"] for i in harmonised(design)["manifest"]["inputs"]}
+def test_household_module_and_psu_are_the_expected_ones(design, harmonised):
+    """The segment design needs INEI's SPSS module 100 (the only file with SEGMENTO) to be the one read, and the
+    manifest to say which PSU option the round used."""
+    manifest = harmonised(design)["manifest"]
+    inputs = {i["module"]: i["file"] for i in manifest["inputs"]}
     assert inputs["100"] == ROUNDS[design].module_100
+    assert tuple(manifest["design"]["psu"]) == ROUNDS[design].psu
 
 
 @pytest.mark.parametrize("level", sorted(LEVELS))
