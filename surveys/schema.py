@@ -4,7 +4,8 @@ This module holds the schema only, as an explicit mapping (name -> dtype, catego
 variable feeds which column lives in each round's crosswalk (`surveys/<source>_<round>/variables.csv`).
 
 Versioning: `SCHEMA_VERSION` is stamped into every Parquet file. Bump the minor part for added columns, the major
-part for renames or removals.
+part for renames or removals (of columns or categories). 2.0: `migratory_document` holds round-neutral kinds of
+permit (each round's permit codes map to them), and `n_household_members_left_behind` is new.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "2.0"
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,11 @@ EDUCATION_COUNTRY = ("venezuela", "peru", "none")
 # Migration (module 300 of ENPOVE 2022).
 ENTRY_POINT = ("tumbes", "tacna", "inapari", "lima_airport", "other")
 MIGRATORY_STATUS = ("regular", "asylum_seeker", "refugee", "irregular")
+# The permit or document a migrant holds, in round-neutral kinds: each round's own permit codes (II ENPOVE 2022's
+# P307, ENPOVE 2018's P315 options) map to these in its crosswalk.
 MIGRATORY_DOCUMENT = (
-    "cpp", "ce_humanitarian", "ce_ptp", "ce_vulnerability", "ce_resident_family", "ce_worker", "ce_refugee",
-    "ce_other", "ptp", "ptp_expired", "humanitarian_visa_extended", "tourist", "dni", "other_permit", "none",
+    "residence_card", "temporary_permit", "temporary_permit_applicant", "temporary_permit_expired", "refugee_card",
+    "asylum_applicant", "visa", "tourist", "national_id", "other", "none",
 )
 ASYLUM_CLAIM = ("pending", "abandoned", "recognised", "denied", "never_applied")
 # Health, employment, gender.
@@ -133,6 +136,11 @@ PERSON_COLUMNS: tuple[Column, ...] = (
     ),
     Column("intends_to_stay", pl.Boolean(), "Plans to stay living in the host country."),
     Column("left_household_members_behind", pl.Boolean(), "Left members of the household in the origin country."),
+    Column(
+        "n_household_members_left_behind", pl.Int16(),
+        "Members of the household the person lived with who stayed in the origin country (0 if none; null when not "
+        "asked).", unit="persons",
+    ),
     # Health.
     Column("has_health_insurance", pl.Boolean(), "Affiliated to any health insurance."),
     Column("insured_sis", pl.Boolean(), "Affiliated to the public Seguro Integral de Salud (SIS)."),
