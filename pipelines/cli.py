@@ -64,7 +64,8 @@ def guarded(command):
                 raise
             raise _fail(exc, 1) from None
         except KeyboardInterrupt:
-            raise _fail(KeyboardInterrupt("interrupted; the store is as it was before this command"), 130) from None
+            interrupted = KeyboardInterrupt("interrupted; the store holds a whole version, the one before or the new one")
+            raise _fail(interrupted, 130) from None
         except Exception as exc:
             if os.environ.get("SURVEYS_DEBUG"):
                 raise

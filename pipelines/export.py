@@ -109,17 +109,21 @@ def export_harmonised(store: Path, table: str, rounds: list[tuple[str, str]], ou
     staging = out / f".{table}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     paths = []
-    for source, round_ in rounds:
-        path = partition(store, table, source, round_) / "part-0.parquet"
-        frame = pl.read_parquet(path, glob=False)
-        _check_columns(frame.columns, list(columns), str(path))
-        kept = [c for c in columns if c not in PARTITION_KEYS]
-        frame = frame.select(pl.col(c).cast(columns[c]) for c in kept)
-        relative = Path(table) / f"source={source}" / f"round={round_}" / "part-0.parquet"
-        synthetic = bool(frame["synthetic"].any()) if frame.height else False
-        _write(frame.to_arrow(), staging / relative.relative_to(table),
-               {"schema_version": schema.SCHEMA_VERSION, "synthetic": str(synthetic).lower()})
-        paths.append(out / relative)
+    try:
+        for source, round_ in rounds:
+            path = partition(store, table, source, round_) / "part-0.parquet"
+            frame = pl.read_parquet(path, glob=False)
+            _check_columns(frame.columns, list(columns), str(path))
+            kept = [c for c in columns if c not in PARTITION_KEYS]
+            frame = frame.select(pl.col(c).cast(columns[c]) for c in kept)
+            relative = Path(table) / f"source={source}" / f"round={round_}" / "part-0.parquet"
+            synthetic = bool(frame["synthetic"].any()) if frame.height else False
+            _write(frame.to_arrow(), staging / relative.relative_to(table),
+                   {"schema_version": schema.SCHEMA_VERSION, "synthetic": str(synthetic).lower()})
+            paths.append(out / relative)
+    except BaseException:  # a full disk leaves the earlier export, and no half-written staging folder
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     shutil.rmtree(out / table, ignore_errors=True)
     staging.mkdir(parents=True, exist_ok=True)
     staging.rename(out / table)
@@ -131,8 +135,12 @@ def export_derived(frame: pl.DataFrame, name: str, expected: pl.Schema, out: Pat
     frame = frame.select(pl.col(c).cast(t) for c, t in expected.items())
     path = out / f"{name}.parquet"
     partial = out / f".{name}.parquet.partial"
-    _write(frame.to_arrow(), partial, {"schema_version": schema.SCHEMA_VERSION})
-    partial.replace(path)
+    try:
+        _write(frame.to_arrow(), partial, {"schema_version": schema.SCHEMA_VERSION})
+        partial.replace(path)
+    finally:
+        if partial.exists():
+            partial.unlink()
     return path
 
 

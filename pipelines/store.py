@@ -3,6 +3,7 @@
 The store is a folder the package owns and marks::
 
     <store>/STORE.json                     format, format version, store id, current version (the pointer)
+    <store>/manifest.json                  a copy of the current version's manifest (where the old layout had it)
     <store>/.lock                          held by the one process writing the store
     <store>/versions/<id>/manifest.json    one complete version:
     <store>/versions/<id>/households/source=enpove/round=2022/part-0.parquet
@@ -366,7 +367,7 @@ def _remove_leftovers(store: Path) -> None:
         for path in versions.iterdir():
             if path.name.endswith(PARTIAL):
                 shutil.rmtree(path, ignore_errors=True)
-    for path in store.glob(f".{POINTER}.*.tmp"):
+    for path in [*store.glob(f".{POINTER}.*.tmp"), *store.glob(f".{MANIFEST}.*.tmp")]:
         with contextlib.suppress(OSError):
             path.unlink()
 
@@ -463,7 +464,22 @@ def _new_version(store: Path) -> Iterator[tuple[Path, dict]]:
         raise
     previous = _swap(store, version_id)
     state["version"] = store / VERSIONS / version_id
+    _copy_manifest(store, state["version"])
     _prune(store, {version_id, previous} if previous else {version_id})
+
+
+def _copy_manifest(store: Path, version: Path) -> None:
+    """`<store>/manifest.json`: a copy of the current version's manifest for tools that read it where the earlier
+    layout had it (replaced atomically after the pointer; the pointer, `STORE.json`, is what readers follow)."""
+    tmp = store / f".{MANIFEST}.{uuid.uuid4().hex[:8]}.tmp"
+    try:
+        shutil.copyfile(version / MANIFEST, tmp)
+        os.replace(tmp, store / MANIFEST)
+    except OSError:
+        pass  # a courtesy copy: the store is whole without it
+    finally:
+        if tmp.exists():
+            tmp.unlink()
 
 
 def _carry_derived(current: Path | None, staging: Path) -> dict:
