@@ -305,7 +305,7 @@ def store_lock(store: Path, *, timeout: float | None = None) -> Iterator[None]:
         return
     timeout = LOCK_TIMEOUT if timeout is None else timeout
     path = store / LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
     try:
         started, said = time.monotonic(), False
         while not _try_lock(fd):
