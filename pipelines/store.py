@@ -205,6 +205,28 @@ def _legacy_symlink_store(store: Path) -> bool:
     return store.is_symlink() and Path(os.readlink(store)).parent.name == f"{store.name}.versions"
 
 
+def _migrate_legacy(store: Path) -> None:
+    """The earlier layout, made by this package: `<store>` a symbolic link to `<store>.versions/<id>/`. Its current
+    version moves into a marked store folder and the link is removed (both this package's); `<store>.versions/`,
+    with any older versions, is left where it is, and the user is told it can be deleted."""
+    target = store.parent / os.readlink(store)
+    if not (target / MANIFEST).is_file():
+        raise StoreError(f"a store in the old format (a symbolic link into {store.name}.versions/) whose current "
+                         "version is missing or incomplete", where=str(store),
+                         hint=f"Delete {store} and {store.name}.versions/ (both made by `surveys refresh`), then "
+                              "refresh again.")
+    staging = store.parent / f".{store.name}.migrating-{uuid.uuid4().hex[:8]}"
+    (staging / VERSIONS).mkdir(parents=True)
+    target.rename(staging / VERSIONS / target.name)
+    _write_pointer(staging, {"format": STORE_FORMAT, "format_version": FORMAT_VERSION, "store_id": uuid.uuid4().hex,
+                             "current": target.name, "migrated_from": f"{store.name}.versions/{target.name}"})
+    _copy_manifest(staging, staging / VERSIONS / target.name)
+    os.unlink(store)  # the old layout's link, not what it pointed to
+    staging.rename(store)
+    notify(f"{store}: the store moved from the old layout (a symbolic link into {store.name}.versions/) into a "
+           f"store folder; {target.parent} keeps only older versions and can be deleted")
+
+
 def _check_ours(store: Path) -> None:
     """A writer may use `store` only if it is absent, an empty folder or a marked store."""
     if _legacy_symlink_store(store):
@@ -231,11 +253,11 @@ def _check_ours(store: Path) -> None:
 _held = threading.local()
 
 
-def _wait_message(line: str) -> None:
+def _notify(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-on_wait: Callable[[str], None] = _wait_message  # how a waiting writer says so; the CLI may replace it
+notify: Callable[[str], None] = _notify  # how the store tells the user something (a writer waiting, a migration)
 
 
 def _try_lock(fd: int) -> bool:
@@ -317,7 +339,7 @@ def store_lock(store: Path, *, timeout: float | None = None) -> Iterator[None]:
                     hint=f"Let it finish and run the command again (the lock is {path}; its process releases it "
                          "when it ends, and SURVEYS_LOCK_TIMEOUT sets the wait in seconds).")
             if not said:
-                on_wait(f"waiting for another surveys process{_holder(path)} writing {store} "
+                notify(f"waiting for another surveys process{_holder(path)} writing {store} "
                         f"(up to {timeout:.0f} s)…")
                 said = True
             time.sleep(0.05)
@@ -378,6 +400,8 @@ def open_for_writing(store: Path, *, raw: Path | None = None, timeout: float | N
     folder, hold its lock, and remove what killed writers left; yields the store folder."""
     store = Path(store)
     check_store_location(store, raw)
+    if _legacy_symlink_store(store):
+        _migrate_legacy(store)
     _check_ours(store)
     store.mkdir(parents=True, exist_ok=True)
     with store_lock(store, timeout=timeout):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 import pipelines.store as store_module
 from pipelines.errors import StoreError
 from pipelines.refresh import refresh
-from pipelines.store import current_version
+from pipelines.store import current_version, read_manifest, scan_table
 from surveys.schema import SCHEMA_VERSION, polars_schema
 from tests.conftest import shared_path
 
@@ -110,3 +111,22 @@ def test_the_store_is_a_marked_folder_with_a_pointer_and_no_symlink(raw, tmp_pat
     refresh(raw, store, force=True)
     versions = sorted(p.name for p in (store / "versions").iterdir())
     assert len(versions) == 2 and first not in versions  # the current one and the one before it
+
+
+def test_a_store_of_the_old_symlinked_layout_is_moved_into_a_store_folder(raw, tmp_path, capsys):
+    built = tmp_path / "built"
+    refresh(raw, built)
+    version = current_version(built)
+    persons = scan_table(built, "persons").collect()
+    old = tmp_path / "old.versions"
+    old.mkdir()
+    (old / "20200101T000000-older").mkdir()  # an older version the old layout kept
+    version.rename(old / version.name)
+    store = tmp_path / "old"
+    os.symlink(os.path.relpath(old / version.name, tmp_path), store)
+    assert read_manifest(store)  # readers follow the old link until a writer moves it
+    assert refresh(raw, store).unchanged == ["enpove/2022"]  # moved, and nothing to redo
+    assert store.is_dir() and not store.is_symlink() and (store / "STORE.json").is_file()
+    assert scan_table(store, "persons").collect().equals(persons)
+    assert sorted(p.name for p in old.iterdir()) == ["20200101T000000-older"]  # left for the user to delete
+    assert "old layout" in capsys.readouterr().err
