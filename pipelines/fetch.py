@@ -494,7 +494,9 @@ def _build(target: Path, new: Path, changed: dict, recorded: dict, spec: RoundSp
 
 
 def _notes(spec: RoundSpec, changed: dict, plan: list[Download]) -> list[str]:
-    notes = [f"module {m} of {spec.name}: no INEI code in source.yaml, not fetched" for m in not_declared(spec)]
+    missing = not_declared(spec)
+    notes = [f"{spec.name} modules {', '.join(missing)}: no INEI code in source.yaml (not known), not fetched"] \
+        if missing else []
     for module, (_path, entry, members) in changed.items():
         notes += [f"{s['name']}: not unpacked ({s['reason']})" for s in entry["skipped"]]
         item = next(d for d in plan if d.module == module)

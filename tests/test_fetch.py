@@ -22,7 +22,7 @@ from pipelines.errors import FetchError
 from pipelines.fetch import fetch_round, plan_downloads, read_fetched
 from pipelines.read import find_module_files
 from pipelines.specs import load_round_spec
-from tests.conftest import REPO
+from tests.conftest import REPO, shared_path
 
 SURVEY = "769"
 HTML = b"<!DOCTYPE html><html><body>Error: el archivo no existe</body></html>"
@@ -354,3 +354,31 @@ def test_cli_errors_in_one_line_and_exit_1(fetched_raw, portal):
     assert snapshot(fetched_raw) == before
     unknown = CliRunner().invoke(app, ["fetch", "enpove", "1999", "--raw", str(fetched_raw)])
     assert unknown.exit_code == 1 and "no spec for enpove/1999" in unknown.output
+
+
+# --- ENPOVE 2018: the codes the issue gives, on INEI's real chapters ------------------------------------------------
+
+
+def test_enpove_2018_fetches_the_chapters_whose_codes_are_known(tmp_path):
+    """INEI's real 2018 chapters (read in place from ../shared) zipped as the portal names them: 642-Modulo<code>.
+    Chapter 600's remittances file rides in 600's zip here (which zip INEI puts it in is not known)."""
+    spec = load_round_spec(REPO / "surveys" / "enpove_2018")
+    found = find_module_files(shared_path("data", "enpove", "2018"), spec)
+    codes = {"100": "1416", "200": "1417", "400": "1421", "500": "1422", "600": "1423", "700": "1426"}
+    files = {f"/SPSS/642-Modulo{code}.zip": zip_bytes({
+        found[m].path.name: found[m].path.read_bytes()
+        for m in (module, *(["600_630"] if module == "600" else []))
+    }) for module, code in codes.items()}
+    server = Portal(files)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        report = fetch_round(spec, tmp_path, base_url=server.url)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert report.fetched == [f"module {m} (INEI {c})" for m, c in codes.items()]
+    assert "enpove/2018 modules 300, 300_318, 800: no INEI code in source.yaml (not known), not fetched" in report.notes
+    folder = tmp_path / "enpove" / "2018"
+    assert sorted(find_module_files(folder, spec)) == ["100", "200", "400", "500", "600", "600_630", "700"]
+    with pytest.raises(FetchError, match="module 800 has no inei_code"):
+        plan_downloads(spec, "spss", modules=["800"])
