@@ -94,7 +94,7 @@ def fetch(
         with _download_bars() as progress:
             report = fetch_round(load_round_spec(folder), raw, fmt=fmt, modules=modules,
                                  base_url=base_url or DEFAULT_BASE_URL, progress=progress)
-    except SurveysError as exc:
+    except (SurveysError, OSError) as exc:  # OSError: the raw folder cannot be written (permissions, full disk)
         console.print(f"[red]error:[/red] {exc}\n  {raw} is as it was.")
         raise typer.Exit(1) from exc
     for label in report.fetched:

@@ -193,14 +193,19 @@ def _open(url: str, headers: dict[str, str], label: str):
 def _copy(response, handle, label: str, done: int, total: int | None, progress: Progress) -> int:
     """Append the response's body to `handle`; the bytes written so far, also when the connection drops."""
     with contextlib.closing(response):
-        try:
-            while block := response.read(CHUNK):
-                handle.write(block)
-                done += len(block)
-                progress(label, done, total)
-        except (OSError, http.client.HTTPException):  # dropped mid-file: the caller resumes
-            pass
+        while block := _read(response):
+            handle.write(block)  # a full disk is an OSError of its own, not a dropped connection
+            done += len(block)
+            progress(label, done, total)
     return done
+
+
+def _read(response) -> bytes:
+    """The next block of the body; empty at its end or when the connection drops (the caller resumes)."""
+    try:
+        return response.read(CHUNK)
+    except (OSError, http.client.HTTPException):
+        return b""
 
 
 def _total(response, start: int = 0) -> int | None:
@@ -264,7 +269,8 @@ def download(url: str, dest: Path, *, label: str, known: dict | None = None,
 def _check_is_zip(path: Path, label: str, url: str) -> None:
     if zipfile.is_zipfile(path):
         return
-    head = path.read_bytes()[:512]
+    with path.open("rb") as handle:
+        head = handle.read(512)
     if b"<html" in head.lower() or b"<!doctype" in head.lower():
         raise FetchError(f"{label}: the portal answered with a web page (HTML), not a zip", where=url,
                          hint="The module code may be wrong, or the portal busy: open the URL in a browser.")
@@ -372,6 +378,7 @@ def unpack(path: Path, members: tuple[Member, ...], folder: Path) -> list[dict]:
         for member in (m for m in members if not m.skipped):
             target = folder / member.name
             target.parent.mkdir(parents=True, exist_ok=True)
+            target.unlink(missing_ok=True)  # a hard link to the round folder's file: never write through it
             digest = hashlib.sha256()
             with archive.open(member.entry) as source, target.open("wb") as out:
                 while block := source.read(CHUNK):

@@ -300,10 +300,19 @@ def test_a_web_page_instead_of_a_zip(fetched_raw, portal, spec):
     assert snapshot(fetched_raw) == before
 
 
-def test_a_zip_cut_short_on_the_server(fetched_raw, portal, spec):
-    portal.files["/SPSS/769-Modulo1716.zip"] = portal.files["/SPSS/769-Modulo1716.zip"][:-200]
+def damaged(body: bytes) -> bytes:
+    middle = len(body) // 3
+    return body[:middle] + bytes([body[middle] ^ 0xFF]) + body[middle + 1:]
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda body: body[:-200], "cut short or corrupt"),  # the zip's directory is gone
+    (damaged, "fails its CRC check"),  # a flipped byte in a member: its CRC (or its deflate stream) fails
+])
+def test_a_damaged_zip_on_the_server(fetched_raw, portal, spec, damage, words):
+    portal.files["/SPSS/769-Modulo1716.zip"] = damage(portal.files["/SPSS/769-Modulo1716.zip"])
     before = snapshot(fetched_raw)
-    with pytest.raises(FetchError, match=r"module 600 .*cut short or corrupt"):
+    with pytest.raises(FetchError, match=rf"module 600 .*{words}"):
         fetch_round(spec, fetched_raw, base_url=portal.url)
     assert snapshot(fetched_raw) == before
 
