@@ -391,3 +391,22 @@ def test_enpove_2018_fetches_the_chapters_whose_codes_are_known(tmp_path):
     assert sorted(find_module_files(folder, spec)) == ["100", "200", "400", "500", "600", "600_630", "700"]
     with pytest.raises(FetchError, match="module 800 has no inei_code"):
         plan_downloads(spec, "spss", modules=["800"])
+
+
+def test_an_error_after_unpacking_leaves_a_same_named_file_untouched(fetched_raw, portal, spec):
+    """The new round folder hard-links the old one's files: unpacking over one must not write through the link."""
+    folder = fetched_raw / "enpove" / "2022"
+    (folder / "769-Modulo1711" / "Características de la vivienda y del hogar.sav").write_bytes(b"placed by hand")
+    shutil.copy(folder / "769-Modulo1715" / "Educación.csv", folder / "ENPOVE2022_V_500 Educación.sav")
+    before = snapshot(fetched_raw)
+    with pytest.raises(FetchError, match="two files for one module"):  # raised after module 100 is unpacked
+        fetch_round(spec, fetched_raw, fmt="spss", modules=["100", "500"], base_url=portal.url)
+    assert snapshot(fetched_raw) == before
+
+
+def test_a_killed_fetchs_temporary_folder_is_cleared(fetched_raw, portal, spec):
+    """A temporary folder left by a killed fetch would be taken for a round by the refresh: the next fetch removes it."""
+    leftover = fetched_raw / "enpove" / ".2022.fetch-killed"
+    (leftover / "round").mkdir(parents=True)
+    fetch_round(spec, fetched_raw, fmt="csv", base_url=portal.url)
+    assert not leftover.exists()
