@@ -208,27 +208,32 @@ def _read(response) -> bytes:
         return b""
 
 
-def _total(response, start: int = 0) -> int | None:
+def _total(response) -> int | None:
     length = response.headers.get("Content-Length")
-    return start + int(length) if length and length.isdigit() else None
+    return int(length) if length and length.isdigit() else None
 
 
-def _resumed_at(response) -> int:
-    """Where a resumed response's body starts in the file: 0 unless it is a 206 with a Content-Range."""
-    if response.status != 206:
+def _resumed_at(response) -> int | None:
+    """Where a resumed response's body starts in the file: 0 for a whole file (200), the start of a 206's
+    Content-Range, None when it cannot be told."""
+    if response.status == 200:
         return 0
-    content_range = response.headers.get("Content-Range", "")  # bytes 1000-1999/2000
-    start = content_range.removeprefix("bytes ").split("-", 1)[0]
-    return int(start) if start.isdigit() else 0
+    start = response.headers.get("Content-Range", "").removeprefix("bytes ").split("-", 1)[0]  # bytes 10-19/20
+    return int(start) if response.status == 206 and start.isdigit() else None
 
 
 def _resume(url: str, handle, got: int, validator: str, label: str):
-    """Ask for the rest of the file from byte `got`; rewind `handle` to where the answer starts."""
+    """Ask for the rest of the file from byte `got`; rewind `handle` to where the answer starts (0 when the
+    server ignores the Range and sends the whole file again)."""
     headers = {"Range": f"bytes={got}-", **({"If-Range": validator} if validator else {})}
     response = _open(url, headers, label)
-    start = _resumed_at(response)
-    if start != got:  # the server sent the whole file again (or an unexpected range): restart
-        start = 0
+    start = _resumed_at(response) if response is not None else None
+    if start not in (0, got):
+        if response is not None:
+            response.close()
+        raise FetchError(f"{label}: the portal answered the resumed download from byte {got:,} with "
+                         f"{'nothing' if response is None else response.headers.get('Content-Range')}", where=url,
+                         hint="Run the fetch again.")
     handle.seek(start)
     handle.truncate()
     return response, start

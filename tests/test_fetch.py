@@ -87,8 +87,8 @@ def portal_files(tmp_path_factory, spec):
 
 class Portal(ThreadingHTTPServer):
     """A local stand-in for INEI's portal. `how[path]` picks a misbehaviour: an HTTP status, `html`, `drop`
-    (the connection closes half-way through the body, every time), `drop_once`, `no_range` (Range ignored) or
-    `no_conditional` (If-None-Match ignored). `requests` logs (path, headers) of every GET."""
+    (the connection closes half-way through the body, every time), `drop_once`, `no_range` (Range ignored),
+    `wrong_range` (a Range answered from byte 1) or `no_conditional` (If-None-Match ignored). `requests` logs (path, headers) of every GET."""
 
     daemon_threads = True
 
@@ -142,6 +142,8 @@ class Handler(BaseHTTPRequestHandler):
         start = int(self.headers["Range"].removeprefix("bytes=").rstrip("-")) if "Range" in self.headers else 0
         if "no_range" in how:
             start = 0
+        elif "wrong_range" in how and start:
+            start = 1
         cut = "drop" in how or ("drop_once" in how and path not in self.server.dropped)
         self.server.dropped.add(path)
         headers = {"ETag": etag, "Content-Type": "application/x-zip-compressed"}
@@ -288,6 +290,15 @@ def test_a_connection_that_keeps_dropping_is_a_truncated_download(fetched_raw, p
         fetch_round(spec, fetched_raw, base_url=portal.url)
     assert "module 200 (INEI 1712): truncated download" in one_line_error(excinfo)
     assert len(portal.gets("/SPSS/769-Modulo1712.zip")) == 4  # resumed three times before giving up
+    assert snapshot(fetched_raw) == before
+
+
+def test_a_resumed_download_answered_from_the_wrong_byte(fetched_raw, portal, spec):
+    portal.how["/SPSS/769-Modulo1712.zip"] = {"drop_once": True, "wrong_range": True}
+    before = snapshot(fetched_raw)
+    with pytest.raises(FetchError) as excinfo:
+        fetch_round(spec, fetched_raw, base_url=portal.url)
+    assert "module 200 (INEI 1712): the portal answered the resumed download from byte" in one_line_error(excinfo)
     assert snapshot(fetched_raw) == before
 
 
