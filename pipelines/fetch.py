@@ -398,7 +398,11 @@ def read_fetched(folder: Path) -> dict:
     path = folder / MANIFEST
     if not path.is_file():
         return {"downloads": {}}
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise FetchError(f"not a fetch record ({exc})", where=str(path),
+                         hint="Delete it: the next fetch downloads every module again.") from exc
 
 
 def _intact(entry: dict | None, url: str, folder: Path) -> dict | None:

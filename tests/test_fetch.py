@@ -421,3 +421,9 @@ def test_a_killed_fetchs_temporary_folder_is_cleared(fetched_raw, portal, spec):
     (leftover / "round").mkdir(parents=True)
     fetch_round(spec, fetched_raw, fmt="csv", base_url=portal.url)
     assert not leftover.exists()
+
+
+def test_a_damaged_fetch_record_is_named(fetched_raw, portal, spec):
+    (fetched_raw / "enpove" / "2022" / "FETCHED.json").write_text("{", encoding="utf-8")
+    with pytest.raises(FetchError, match=r"FETCHED\.json: not a fetch record .* Delete it"):
+        fetch_round(spec, fetched_raw, fmt="csv", base_url=portal.url)
