@@ -196,6 +196,7 @@ def test_fetch_refresh_then_report_end_to_end(tmp_path, portal, monkeypatch):
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())
     assert "fetched module 100 (INEI 1711)" in output and "stored enpove/2022" in output
+    assert "module 800 (INEI 1718)" in output.split("fetched")[0] and " kB" in output  # a bar per download
     folder = tmp_path / "raw" / "enpove" / "2022"
     assert (folder / "769-Modulo1711" / "Características de la vivienda y del hogar.sav").is_file()
     assert not (folder / "769-Modulo1711" / DICTIONARY.format(module="100")).exists()  # the refresh would trip
