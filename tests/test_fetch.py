@@ -21,6 +21,7 @@ from pipelines.cli import app
 from pipelines.errors import FetchError
 from pipelines.fetch import fetch_round, plan_downloads, read_fetched
 from pipelines.read import find_module_files
+from pipelines.refresh import refresh
 from pipelines.specs import load_round_spec
 from tests.conftest import REPO, shared_path
 
@@ -380,7 +381,7 @@ def test_cli_errors_in_one_line_and_exit_1(fetched_raw, portal):
 # --- ENPOVE 2018: the codes the issue gives, on INEI's real chapters ------------------------------------------------
 
 
-def test_enpove_2018_fetches_the_chapters_whose_codes_are_known(tmp_path):
+def test_enpove_2018_fetches_the_chapters_whose_codes_are_known_and_refreshes(tmp_path):
     """INEI's real 2018 chapters (read in place from ../shared) zipped as the portal names them: 642-Modulo<code>.
     Chapter 600's remittances file rides in 600's zip here (which zip INEI puts it in is not known)."""
     spec = load_round_spec(REPO / "surveys" / "enpove_2018")
@@ -401,6 +402,8 @@ def test_enpove_2018_fetches_the_chapters_whose_codes_are_known(tmp_path):
     assert "enpove/2018 modules 300, 300_318, 800: no INEI code in source.yaml (not known), not fetched" in report.notes
     folder = tmp_path / "enpove" / "2018"
     assert sorted(find_module_files(folder, spec)) == ["100", "200", "400", "500", "600", "600_630", "700"]
+    refreshed = refresh(tmp_path, tmp_path / "store")
+    assert refreshed.written == ["enpove/2018"], refreshed.failed
     with pytest.raises(FetchError, match="module 800 has no inei_code"):
         plan_downloads(spec, "spss", modules=["800"])
 
