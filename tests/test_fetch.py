@@ -59,7 +59,8 @@ def zip_bytes(members: dict[str, bytes]) -> bytes:
 
 def module_zips(folder: Path, spec, fmt_dir: str) -> dict[str, bytes]:
     """The portal's zips of a synthetic round folder: `/<FMT>/769-Modulo<code>.zip`, each module's file under a
-    folder named like the zip; module 100's zip also holds a PDF named after the module and the SYNTHETIC marker."""
+    folder named like the zip (as an analyst's script on GitHub opens `769-Modulo1719\\800 Género y
+    victimización`); module 100's zip also holds a PDF named after the module and the SYNTHETIC marker."""
     zips = {}
     for module, found in find_module_files(folder, spec).items():
         code = spec.consolidated.inei_code if module == "consolidated" else spec.modules[module].inei_code
