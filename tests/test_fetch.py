@@ -432,3 +432,17 @@ def test_a_damaged_fetch_record_is_named(fetched_raw, portal, spec):
     (fetched_raw / "enpove" / "2022" / "FETCHED.json").write_text("{", encoding="utf-8")
     with pytest.raises(FetchError, match=r"FETCHED\.json: not a fetch record .* Delete it"):
         fetch_round(spec, fetched_raw, fmt="csv", base_url=portal.url)
+
+
+def test_stata_zips_are_fetched_too(tmp_path, portal, spec):
+    import pyreadstat
+
+    sav = zipfile.ZipFile(io.BytesIO(portal.files["/SPSS/769-Modulo1711.zip"]))
+    member = next(n for n in sav.namelist() if n.endswith(".sav"))
+    (tmp_path / "m.sav").write_bytes(sav.read(member))
+    frame, _meta = pyreadstat.read_sav(str(tmp_path / "m.sav"), output_format="polars")
+    pyreadstat.write_dta(frame, str(tmp_path / "m.dta"))
+    dta = member.removesuffix(".sav") + ".dta"
+    portal.files["/STATA/769-Modulo1711.zip"] = zip_bytes({dta: (tmp_path / "m.dta").read_bytes()})
+    fetch_round(spec, tmp_path / "raw", fmt="stata", modules=["100"], base_url=portal.url)
+    assert (tmp_path / "raw" / "enpove" / "2022" / dta).is_file()
