@@ -123,7 +123,8 @@ def _wanted(spec: RoundSpec, codes: dict, modules: list[str] | None) -> list[str
     if not modules:  # the consolidated file stands in for modules 200-800: fetched only when asked for
         return [m for m in codes if m != CONSOLIDATED]
     by_code = {code: m for m, (code, _parts) in codes.items()}
-    wanted = [by_code.get(m, m) for item in modules for m in item.split(",") if m.strip()]
+    names = [m.strip() for item in modules for m in item.split(",") if m.strip()]
+    wanted = [by_code.get(m, m) for m in names]
     for module in wanted:
         if module not in codes:
             known = "has no inei_code in source.yaml (INEI's code for it is not known)" if module in spec.modules \

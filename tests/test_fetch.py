@@ -265,6 +265,7 @@ def test_the_plan_comes_from_the_spec(spec):
     assert [d.inei_code for d in plan] == ["1711", "1712", "1713", "1714", "1715", "1716", "1717", "1718"]
     assert plan[2].url == "https://example.org/descarga/STATA/769-Modulo1713.zip" and plan[2].optional == ("300_1",)
     assert [d.module for d in plan_downloads(spec, "csv", modules=["1721"])] == ["consolidated"]
+    assert [d.module for d in plan_downloads(spec, "csv", modules=["100, 1712", "500"])] == ["100", "200", "500"]
     with pytest.raises(FetchError, match="not a module of enpove/2022"):
         plan_downloads(spec, "csv", modules=["900"])
     with pytest.raises(FetchError, match="format `xlsx`"):
