@@ -114,15 +114,21 @@ def _download_bars():
     from rich.progress import BarColumn, DownloadColumn, TransferSpeedColumn
 
     columns = (TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
-    with Progress(*columns, console=console, transient=False) as bar:
-        tasks: dict[str, int] = {}
+    bar = Progress(*columns, console=console, transient=False)
+    tasks: dict[str, int] = {}
 
-        def progress(label: str, done: int, total: int | None) -> None:
-            if label not in tasks:
-                tasks[label] = bar.add_task(label, total=total)
-            bar.update(tasks[label], completed=done, total=total)
+    def progress(label: str, done: int, total: int | None) -> None:
+        if not tasks:  # started at the first byte: a fetch with nothing to download draws nothing
+            bar.start()
+        if label not in tasks:
+            tasks[label] = bar.add_task(label, total=total)
+        bar.update(tasks[label], completed=done, total=total)
 
+    try:
         yield progress
+    finally:
+        if tasks:
+            bar.stop()
 
 
 @app.command()

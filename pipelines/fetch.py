@@ -432,13 +432,27 @@ def _link_existing(target: Path, into: Path, leave_out: set[str]) -> None:
             shutil.copy2(path, into / relative)
 
 
-def check_clashes(folder: Path, spec: RoundSpec) -> None:
-    """The new round folder holds one data file per module, and not the consolidated file beside its modules'
-    files: what the refresh needs (`pipelines.read.find_module_files`)."""
+def _data_files(folder: Path, spec: RoundSpec) -> dict[str, list[str]]:
+    """The data files in a round folder by the module their name fits, as the refresh recognises them."""
     found: dict[str, list[str]] = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in READERS):
         for module in _modules_named(fold(path.stem), spec)[:1]:
             found.setdefault(module, []).append(path.relative_to(folder).as_posix())
+    return found
+
+
+def missing_required(folder: Path, spec: RoundSpec) -> list[str]:
+    """Required modules (the base household and person modules) the round folder has no file of."""
+    found = set(_data_files(folder, spec)) if folder.is_dir() else set()
+    if CONSOLIDATED in found and spec.consolidated:
+        found |= set(spec.consolidated.modules)
+    return [m for m, module in spec.modules.items() if module.required and m not in found]
+
+
+def check_clashes(folder: Path, spec: RoundSpec) -> None:
+    """The new round folder holds one data file per module, and not the consolidated file beside its modules'
+    files: what the refresh needs (`pipelines.read.find_module_files`)."""
+    found = _data_files(folder, spec)
     twice = {m: files for m, files in found.items() if len(files) > 1}
     covered = sorted(set(found) & set(spec.consolidated.modules)) if CONSOLIDATED in found else []
     if twice or covered:
@@ -544,4 +558,7 @@ def fetch_round(spec: RoundSpec, raw: Path, *, fmt: str = "spss", modules: list[
             _build(target, staging / "round", changed, recorded, spec)
             _swap(staging / "round", target, staging)
     report.notes = _notes(spec, changed, plan)
+    missing = missing_required(target, spec)
+    if missing:
+        report.notes.append(f"the refresh needs module(s) {', '.join(missing)} too: fetch them (--modules)")
     return report

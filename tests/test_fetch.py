@@ -445,5 +445,6 @@ def test_stata_zips_are_fetched_too(tmp_path, portal, spec):
     pyreadstat.write_dta(frame, str(tmp_path / "m.dta"))
     dta = member.removesuffix(".sav") + ".dta"
     portal.files["/STATA/769-Modulo1711.zip"] = zip_bytes({dta: (tmp_path / "m.dta").read_bytes()})
-    fetch_round(spec, tmp_path / "raw", fmt="stata", modules=["100"], base_url=portal.url)
+    report = fetch_round(spec, tmp_path / "raw", fmt="stata", modules=["100"], base_url=portal.url)
     assert (tmp_path / "raw" / "enpove" / "2022" / dta).is_file()
+    assert "the refresh needs module(s) 200 too: fetch them (--modules)" in report.notes
