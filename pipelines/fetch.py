@@ -40,8 +40,8 @@ from pathlib import Path, PurePosixPath
 
 from pipelines.errors import FetchError
 
-# `_carries` and `_modules_named` are how the refresh recognises a module file: a fetch must agree with it.
-from pipelines.read import CONSOLIDATED, READERS, _carries, _modules_named, fold, sha256_of
+# `carries` and `modules_named` are how the refresh recognises a module file: a fetch must agree with it.
+from pipelines.read import CONSOLIDATED, READERS, carries, modules_named, fold, sha256_of
 from pipelines.specs import RoundSpec
 
 DEFAULT_BASE_URL = "https://proyectos.inei.gob.pe/iinei/srienaho/descarga"
@@ -328,10 +328,10 @@ def classify(info: zipfile.ZipInfo, spec: RoundSpec, fmt: str) -> Member:
     name = _member_name(info)
     stem = fold(PurePosixPath(name).stem)
     member = Member(info.filename, name, None, info.file_size)
-    unknown = [c for c in spec.unknown_inei_codes if _carries(stem, c)]
+    unknown = [c for c in spec.unknown_inei_codes if carries(stem, c)]
     if unknown:
         return replace(member, skipped=f"carries INEI code {unknown[0]}, which the spec does not describe")
-    modules = _modules_named(stem, spec)
+    modules = modules_named(stem, spec)
     if len(modules) > 1:
         return replace(member, skipped=f"the name fits modules {modules}")
     if not modules:
@@ -436,7 +436,7 @@ def _data_files(folder: Path, spec: RoundSpec) -> dict[str, list[str]]:
     """The data files in a round folder by the module their name fits, as the refresh recognises them."""
     found: dict[str, list[str]] = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in READERS):
-        for module in _modules_named(fold(path.stem), spec)[:1]:
+        for module in modules_named(fold(path.stem), spec)[:1]:
             found.setdefault(module, []).append(path.relative_to(folder).as_posix())
     return found
 
