@@ -41,7 +41,7 @@ from pathlib import Path, PurePosixPath
 from pipelines.errors import FetchError
 
 # `carries` and `modules_named` are how the refresh recognises a module file: a fetch must agree with it.
-from pipelines.read import CONSOLIDATED, READERS, carries, modules_named, fold, sha256_of
+from pipelines.read import CONSOLIDATED, READERS, carries, fold, modules_named, sha256_of
 from pipelines.specs import RoundSpec
 
 DEFAULT_BASE_URL = "https://proyectos.inei.gob.pe/iinei/srienaho/descarga"
