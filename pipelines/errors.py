@@ -71,3 +71,7 @@ class StoreLocked(StoreError):
 
 class NotInStore(StoreError, FileNotFoundError):
     """Something asked of the store is not there (no store yet, a table not built); also a FileNotFoundError."""
+
+
+class FetchError(SurveysError):
+    """A download from the producer's portal failed or is not what the round's spec expects."""
