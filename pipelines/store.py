@@ -415,12 +415,13 @@ def open_for_writing(store: Path, *, raw: Path | None = None, timeout: float | N
         try:
             yield store
         finally:
-            if made and read_pointer(store).get("current") is None:
-                # The first write failed: unmark the folder again, so it is as it was (the idle lock file stays
-                # for anyone waiting on it; an empty folder or one holding only it counts as empty).
-                (store / POINTER).unlink()
-                with contextlib.suppress(OSError):
-                    (store / VERSIONS).rmdir()
+            # The first write failed: unmark the folder again, so it is as it was (the idle lock file stays for
+            # anyone waiting on it; an empty folder or one holding only it counts as empty). Never masks the error.
+            with contextlib.suppress(OSError, StoreError):
+                if made and read_pointer(store).get("current") is None:
+                    (store / POINTER).unlink()
+                    with contextlib.suppress(OSError):
+                        (store / VERSIONS).rmdir()
 
 
 # ---------------------------------------------------------------------------------------------------------------
