@@ -69,7 +69,8 @@ def main() -> int:
         from pipelines.synthetic import write_synthetic_round
 
         start = time.perf_counter()
-        write_synthetic_round(tmp / "synthetic" / "enpove" / "2022", households=args.households)
+        write_synthetic_round(tmp / "synthetic" / "enpove" / "2022", REPO / "surveys" / "enpove_2022",
+                              households=args.households)
         print(f"(generated the synthetic round in {time.perf_counter() - start:.1f} s; not part of the timing)")
         results.append(bench("synthetic 1.2M persons", tmp / "synthetic", args.repeat, tmp, 30.0, 2048.0))
     ratio = results[1]["median_s"] / results[0]["median_s"]

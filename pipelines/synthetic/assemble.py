@@ -9,7 +9,11 @@ from pipelines.specs import RoundSpec
 from pipelines.synthetic.catalogue import Catalogue
 from pipelines.synthetic.inei import crosswalk_columns
 
-PERSON_MODULES = ("200", "300", "400", "500", "600", "700", "800")
+
+def person_modules_of(spec: RoundSpec, cat: Catalogue) -> tuple[str, ...]:
+    """The round's person modules, the base person module first (each has a file of one row per person)."""
+    others = [m for m, module in spec.modules.items() if module.unit == "person" and m != cat.person_module]
+    return (cat.person_module, *others)
 
 
 def _layout_frame(frame: pl.DataFrame, filled: dict[str, np.ndarray], layout: tuple[str, ...],
@@ -29,12 +33,12 @@ def _layout_frame(frame: pl.DataFrame, filled: dict[str, np.ndarray], layout: tu
 
 
 def household_module(spec: RoundSpec, cat: Catalogue, base: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
-    """Module 100: every listed dwelling × household; only responding households answer."""
+    """The household module: every listed dwelling × household; only responding households answer."""
     responding = base["responding"].to_numpy()
-    answers = crosswalk_columns(spec, cat, "100", base, rng)
+    answers = crosswalk_columns(spec, cat, cat.household_module, base, rng)
     preset = set(base.columns)
     filled = {k: np.where(responding, v, None) for k, v in answers.items() if k not in preset}
-    layout = cat.layout["100"]
+    layout = cat.layout[cat.household_module]
     answered = frozenset(c for c in cat.multiple_response if c in layout)
     frame = _layout_frame(base, filled, layout, answered)
     blank = [c for c in layout if c in answered]
@@ -42,7 +46,7 @@ def household_module(spec: RoundSpec, cat: Catalogue, base: pl.DataFrame, rng: n
 
 
 def _in_universe(cat: Catalogue, module: str, persons: pl.DataFrame) -> pl.Series:
-    if module == "200":
+    if module == cat.person_module:
         return pl.Series([True] * persons.height)
     migrants_only, min_age = cat.universe(module)
     keep = persons["age"] >= min_age
@@ -51,29 +55,36 @@ def _in_universe(cat: Catalogue, module: str, persons: pl.DataFrame) -> pl.Serie
 
 def person_modules(spec: RoundSpec, cat: Catalogue, base: pl.DataFrame, persons: pl.DataFrame,
                    rng: np.random.Generator) -> dict[str, pl.DataFrame]:
-    """Modules 200-800: one row per person in the module's universe, keyed and weighted like INEI's files."""
-    ids = base.select("row", *[c for c in cat.layout["200"] if c in base.columns and c != "factorfinal"],
-                      "factorfinal")
-    people = persons.join(ids, on="row", how="left", maintain_order="left").with_columns(
-        pl.col("P200_N").cast(pl.String),
-        pl.when(pl.col("age") >= 12).then(pl.col("P200_N")).otherwise(pl.lit(1)).cast(pl.String).alias("informant"),
-        pl.lit("1").alias("PRESFIN"),
+    """Person modules: one row per person in the module's universe, keyed and weighted like INEI's files."""
+    weight, person = spec.design.weight, cat.role("person")
+    ids = base.select("row", *[c for c in cat.layout[cat.person_module] if c in base.columns and c != weight],
+                      weight)
+    people = persons.rename({"_person": person}).join(ids, on="row", how="left", maintain_order="left").with_columns(
+        pl.col(person).cast(pl.String),
+        pl.when(pl.col("age") >= cat.informant_min_age).then(pl.col(person))
+        .otherwise(pl.lit(cat.proxy_informant)).cast(pl.String).alias("_informant"),
+        *(pl.lit(value).alias(column) for column, value in cat.person_constants.items()),
     )
     modules = {}
-    for module in PERSON_MODULES:
+    for module in person_modules_of(spec, cat):
         frame = people.filter(_in_universe(cat, module, people))
         filled = crosswalk_columns(spec, cat, module, frame, rng)
-        filled[f"INF_{module}"] = frame["informant"].to_numpy().astype(object)
+        informant = cat.informant_column(module)
+        if informant:
+            filled[informant] = frame["_informant"].to_numpy().astype(object)
         modules[module] = _layout_frame(frame, filled, cat.layout[module], cat.multiple_response).with_columns(
             frame["row"].alias("_row"))
     return modules
 
 
-def consolidated(cat: Catalogue, modules: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """INEI's consolidated person file: module 200's rows, other modules' columns blank outside their universe."""
-    frame = modules["200"]
-    for module in PERSON_MODULES[1:]:
+def consolidated(spec: RoundSpec, cat: Catalogue, modules: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The consolidated person file: the base module's rows, other modules' columns blank outside their universe."""
+    person = cat.role("person")
+    frame = modules[cat.person_module]
+    for module in spec.consolidated.modules:
+        if module == cat.person_module:
+            continue
         extra = modules[module]
-        own = ["_row", "P200_N", *[c for c in extra.columns if c not in frame.columns]]
-        frame = frame.join(extra.select(own), on=["_row", "P200_N"], how="left", maintain_order="left")
+        own = ["_row", person, *[c for c in extra.columns if c not in frame.columns]]
+        frame = frame.join(extra.select(own), on=["_row", person], how="left", maintain_order="left")
     return frame.select(cat.layout["consolidated"])

@@ -11,9 +11,7 @@ import polars as pl
 from pipelines.specs import RoundSpec, VariableMap
 from pipelines.synthetic.catalogue import Catalogue
 
-TARGET_WEIGHTED_MIGRANTS = 1_078_853.5  # weighted migrants of the real II ENPOVE 2022 (data README)
 INFORMATIVE = 10.0  # a code that leaves a sibling harmonised column missing is drawn this many times less often
-HOUSEHOLD_IDS = ("CCDD", "DEPARTAMENTO", "CCPP", "PROVINCIA", "CCDI", "DISTRITO", "CIUDAD", "CONO")
 
 
 def invert(values: pl.DataFrame, hvar: str, svar: str, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -67,7 +65,7 @@ def crosswalk_columns(spec: RoundSpec, cat: Catalogue, module: str, frame: pl.Da
     variables = spec.variables_of(module)
     for var in variables:
         source = var.source_vars[0]
-        if source in frame.columns:  # set with the design (CIUDAD, CONO), not drawn
+        if source in frame.columns:  # set with the design (the strata's geography), not drawn
             continue
         if var.transform == "copy" and source not in out:
             out[source] = (frame[var.harmonised_var].cast(pl.String).to_numpy().astype(object)
@@ -91,30 +89,48 @@ def _zfill(expr: pl.Expr, width: int) -> pl.Expr:
     return expr.cast(pl.String).str.zfill(width)
 
 
-def household_base(cat: Catalogue, hh: pl.DataFrame, persons: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
-    """Identifiers, geography, result codes and weight of every listed dwelling × household."""
-    strata = cat.strata.with_row_index("stratum").with_columns(pl.col("stratum").cast(pl.Int64))
-    migrants = persons.filter(pl.col("migrant") == "true").group_by("row").len("P15_N")
-    hh = hh.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
-    base = hh.join(strata, on="stratum", how="left", maintain_order="left").join(migrants.with_columns(pl.col("row").cast(pl.Int64)),
-                                                          on="row", how="left", maintain_order="left")
-    raw = base["relative_weight"].to_numpy() * base["psu_jitter"].to_numpy()
-    weighted = float((raw * base["P15_N"].fill_null(0).to_numpy()).sum())
-    responding = base["responding"].to_numpy()
+# The generator's identifier columns (population.py) and the role each plays in the round's layout.
+ID_ROLES = {"_psu_code": "psu", "_dwelling": "dwelling", "_household": "household",
+            "_households_in_dwelling": "households_in_dwelling", "_selection": "selection_number"}
+
+
+def _control_codes(cat: Catalogue, responding: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Control columns drawn from `control_codes.csv`, by response status, and the columns that copy them."""
     controls = {}
     for column, group in cat.control_codes.group_by("column", maintain_order=True):
         codes = np.asarray(group["code"].to_list(), dtype=object)
         picks = {}
         for key in ("responding", "nonresponding"):
             p = group[key].to_numpy()
-            picks[key] = codes[rng.choice(codes.size, size=base.height, p=p / p.sum())]
+            picks[key] = codes[rng.choice(codes.size, size=responding.size, p=p / p.sum())]
         controls[column[0]] = np.where(responding, picks["responding"], picks["nonresponding"])
-    controls["VRESFIN"] = controls["RESFIN"]
+    for column, copied in cat.copies.items():
+        controls[column] = controls[copied]
+    return controls
+
+
+def household_base(spec: RoundSpec, cat: Catalogue, hh: pl.DataFrame, persons: pl.DataFrame,
+                   rng: np.random.Generator) -> pl.DataFrame:
+    """Identifiers, geography, result codes and weight of every listed dwelling × household, in layout columns."""
+    strata = cat.strata.with_row_index("stratum").with_columns(pl.col("stratum").cast(pl.Int64))
+    geography = [c for c in cat.strata.columns if c not in ("share", "relative_weight")]
+    migrants = persons.filter(pl.col("migrant") == "true").group_by("row").len("_migrants")
+    hh = hh.with_row_index("row").with_columns(pl.col("row").cast(pl.Int64))
+    base = hh.join(strata, on="stratum", how="left", maintain_order="left").join(
+        migrants.with_columns(pl.col("row").cast(pl.Int64)), on="row", how="left", maintain_order="left")
+    raw = base["relative_weight"].to_numpy() * base["psu_jitter"].to_numpy()
+    weighted = float((raw * base["_migrants"].fill_null(0).to_numpy()).sum())
+    controls = _control_codes(cat, base["responding"].to_numpy(), rng)
+    ids = {column: cat.role(role) for column, role in ID_ROLES.items() if cat.role(role)}
+    count = cat.role("persons_count")
+    base = base.drop([c for c in ID_ROLES if c not in ids]).rename(ids).with_columns(
+        pl.col(list(ids.values())).cast(pl.String),
+        *(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in geography),  # a blank geography is null
+    )
     return base.with_columns(
-        _zfill(pl.col("CONGLOMERADO"), 5), _zfill(pl.col("NSELV"), 5),
-        pl.col("VIVIENDA", "THOGAR", "NHOGAR").cast(pl.String),
-        pl.when(pl.col("CONO") != "").then(pl.col("CONO")).alias("CONO"),
-        pl.when(pl.col("responding")).then(pl.col("P15_N").fill_null(0).cast(pl.String)).alias("P15_N"),
-        pl.Series("factorfinal", raw * (TARGET_WEIGHTED_MIGRANTS / weighted)).round(10).cast(pl.String),
+        *(_zfill(pl.col(c), width) for c, width in cat.zero_pad.items()),
+        *([pl.when(pl.col("responding")).then(pl.col("_migrants").fill_null(0).cast(pl.String)).alias(count)]
+          if count else []),
+        pl.Series(spec.design.weight, raw * (cat.target_weighted_migrants / weighted)).round(10).cast(pl.String),
         *(pl.Series(k, v, dtype=pl.String) for k, v in controls.items())
     )
