@@ -7,7 +7,7 @@ import polars as pl
 
 from pipelines.specs import RoundSpec
 from pipelines.synthetic.catalogue import Catalogue
-from pipelines.synthetic.inei import crosswalk_columns
+from pipelines.synthetic.inei import composed, crosswalk_columns, zero_padded
 
 
 def person_modules_of(spec: RoundSpec, cat: Catalogue) -> tuple[str, ...]:
@@ -59,12 +59,13 @@ def person_modules(spec: RoundSpec, cat: Catalogue, base: pl.DataFrame, persons:
     weight, person = spec.design.weight, cat.role("person")
     ids = base.select("row", *[c for c in cat.layout[cat.person_module] if c in base.columns and c != weight],
                       weight)
-    people = persons.rename({"_person": person}).join(ids, on="row", how="left", maintain_order="left").with_columns(
-        pl.col(person).cast(pl.String),
+    people = persons.rename({"_person": person}).join(ids, on="row", how="left", maintain_order="left")
+    people = people.with_columns(pl.col(person).cast(pl.String)).with_columns(*zero_padded(cat, people.select(person)))
+    people = composed(cat, people.with_columns(
         pl.when(pl.col("age") >= cat.informant_min_age).then(pl.col(person))
         .otherwise(pl.lit(cat.proxy_informant)).cast(pl.String).alias("_informant"),
         *(pl.lit(value).alias(column) for column, value in cat.person_constants.items()),
-    )
+    ), unless_all_in=frozenset(base.columns))
     modules = {}
     for module in person_modules_of(spec, cat):
         frame = people.filter(_in_universe(cat, module, people))

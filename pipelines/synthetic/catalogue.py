@@ -38,7 +38,10 @@ class Catalogue:
     columns: dict[str, str]            # role -> layout column
     copies: dict[str, str]             # column -> control column it repeats
     person_constants: dict[str, str]
+    household_constants: dict[str, str]
     zero_pad: dict[str, int]
+    compose: dict[str, str]             # column -> template of other columns ("1{UBIGEO}{VIVIENDA}")
+    text_columns: frozenset[str]        # written as text in SPSS even when they look numeric
     informant_min_age: int
     proxy_informant: str
     target_weighted_migrants: float
@@ -110,7 +113,10 @@ def load_catalogue(spec_folder: Path) -> Catalogue:
         columns={str(k): str(v) for k, v in raw["columns"].items()},
         copies={str(k): str(v) for k, v in raw.get("copies", {}).items()},
         person_constants={str(k): str(v) for k, v in raw.get("person_constants", {}).items()},
+        household_constants={str(k): str(v) for k, v in raw.get("household_constants", {}).items()},
         zero_pad={str(k): int(v) for k, v in raw.get("zero_pad", {}).items()},
+        compose={str(k): str(v) for k, v in raw.get("compose", {}).items()},
+        text_columns=frozenset(str(c) for c in raw.get("text_columns", ())),
         informant_min_age=int(raw.get("informant_min_age", 0)),
         proxy_informant=str(raw.get("proxy_informant", "1")),
         target_weighted_migrants=float(raw["target_weighted_migrants"]),

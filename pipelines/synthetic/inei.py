@@ -5,6 +5,8 @@ Every frame returned here holds INEI's bare codes as text (blank = null); `write
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import polars as pl
 
@@ -89,6 +91,30 @@ def _zfill(expr: pl.Expr, width: int) -> pl.Expr:
     return expr.cast(pl.String).str.zfill(width)
 
 
+def zero_padded(cat: Catalogue, frame: pl.DataFrame) -> list[pl.Expr]:
+    """The round's zero-padded identifiers among `frame`'s columns."""
+    return [_zfill(pl.col(c), width) for c, width in cat.zero_pad.items() if c in frame.columns]
+
+
+def _template_parts(template: str) -> list[tuple[bool, str]]:
+    """("{UBIGEO}x{ZONA}") -> [(True, "UBIGEO"), (False, "x"), (True, "ZONA")]: columns and literal text."""
+    return [(i % 2 == 1, part) for i, part in enumerate(re.split(r"\{([^{}]+)\}", template)) if part]
+
+
+def composed(cat: Catalogue, frame: pl.DataFrame, *, unless_all_in: frozenset[str] = frozenset()) -> pl.DataFrame:
+    """Apply the round's `compose` templates whose columns `frame` has (in order, each seeing the ones before);
+    templates whose columns are all in `unless_all_in` were applied at an earlier stage and are skipped."""
+    for column, template in cat.compose.items():
+        parts = _template_parts(template)
+        names = {name for is_column, name in parts if is_column}
+        if not names <= set(frame.columns) or (unless_all_in and names <= unless_all_in):
+            continue
+        frame = frame.with_columns(pl.concat_str(
+            [pl.col(name).cast(pl.String) if is_column else pl.lit(name) for is_column, name in parts]
+        ).alias(column))
+    return frame
+
+
 # The generator's identifier columns (population.py) and the role each plays in the round's layout.
 ID_ROLES = {"_psu_code": "psu", "_dwelling": "dwelling", "_household": "household",
             "_households_in_dwelling": "households_in_dwelling", "_selection": "selection_number"}
@@ -127,10 +153,12 @@ def household_base(spec: RoundSpec, cat: Catalogue, hh: pl.DataFrame, persons: p
         pl.col(list(ids.values())).cast(pl.String),
         *(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in geography),  # a blank geography is null
     )
-    return base.with_columns(
-        *(_zfill(pl.col(c), width) for c, width in cat.zero_pad.items()),
+    base = base.with_columns(
+        *zero_padded(cat, base),
         *([pl.when(pl.col("responding")).then(pl.col("_migrants").fill_null(0).cast(pl.String)).alias(count)]
           if count else []),
         pl.Series(spec.design.weight, raw * (cat.target_weighted_migrants / weighted)).round(10).cast(pl.String),
-        *(pl.Series(k, v, dtype=pl.String) for k, v in controls.items())
+        *(pl.Series(k, v, dtype=pl.String) for k, v in controls.items()),
+        *(pl.lit(value, dtype=pl.String).alias(column) for column, value in cat.household_constants.items()),
     )
+    return composed(cat, base)

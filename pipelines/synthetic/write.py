@@ -40,12 +40,13 @@ def write_csv_bare(frame: pl.DataFrame, path: Path) -> None:
     _csv(frame, path)
 
 
-def write_sav(frame: pl.DataFrame, path: Path) -> None:
-    """Numeric codes as SPSS numbers; zero-padded identifiers and text stay strings."""
+def write_sav(frame: pl.DataFrame, path: Path, text: frozenset[str] = frozenset()) -> None:
+    """Numeric codes as SPSS numbers; zero-padded identifiers, text and the `text` columns stay strings."""
     import pyreadstat
 
     numeric = frame.select(
-        pl.col(c).is_null().all() | pl.col(c).drop_nulls().str.contains(_NUMBER).all() for c in frame.columns
+        (pl.col(c).is_null().all() | pl.col(c).drop_nulls().str.contains(_NUMBER).all()) & pl.lit(c not in text)
+        for c in frame.columns
     ).row(0)
     out = frame.with_columns(
         pl.col(c).cast(pl.Float64) if is_number else pl.col(c).fill_null("")
