@@ -156,7 +156,8 @@ def _source_variables(specs: list[RoundSpec], table: str) -> dict[str, list[str]
     found: dict[str, list[str]] = {}
     for spec in specs:
         design = {"hh_id": spec.household_key, "person_id": spec.person_key, "weight": (spec.design.weight,),
-                  "stratum": spec.design.strata, "psu": (spec.design.psu,)}
+                  "stratum": spec.design.strata,
+                  "psu": tuple(" x ".join(o.columns) for o in spec.design.psu_options)}
         for column, variables in design.items():
             if variables:
                 found.setdefault(column, []).append(f"{spec.name}: {'+'.join(variables)} (key/design)")

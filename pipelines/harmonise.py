@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from pipelines.derive import AGGREGATES, DERIVATIONS, code_of
+from pipelines.derive import RULES, RuleContext, code_of, rule_argument
 from pipelines.errors import CrosswalkError, DesignError, SchemaViolation
 from pipelines.read import CONSOLIDATED, ModuleData
-from pipelines.specs import RoundSpec, Universe, VariableMap
+from pipelines.specs import Condition, PsuOption, RoundSpec, Universe, VariableMap
 from surveys import schema
 
 _SHOW = 8  # offending values shown in a message
@@ -23,11 +23,12 @@ _SHOW = 8  # offending values shown in a message
 
 @dataclass(frozen=True)
 class HarmonisedRound:
-    """The two harmonised tables of a round, and what the harmoniser has to say about them."""
+    """The two harmonised tables of a round, the design it was stored with, and what the harmoniser has to say."""
 
     households: pl.DataFrame
     persons: pl.DataFrame
     notes: tuple[str, ...] = field(default=())
+    design: dict = field(default_factory=dict)  # weight, strata, psu (source columns) and the PSU option's note
 
 
 def _where(data: ModuleData) -> str:
@@ -53,8 +54,17 @@ def _check_unique(frame: pl.DataFrame, key: tuple[str, ...], data: ModuleData) -
         )
 
 
-def _in_universe(universe: Universe) -> pl.Expr:
-    return pl.all_horizontal(code_of(pl.col(c.var)).is_in(c.values) for c in universe.conditions)
+def _holds(condition: Condition) -> pl.Expr:
+    code = code_of(pl.col(condition.var))
+    if condition.op in ("eq", "in"):
+        return code.is_in(condition.values)
+    number, bound = code.cast(pl.Float64, strict=False), float(condition.values[0])
+    return number >= bound if condition.op == "ge" else number <= bound
+
+
+def in_universe(universe: Universe) -> pl.Expr:
+    """True on the rows of the universe's module where every condition holds (a blank never holds)."""
+    return pl.all_horizontal(_holds(c).fill_null(False) for c in universe.conditions)
 
 
 def _check_weights(frame: pl.DataFrame, weight: str, data: ModuleData) -> pl.Expr:
@@ -116,13 +126,27 @@ def _copy(data: ModuleData, var: VariableMap, dtype: pl.DataType) -> pl.Expr:
     return pl.col(source).cast(dtype)
 
 
+def rule_context(spec: RoundSpec, var: VariableMap) -> RuleContext:
+    """The round's codes, and the parameter or precedence table the crosswalk row names."""
+    argument = rule_argument(var.transform)
+    return RuleContext(
+        yes=spec.codes.yes, no=spec.codes.no, not_marked=spec.codes.not_marked,
+        parameter=spec.parameters.get(argument, {}) if argument else {},
+        table=spec.precedence.get(var.harmonised_var) if var.transform == "precedence" else None,
+    )
+
+
+def rule_expression(spec: RoundSpec, var: VariableMap) -> pl.Expr:
+    return RULES[var.rule].function(rule_context(spec, var), *(pl.col(s) for s in var.source_vars))
+
+
 def _expression(data: ModuleData, var: VariableMap, spec: RoundSpec) -> pl.Expr:
     dtype = schema.columns(var.table)[var.harmonised_var].dtype
     if var.transform == "recode":
         return _recode(data, var, spec, dtype)
     if var.transform == "copy":
         return _copy(data, var, dtype)
-    return DERIVATIONS[var.derive_name](*(pl.col(s) for s in var.source_vars))
+    return rule_expression(spec, var).cast(dtype)
 
 
 def apply_crosswalk(data: ModuleData, variables: list[VariableMap], spec: RoundSpec) -> list[pl.Expr]:
@@ -134,38 +158,57 @@ def apply_crosswalk(data: ModuleData, variables: list[VariableMap], spec: RoundS
     return [pl.coalesce(e).alias(name) if len(e) > 1 else e[0].alias(name) for name, e in by_target.items()]
 
 
-def _households(spec: RoundSpec, module: ModuleData, notes: list[str]) -> pl.DataFrame:
+def _psu(spec: RoundSpec, module: ModuleData, notes: list[str]) -> PsuOption:
+    option = spec.design.psu_for(set(module.frame.columns))
+    if option is None:
+        wanted = [list(o.columns) for o in spec.design.psu_options]
+        raise DesignError(f"none of the PSU options {wanted} is in the file", where=_where(module),
+                          hint="The household module must carry the sampling unit (see design.psu in source.yaml).")
+    if option != spec.design.psu_options[0]:
+        notes.append(f"PSU = {' x '.join(option.columns)}, not {' x '.join(spec.design.psu_options[0].columns)} "
+                     f"(not in {module.path.name}): {option.note}")
+    return option
+
+
+def _households(spec: RoundSpec, module: ModuleData, notes: list[str]) -> tuple[pl.DataFrame, dict]:
     frame = module.frame
-    universe = spec.modules[module.module].universe
+    universe = spec.household_universe
     if universe:
-        kept = frame.filter(_in_universe(spec.universes[universe]))
+        kept = frame.filter(in_universe(spec.universes[universe]))
         notes.append(f"module {module.module}: {kept.height} of {frame.height} rows in universe `{universe}`; "
                      f"{frame.height - kept.height} rows outside it are not households of the round")
         frame = kept
     _check_unique(frame, spec.household_key, module)
     weight = _check_weights(frame, spec.design.weight, module)
-    design = spec.design
+    design, psu = spec.design, _psu(spec, module, notes)
     crosswalk = [v for v in spec.variables_of(module.module) if v.table == "households"]
     exprs = apply_crosswalk(ModuleData(module.module, module.path, module.sha256, module.encoding, frame),
                             crosswalk, spec)
-    return frame.select(
+    households = frame.select(
         _key(spec.household_key).alias("hh_id"),
         weight.alias("weight"),
         pl.concat_str([pl.col(s) for s in design.strata], separator="|", ignore_nulls=True).alias("stratum"),
-        pl.col(design.psu).alias("psu"),
+        pl.concat_str([pl.col(s) for s in psu.columns], separator="|", ignore_nulls=True).alias("psu"),
         *exprs,
     )
+    used = {"weight": design.weight, "strata": list(design.strata), "psu": list(psu.columns), "note": psu.note,
+            "lonely_psu": design.lonely_psu}
+    return households, used
 
 
 def _person_modules(spec: RoundSpec, modules: Mapping[str, ModuleData]) -> Iterator[ModuleData]:
-    """Person modules, 200 first, fetched one at a time so that a lazy mapping holds one raw module in memory."""
+    """Person modules, the base first, each followed by its parts, fetched one at a time so that a lazy mapping
+    holds one raw module in memory."""
     if CONSOLIDATED in modules:
         data = modules[CONSOLIDATED]
         for module in spec.consolidated.modules:
             yield ModuleData(module, data.path, data.sha256, data.encoding, data.frame)
+            yield from (modules[p] for p in spec.modules[module].parts if p in modules)
         return
-    for module in sorted(m for m in modules if spec.modules[m].unit == "person"):
+    mains = sorted(m for m in modules if m in spec.modules and spec.modules[m].unit == "person")
+    for module in sorted(mains, key=lambda m: m != spec.person_module):
         yield modules[module]
+        yield from (modules[p] for p in spec.modules[module].parts if p in modules)
 
 
 def _check_orphans(frame: pl.DataFrame, key: str, parents: pl.Series, data: ModuleData, what: str) -> None:
@@ -177,11 +220,13 @@ def _check_orphans(frame: pl.DataFrame, key: str, parents: pl.Series, data: Modu
         )
 
 
+def _with_ids(spec: RoundSpec, frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.with_columns(_key(spec.household_key).alias("hh_id"), _key(spec.person_key).alias("person_id"))
+
+
 def _person_columns(spec: RoundSpec, data: ModuleData, parent: str, parents: pl.Series | None) -> pl.DataFrame:
     """Crosswalked columns of one person module; `parents` are the ids its rows must belong to (None: checked)."""
-    frame = data.frame.with_columns(
-        _key(spec.household_key).alias("hh_id"), _key(spec.person_key).alias("person_id")
-    )
+    frame = _with_ids(spec, data.frame)
     if parents is not None:
         _check_unique(frame, spec.person_key, data)
         what = "responding household of module 100" if parent == "hh_id" else "resident of module 200"
@@ -191,31 +236,100 @@ def _person_columns(spec: RoundSpec, data: ModuleData, parent: str, parents: pl.
     return frame.select("hh_id", "person_id", *exprs)
 
 
-def _persons(spec: RoundSpec, modules: Mapping[str, ModuleData],
-             households: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The persons table, and the household aggregates (residents, migrants) taken from module 200."""
+_LONG_AGGREGATE = {"count_rows": "sum", "any_yes": "max", "any_marked": "max", "copy": "sum"}
+
+
+def _long_columns(spec: RoundSpec, data: ModuleData, persons: pl.Series, asked: pl.Series | None) -> pl.DataFrame:
+    """A long file (several rows per person) summarised to one row per person through its crosswalk rows.
+
+    `asked` are the persons of the part's universe: one with no row gets 0 (counts, sums) or False (any_*); a
+    person outside it keeps null (not asked).
+    """
+    module = spec.modules[data.module]
+    frame = _with_ids(spec, data.frame)
+    _check_unique(frame, module.key, data)
+    _check_orphans(frame, "person_id", persons, data, "resident of module 200")
+    crosswalk = [v for v in spec.variables_of(data.module) if v.table == "persons"]
+    rows = frame.select("person_id", *(
+        (pl.lit(1, pl.Int32) if v.rule == "count_rows" else _long_row(spec, v, data)).alias(v.harmonised_var)
+        for v in crosswalk))
+    summary = rows.group_by("person_id").agg(
+        getattr(pl.col(v.harmonised_var), _LONG_AGGREGATE[v.rule])() for v in crosswalk)
+    if asked is None:
+        return summary
+    base = pl.DataFrame({"person_id": asked}).join(summary, on="person_id", how="full", coalesce=True)
+    zero = {v.harmonised_var: (False if v.rule in ("any_yes", "any_marked") else 0) for v in crosswalk}
+    return base.with_columns(
+        pl.when(pl.col("person_id").is_in(asked.implode())).then(pl.col(c).fill_null(z)).otherwise(pl.col(c))
+        .alias(c) for c, z in zero.items()
+    )
+
+
+def _long_row(spec: RoundSpec, var: VariableMap, data: ModuleData) -> pl.Expr:
+    if var.rule == "copy":
+        return _copy(data, var, pl.Float64())
+    return rule_expression(spec, var)
+
+
+def _universe_persons(spec: RoundSpec, name: str | None, frames: dict[str, pl.DataFrame]) -> pl.Series | None:
+    """Person ids of a named universe, evaluated on the raw frame of its module (kept while it is needed)."""
+    if not name:
+        return None
+    universe = spec.universes[name]
+    frame = frames.get(universe.module)
+    if frame is None:
+        return None
+    return frame.filter(in_universe(universe))["person_id"]
+
+
+def _universe_note(spec: RoundSpec, data: ModuleData, ids: pl.Series, frames: dict[str, pl.DataFrame]) -> str | None:
+    """Who has a row against who the spec says is asked: said in the round's notes, never dropped."""
+    expected = _universe_persons(spec, spec.modules[data.module].universe, frames)
+    if expected is None:
+        return None
+    outside = ids.filter(~ids.is_in(expected.implode())).len()
+    absent = expected.filter(~expected.is_in(ids.implode())).len()
+    return (f"module {data.module}: {ids.len()} rows; universe `{spec.modules[data.module].universe}` "
+            f"{expected.len()} persons; {outside} rows outside it, {absent} persons of it without a row")
+
+
+def _persons(spec: RoundSpec, modules: Mapping[str, ModuleData], households: pl.DataFrame,
+             notes: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The persons table, and the household aggregates (residents, migrants) taken from the person base module."""
     person_modules = _person_modules(spec, modules)
     base = next(person_modules)
-    assert base.module == "200", "module 200 comes first"
     persons = _person_columns(spec, base, "hh_id", households["hh_id"])
     aggregates = _household_aggregates(spec, base)
+    frames = {base.module: _universe_frame(spec, base)}  # raw variables that universes are stated in
     base_path = base.path
     del base  # with a lazy mapping, the raw module can now be freed
     for data in person_modules:
-        # The consolidated file was checked as module 200; its other modules are the same rows.
-        parents = None if data.path == base_path else persons["person_id"]
-        columns = _person_columns(spec, data, "person_id", parents)
-        persons = persons.join(columns.drop("hh_id"), on="person_id", how="left", validate="1:1")
-    design = households.select("hh_id", "weight", "stratum", "psu", "city", "lima_zone")
+        module = spec.modules[data.module]
+        if module.unit == "person_long":
+            asked = _universe_persons(spec, module.universe, frames)
+            columns = _long_columns(spec, data, persons["person_id"], asked)
+        else:
+            # The consolidated file was checked as the base module; its other modules are the same rows.
+            parents = None if data.path == base_path else persons["person_id"]
+            columns = _person_columns(spec, data, "person_id", parents).drop("hh_id")
+            frames[data.module] = _universe_frame(spec, data)
+            note = _universe_note(spec, data, columns["person_id"], frames) if parents is not None else None
+            notes.extend([note] if note else [])
+        persons = persons.join(columns, on="person_id", how="left", validate="1:1")
+    design = households.select("hh_id", "weight", "stratum", "psu", *spec.geography)
     return persons.join(design, on="hh_id", how="left", validate="m:1"), aggregates
 
 
+def _universe_frame(spec: RoundSpec, data: ModuleData) -> pl.DataFrame:
+    """The few raw columns of a module that universes are stated in, with person ids."""
+    wanted = {c.var for u in spec.universes.values() if u.module == data.module for c in u.conditions}
+    return _with_ids(spec, data.frame).select("person_id", *sorted(wanted & set(data.frame.columns)))
+
+
 def _household_aggregates(spec: RoundSpec, persons_data: ModuleData) -> pl.DataFrame:
-    aggregates = [v for v in spec.variables if v.table == "households" and v.derive_name in AGGREGATES]
+    aggregates = [v for v in spec.variables if v.table == "households" and v.rule in RULES and RULES[v.rule].aggregate]
     frame = persons_data.frame.with_columns(_key(spec.household_key).alias("hh_id"))
-    return frame.group_by("hh_id").agg(
-        DERIVATIONS[v.derive_name](*(pl.col(s) for s in v.source_vars)).alias(v.harmonised_var) for v in aggregates
-    )
+    return frame.group_by("hh_id").agg(rule_expression(spec, v).alias(v.harmonised_var) for v in aggregates)
 
 
 def conform(frame: pl.DataFrame, table: str, spec: RoundSpec, *, synthetic: bool) -> pl.DataFrame:
@@ -230,21 +344,22 @@ def conform(frame: pl.DataFrame, table: str, spec: RoundSpec, *, synthetic: bool
 
 
 def harmonise_round(spec: RoundSpec, modules: Mapping[str, ModuleData], *, synthetic: bool = False) -> HarmonisedRound:
-    """Build the harmonised tables of one round from its module frames (see `pipelines.read`).
+    """Build the harmonised tables of one round from its module frames (see `pipelines.read.read_round`).
 
-    `modules` maps module numbers (or `consolidated`) to their data; each is fetched once, so a mapping that reads
-    on access (`pipelines.read.ModuleReader`) keeps one raw module in memory at a time.
+    `modules` maps module numbers, part ids (or `consolidated`) to their data; each is fetched once, so a mapping
+    that reads on access (`pipelines.read.ModuleReader`) keeps one raw module in memory at a time. The PSU is the
+    first of the spec's PSU options whose columns the household module's file carries; `design` says which.
     """
     notes: list[str] = []
-    households = _households(spec, modules["100"], notes)
-    persons, aggregates = _persons(spec, modules, households)
+    households, design = _households(spec, modules[spec.household_module], notes)
+    persons, aggregates = _persons(spec, modules, households, notes)
     households = households.join(aggregates, on="hh_id", how="left", validate="1:1")
-    absent = [m for m, module in spec.modules.items() if m not in modules and not (
-        CONSOLIDATED in modules and m in spec.consolidated.modules)]
+    absent = [m for m in spec.modules if m not in modules and not (
+        CONSOLIDATED in modules and (spec.modules[m].part_of or m) in spec.consolidated.modules)]
     if absent:
         notes.append(f"modules {absent} not supplied: their columns are null (not asked), not 'no'")
     return HarmonisedRound(
         conform(households, "households", spec, synthetic=synthetic),
         conform(persons, "persons", spec, synthetic=synthetic),
-        tuple(notes),
+        tuple(notes), design,
     )

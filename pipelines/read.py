@@ -54,14 +54,19 @@ def _carries(name: str, token: str) -> bool:
     return fold(token) in name
 
 
+def _tokens(number: str, module) -> tuple[str, ...]:
+    return tuple(t for t in (number, module.inei_code, *module.names) if t)
+
+
 def _modules_named(name: str, spec: RoundSpec) -> list[str]:
+    """The modules (or parts) whose number, INEI code or title the name carries; a part beats its main module
+    (`300_1 Migración II` is the second file of module 300, not module 300)."""
     folded = fold(name)
     if spec.consolidated and any(_carries(folded, t) for t in (spec.consolidated.inei_code, *spec.consolidated.names)):
         return [CONSOLIDATED]
-    return [
-        number for number, module in spec.modules.items()
-        if any(_carries(folded, t) for t in (number, module.inei_code, *module.names) if t)
-    ]
+    named = [number for number, module in spec.modules.items() if any(_carries(folded, t) for t in _tokens(number, module))]
+    parts = [n for n in named if spec.modules[n].part_of is not None]
+    return parts or named
 
 
 def find_module_files(raw_dir: Path, spec: RoundSpec) -> dict[str, ModuleFile]:
@@ -99,6 +104,13 @@ def find_module_files(raw_dir: Path, spec: RoundSpec) -> dict[str, ModuleFile]:
 
 
 def _check_required(found: dict[str, ModuleFile], raw_dir: Path, spec: RoundSpec) -> None:
+    for part in (m for m in found if m in spec.modules and spec.modules[m].part_of):
+        main = spec.modules[part].part_of
+        if main not in found and not (CONSOLIDATED in found and main in spec.consolidated.modules):
+            raise SourceFileError(
+                f"{found[part].path.name} is part {part} of module {main}, but module {main}'s main file is not "
+                f"in the folder", where=str(raw_dir), hint=f"Add module {main}'s file (INEI ships both).",
+            )
     covered = set(found)
     if CONSOLIDATED in found and spec.consolidated:
         clash = covered & set(spec.consolidated.modules)
@@ -143,10 +155,12 @@ def _check_complete(path: Path, encoding: str) -> None:
         )
 
 
-def _polars_csv(source, columns: tuple[str, ...], path: Path, categorical: frozenset[str]) -> pl.DataFrame:
+def _polars_csv(source, columns: tuple[str, ...], path: Path, categorical: frozenset[str],
+                optional: tuple[str, ...] = ()) -> pl.DataFrame:
     try:
         header = pl.read_csv(source, infer_schema=False, n_rows=0).columns
         clean = {c.strip().lstrip("\ufeff"): c for c in header}
+        columns = (*columns, *(c for c in optional if c in clean and c not in columns))
         missing = [c for c in columns if c not in clean]
         if missing:
             raise SourceFileError(
@@ -165,8 +179,8 @@ def _polars_csv(source, columns: tuple[str, ...], path: Path, categorical: froze
     return frame.rename({clean[c]: c for c in columns})
 
 
-def read_csv(path: Path, columns: tuple[str, ...],
-             categorical: frozenset[str] = frozenset()) -> tuple[pl.DataFrame, str]:
+def read_csv(path: Path, columns: tuple[str, ...], categorical: frozenset[str] = frozenset(),
+             optional: tuple[str, ...] = ()) -> tuple[pl.DataFrame, str]:
     """INEI's CSV, `code.label` or bare codes, UTF-8 (with or without BOM) or Latin-1; the columns asked, as text.
 
     UTF-8 is read straight from the file; a file that is not valid UTF-8 is decoded as Windows-1252 (a superset
@@ -174,7 +188,7 @@ def read_csv(path: Path, columns: tuple[str, ...],
     """
     encoding = "utf-8"
     try:
-        frame = _polars_csv(path, columns, path, categorical)
+        frame = _polars_csv(path, columns, path, categorical, optional)
     except SourceFileError as exc:
         if "utf-8" not in str(exc).lower() and "utf8" not in str(exc).lower():
             raise
@@ -183,9 +197,9 @@ def read_csv(path: Path, columns: tuple[str, ...],
         except UnicodeDecodeError as err:
             raise SourceFileError(f"neither UTF-8 nor Windows-1252/Latin-1 ({err})", where=str(path)) from err
         encoding = "cp1252"
-        frame = _polars_csv(text.encode("utf-8"), columns, path, categorical)
+        frame = _polars_csv(text.encode("utf-8"), columns, path, categorical, optional)
     _check_complete(path, encoding)
-    return _select(frame, columns, path), encoding
+    return _select(frame, columns, path, optional), encoding
 
 
 def _integral_text(series: pl.Series) -> pl.Series:
@@ -196,31 +210,43 @@ def _integral_text(series: pl.Series) -> pl.Series:
     return series.cast(pl.String)
 
 
-def _read_stat(reader: Callable, path: Path, columns: tuple[str, ...],
-               categorical: frozenset[str]) -> tuple[pl.DataFrame, str]:
+def _read_stat(reader: Callable, path: Path, columns: tuple[str, ...], categorical: frozenset[str],
+               optional: tuple[str, ...] = ()) -> tuple[pl.DataFrame, str]:
+    encoding = "native"
     try:
         frame, _meta = reader(str(path), output_format="polars", apply_value_formats=False)
     except Exception as exc:  # pyreadstat raises its own ReadstatError and plain OSError
-        raise SourceFileError(f"not a readable {path.suffix} file: {exc}", where=str(path)) from exc
+        if "encoding" not in str(exc).lower() and "convert" not in str(exc).lower():
+            raise SourceFileError(f"not a readable {path.suffix} file: {exc}", where=str(path)) from exc
+        # The file's text is not in the encoding it declares (seen in SPSS files re-saved on Windows): read it as
+        # Windows-1252 and say so, rather than refuse a file SPSS itself opens.
+        try:
+            frame, _meta = reader(str(path), output_format="polars", apply_value_formats=False,
+                                  encoding="windows-1252")
+        except Exception as err:
+            raise SourceFileError(f"not a readable {path.suffix} file: {exc}; as Windows-1252: {err}",
+                                  where=str(path)) from err
+        encoding = "cp1252"
     frame = frame.with_columns(_integral_text(frame[c]) for c in frame.columns)
-    frame = _select(frame, columns, path)
-    return frame.with_columns(pl.col(c).cast(pl.Categorical) for c in columns if c in categorical), "native"
+    frame = _select(frame, columns, path, optional)
+    return frame.with_columns(pl.col(c).cast(pl.Categorical) for c in columns if c in categorical), encoding
 
 
-def read_sav(path: Path, columns: tuple[str, ...],
-             categorical: frozenset[str] = frozenset()) -> tuple[pl.DataFrame, str]:
-    """SPSS `.sav` as INEI exports it: bare codes, value labels ignored."""
+def read_sav(path: Path, columns: tuple[str, ...], categorical: frozenset[str] = frozenset(),
+             optional: tuple[str, ...] = ()) -> tuple[pl.DataFrame, str]:
+    """SPSS `.sav` as INEI exports it: bare codes, value labels ignored, text in the encoding the file declares
+    (Windows-1252 when the text does not decode as declared)."""
     import pyreadstat
 
-    return _read_stat(pyreadstat.read_sav, path, columns, categorical)
+    return _read_stat(pyreadstat.read_sav, path, columns, categorical, optional)
 
 
-def read_dta(path: Path, columns: tuple[str, ...],
-             categorical: frozenset[str] = frozenset()) -> tuple[pl.DataFrame, str]:
+def read_dta(path: Path, columns: tuple[str, ...], categorical: frozenset[str] = frozenset(),
+             optional: tuple[str, ...] = ()) -> tuple[pl.DataFrame, str]:
     """Stata `.dta` as INEI exports it: bare codes, value labels ignored."""
     import pyreadstat
 
-    return _read_stat(pyreadstat.read_dta, path, columns, categorical)
+    return _read_stat(pyreadstat.read_dta, path, columns, categorical, optional)
 
 
 READERS: dict[str, Callable[..., tuple[pl.DataFrame, str]]] = {
@@ -230,9 +256,10 @@ READERS: dict[str, Callable[..., tuple[pl.DataFrame, str]]] = {
 }
 
 
-def _select(frame: pl.DataFrame, columns: tuple[str, ...], path: Path) -> pl.DataFrame:
+def _select(frame: pl.DataFrame, columns: tuple[str, ...], path: Path, optional: tuple[str, ...] = ()) -> pl.DataFrame:
     # Column names are matched exactly, except that a BOM or stray spaces around a header are not part of a name.
     frame = frame.rename({c: c.strip().lstrip("\ufeff") for c in frame.columns})
+    columns = (*columns, *(c for c in optional if c in frame.columns and c not in columns))
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise SourceFileError(
@@ -254,11 +281,43 @@ def sha256_of(path: Path) -> str:
 
 
 def read_module(found: ModuleFile, columns: tuple[str, ...], *, categorical: frozenset[str] = frozenset(),
-                sha256: str | None = None) -> ModuleData:
+                optional: tuple[str, ...] = (), sha256: str | None = None) -> ModuleData:
     """Read one module file, keeping only `columns` (those in `categorical` as polars Categoricals, the rest as
-    text), with its sha256 (computed unless given) and encoding."""
-    frame, encoding = READERS[found.path.suffix.lower()](found.path, columns, categorical)
+    text) and those of `optional` the file has, with its sha256 (computed unless given) and encoding."""
+    frame, encoding = READERS[found.path.suffix.lower()](found.path, columns, categorical, optional)
     return ModuleData(found.module, found.path, sha256 or sha256_of(found.path), encoding, frame)
+
+
+def columns_of(path: Path) -> list[str]:
+    """A module file's column names, read from its header (CSV) or metadata (SAV/DTA) without its rows."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            raw = path.open("rb").readline().decode("utf-8", errors="replace")
+            return [c.strip().lstrip("\ufeff").strip('"') for c in next(csv.reader([raw]), [])]
+        import pyreadstat
+
+        reader = pyreadstat.read_sav if suffix == ".sav" else pyreadstat.read_dta
+        _frame, meta = reader(str(path), metadataonly=True, output_format="polars")
+    except Exception as exc:  # unreadable: the full read says why, with the file named
+        raise SourceFileError(f"not a readable {suffix} file: {exc}", where=str(path)) from exc
+    return list(meta.column_names)
+
+
+def check_round(found: dict[str, ModuleFile], spec: RoundSpec, others: list[RoundSpec]) -> None:
+    """Every file carries its module's key columns; a file that carries another round's keys instead is named as
+    that round's file (an ENPOVE 2018 chapter dropped in the 2022 folder)."""
+    for module, file in found.items():
+        key = spec.person_key if module == CONSOLIDATED else spec.modules[module].key
+        columns = set(columns_of(file.path))
+        if set(key) <= columns:
+            continue
+        like = [o.name for o in others if o.name != spec.name and set(o.household_key) <= columns]
+        looks = f"; it looks like a file of {' or '.join(like)}" if like else ""
+        raise SourceFileError(
+            f"the file is in the {spec.name} folder but lacks its key columns {list(key)}{looks}",
+            where=str(file.path), hint="Move it to the folder of its round.",
+        )
 
 
 class ModuleReader(Mapping):
@@ -270,17 +329,23 @@ class ModuleReader(Mapping):
 
     def __init__(self, found: dict[str, ModuleFile], columns: Callable[[str], tuple[str, ...]],
                  hashes: dict[str, str], progress: Callable[[str], None] = lambda module: None,
-                 categorical: Callable[[str], frozenset[str]] = lambda module: frozenset()):
+                 categorical: Callable[[str], frozenset[str]] = lambda module: frozenset(),
+                 optional: Callable[[str], tuple[str, ...]] = lambda module: ()):
         self._found, self._columns, self._hashes, self._progress = found, columns, hashes, progress
-        self._categorical = categorical
+        self._categorical, self._optional = categorical, optional
         self.encodings: dict[str, str] = {}
 
     def __getitem__(self, module: str) -> ModuleData:
         self._progress(module)
         data = read_module(self._found[module], self._columns(module), categorical=self._categorical(module),
-                           sha256=self._hashes.get(module))
+                           optional=self._optional(module), sha256=self._hashes.get(module))
         self.encodings[module] = data.encoding
         return data
+
+    @property
+    def files(self) -> dict[str, ModuleFile]:
+        """The module files found, by module (no file is read)."""
+        return dict(self._found)
 
     def __contains__(self, module: object) -> bool:  # Mapping's default would read the module to find out
         return module in self._found
@@ -290,3 +355,23 @@ class ModuleReader(Mapping):
 
     def __len__(self) -> int:
         return len(self._found)
+
+
+def read_round(folder: Path, spec: RoundSpec, *, hashes: dict[str, str] | None = None,
+               progress: Callable[[str], None] = lambda module: None) -> ModuleReader:
+    """The module files of a round folder as a lazy mapping (module -> `ModuleData`), ready for
+    `pipelines.harmonise.harmonise_round`: each file read with the columns the spec needs, when it is asked for."""
+    from pipelines.specs import category_columns
+
+    found = find_module_files(Path(folder), spec)
+
+    def modules_in(module: str) -> tuple[str, ...]:
+        return spec.consolidated.modules if module == CONSOLIDATED else (module,)
+
+    def columns(module: str) -> tuple[str, ...]:
+        # The consolidated file: every person module's columns, once each.
+        return tuple(dict.fromkeys(c for m in modules_in(module) for c in spec.source_columns(m)))
+
+    return ModuleReader(found, columns, hashes or {}, progress,
+                        lambda module: category_columns(spec, modules_in(module)),
+                        lambda module: spec.optional_columns(module) if module != CONSOLIDATED else ())

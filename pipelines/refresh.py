@@ -15,8 +15,8 @@ from pathlib import Path
 
 from pipelines.errors import SurveysError
 from pipelines.harmonise import harmonise_round
-from pipelines.read import ModuleReader, find_module_files, sha256_of
-from pipelines.specs import RoundSpec, available_specs, category_columns
+from pipelines.read import check_round, find_module_files, read_round, sha256_of
+from pipelines.specs import RoundSpec, available_specs
 from pipelines.store import WaveRecord, read_manifest, write_store
 from surveys.schema import SCHEMA_VERSION
 
@@ -51,28 +51,18 @@ def find_rounds(raw: Path, specs: list[RoundSpec]) -> list[tuple[RoundSpec, Path
     return pairs
 
 
-def _inputs_fingerprint(spec: RoundSpec, folder: Path) -> tuple:
+def _inputs_fingerprint(spec: RoundSpec, folder: Path, specs: list[RoundSpec]) -> tuple:
     found = find_module_files(folder, spec)
+    check_round(found, spec, specs)
     hashes = {module: sha256_of(f.path) for module, f in found.items()}
-    return found, hashes, (SCHEMA_VERSION, spec.crosswalk_sha256, tuple(sorted(hashes.values())))
+    return hashes, (SCHEMA_VERSION, spec.crosswalk_sha256, tuple(sorted(hashes.values())))
 
 
-def _modules_in(spec: RoundSpec, module: str) -> tuple[str, ...]:
-    return (module,) if module in spec.modules else spec.consolidated.modules
-
-
-def _columns_for(spec: RoundSpec, module: str) -> tuple[str, ...]:
-    if module in spec.modules:
-        return spec.source_columns(module)
-    # The consolidated file: every person module's columns, once each.
-    return tuple(dict.fromkeys(c for m in spec.consolidated.modules for c in spec.source_columns(m)))
-
-
-def refresh_round(spec: RoundSpec, found: dict, hashes: dict[str, str], *, synthetic: bool, progress: Progress):
+def refresh_round(spec: RoundSpec, folder: Path, hashes: dict[str, str], *, synthetic: bool, progress: Progress):
     """Read and harmonise one round, one module at a time; returns its manifest record and tables."""
-    modules = ModuleReader(found, lambda module: _columns_for(spec, module), hashes,
-                           lambda module: progress(spec.name, f"read and harmonise module {module}"),
-                           lambda module: category_columns(spec, _modules_in(spec, module)))
+    modules = read_round(folder, spec, hashes=hashes,
+                         progress=lambda module: progress(spec.name, f"read and harmonise module {module}"))
+    found = modules.files
     result = harmonise_round(spec, modules, synthetic=synthetic)
     notes = result.notes + tuple(
         f"{found[m].path.name}: read as {e}, not UTF-8" for m, e in modules.encodings.items() if e == "cp1252"
@@ -83,7 +73,7 @@ def refresh_round(spec: RoundSpec, found: dict, hashes: dict[str, str], *, synth
                      for m in sorted(found)),
         crosswalk_sha256=spec.crosswalk_sha256, schema_version=SCHEMA_VERSION,
         rows={"households": result.households.height, "persons": result.persons.height},
-        notes=notes, refreshed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        notes=notes, refreshed_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), design=result.design,
     )
     return record, {"households": result.households, "persons": result.persons}
 
@@ -99,11 +89,11 @@ def refresh(raw: Path, store: Path, *, specs: list[RoundSpec] | None = None,
     updates = {}
     for spec, folder in find_rounds(Path(raw), specs):
         try:
-            found, hashes, fingerprint = _inputs_fingerprint(spec, folder)
+            hashes, fingerprint = _inputs_fingerprint(spec, folder, specs)
             if not force and spec.name in stored and stored[spec.name].fingerprint() == fingerprint:
                 report.unchanged.append(spec.name)
                 continue
-            record, tables = refresh_round(spec, found, hashes, synthetic=is_synthetic_round(folder),
+            record, tables = refresh_round(spec, folder, hashes, synthetic=is_synthetic_round(folder),
                                            progress=progress)
         except SurveysError as exc:
             report.failed[spec.name] = str(exc)

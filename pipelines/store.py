@@ -19,7 +19,7 @@ import os
 import shutil
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -45,6 +45,7 @@ class WaveRecord:
     rows: dict[str, int]
     notes: tuple[str, ...]
     refreshed_at: str
+    design: dict = field(default_factory=dict)  # weight, strata and PSU source columns used, lonely_psu, note
 
     @property
     def name(self) -> str:

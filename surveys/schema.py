@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,10 @@ PERSON_COLUMNS: tuple[Column, ...] = (
     ),
     Column("intends_to_stay", pl.Boolean(), "Plans to stay living in the host country."),
     Column("left_household_members_behind", pl.Boolean(), "Left members of the household in the origin country."),
+    Column(
+        "relatives_left_behind", pl.Int16(),
+        "Number of household members left in the origin country (0 when none; null when not asked).", unit="persons",
+    ),
     # Health.
     Column("has_health_insurance", pl.Boolean(), "Affiliated to any health insurance."),
     Column("insured_sis", pl.Boolean(), "Affiliated to the public Seguro Integral de Salud (SIS)."),

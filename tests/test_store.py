@@ -34,13 +34,15 @@ def test_layout_metadata_and_manifest(raw, tmp_path):
         kv = meta.metadata
         assert kv[b"schema_version"].decode() == SCHEMA_VERSION
         assert len(kv[b"crosswalk_sha256"]) == 64
-        assert {i["module"] for i in json.loads(kv[b"inputs"])} == {"100", "200", "500"}
+        assert {i["module"] for i in json.loads(kv[b"inputs"])} == {"100", "200", "300", "300_1", "500", "700", "800"}
         assert pl.read_parquet(path).schema == polars_schema(table)
     manifest = json.loads((store / "manifest.json").read_text())
     wave = manifest["waves"]["enpove/2022"]
     assert wave["rows"] == {"households": 3739, "persons": 12487}
     assert wave["synthetic"] is False
     assert all(len(i["sha256"]) == 64 for i in wave["inputs"])
+    # INEI's labelled CSV of module 100 has no SEGMENTO: the fallback PSU is used, and the manifest says so.
+    assert wave["design"]["psu"] == ["CONGLOMERADO"] and "Fallback" in wave["design"]["note"]
 
 
 def test_second_refresh_with_unchanged_inputs_does_no_work(raw, tmp_path, monkeypatch):
