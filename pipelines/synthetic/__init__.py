@@ -2,7 +2,7 @@
 
 Everything about the round is data in its spec folder `surveys/<source>_<round>/`: `source.yaml` and the
 crosswalks, `layout.csv` (the producer's column order) and `synthetic/` (column roles, file names, formats,
-strata, control codes, universes, distributions; see `catalogue.py`). Records are generated at the harmonised
+strata, control codes, distributions; see `catalogue.py`). Records are generated at the harmonised
 level first (`population.py`), then the crosswalk is inverted to the producer's codes (`inei.py`), laid out in
 `layout.csv`'s order (`assemble.py`) and written in the producer's formats (`write.py`). Every folder written
 carries a `SYNTHETIC.txt` marker, so that anything built from it is stamped `synthetic=True`.
@@ -52,12 +52,12 @@ def generate_modules(spec: RoundSpec, *, households: int, seed: int, consolidate
     hh = population.households(households, catalogue, rng)
     persons = population.persons(hh, catalogue, rng)
     base = household_base(spec, catalogue, hh, persons, rng)
-    modules = {catalogue.household_module: assemble.household_module(spec, catalogue, base, rng)}
+    modules = {spec.household_module: assemble.household_module(spec, catalogue, base, rng)}
     people = assemble.person_modules(spec, catalogue, base, persons, rng)
-    if consolidated:
+    if consolidated:  # the consolidated file stands in for the main person modules, not for their parts
         modules["consolidated"] = assemble.consolidated(spec, catalogue, people)
-    else:
-        modules.update({m: frame.drop("_row") for m, frame in people.items()})
+        people = {m: frame for m, frame in people.items() if spec.modules[m].part_of is not None}
+    modules.update({m: frame.drop("_row") for m, frame in people.items()})
     return modules
 
 

@@ -1,9 +1,12 @@
 """The generator's catalogue of one round, read from the round's folder: `layout.csv` and `synthetic/`.
 
+The round spec (`source.yaml`) already says which modules are the household and person bases, who has a row in
+each person module (module universes) and the keys; the catalogue adds what only a generator needs.
+
 `surveys/<source>_<round>/synthetic/synthetic.yaml` says which layout column plays which role (cluster, dwelling,
 household, person number, result code, persons count, informant, ...), INEI's file names and formats, and the
-population model's distributions; the CSVs beside it hold the strata, control codes, module universes, skip logic
-and multiple-response columns. Everything the generator knows about a round lives in these files, never in code.
+population model's distributions; the CSVs beside it hold the strata, control codes, skip logic and
+multiple-response columns. Everything the generator knows about a round lives in these files, never in code.
 """
 
 from __future__ import annotations
@@ -33,8 +36,6 @@ class Catalogue:
 
     folder: Path
     title: str
-    household_module: str
-    person_module: str
     columns: dict[str, str]            # role -> layout column
     copies: dict[str, str]             # column -> control column it repeats
     person_constants: dict[str, str]
@@ -50,23 +51,17 @@ class Catalogue:
     default_formats: tuple[str, ...]
     bare_code_files: frozenset[str]
     population: dict[str, Any]
+    long_parts: dict[str, dict[str, Any]]  # part -> {rows: P(0, 1, 2... rows per person), constants}
+    rule_inputs: dict[str, Any]        # {yes_share, marked_share, marked_code}: draw the inputs of rules; {} = not
     layout: dict[str, tuple[str, ...]]
     strata: pl.DataFrame
     control_codes: pl.DataFrame
-    universes: pl.DataFrame
     routing: pl.DataFrame
     multiple_response: frozenset[str]
 
     def role(self, name: str) -> str | None:
         """The layout column playing `name` (see `synthetic.yaml`), or None when the round has none."""
         return self.columns.get(name)
-
-    def universe(self, module: str) -> tuple[bool, int]:
-        """(migrants only, minimum age) of a person module."""
-        row = self.universes.filter(pl.col("module") == module)
-        if row.height == 0:
-            raise SpecError(f"no universe for module {module}", where=str(self.folder / FOLDER / "universes.csv"))
-        return row["migrants_only"][0] == "true", int(row["min_age"][0])
 
     def informant_column(self, module: str) -> str | None:
         pattern = self.role("informant")
@@ -94,7 +89,7 @@ def _settings(path: Path) -> dict[str, Any]:
     if missing or unknown:
         raise SpecError(f"columns: roles {missing} missing, {unknown} unknown", where=str(path),
                         hint=f"Roles: {', '.join(ROLES_REQUIRED + ROLES_OPTIONAL)}.")
-    for key in ("units", "files", "formats", "population", "target_weighted_migrants"):
+    for key in ("files", "formats", "population", "target_weighted_migrants"):
         if key not in raw:
             raise SpecError(f"missing key `{key}`", where=str(path))
     return raw
@@ -108,8 +103,6 @@ def load_catalogue(spec_folder: Path) -> Catalogue:
     return Catalogue(
         folder=Path(spec_folder),
         title=str(raw.get("title", "")),
-        household_module=str(raw["units"]["household"]),
-        person_module=str(raw["units"]["person"]),
         columns={str(k): str(v) for k, v in raw["columns"].items()},
         copies={str(k): str(v) for k, v in raw.get("copies", {}).items()},
         person_constants={str(k): str(v) for k, v in raw.get("person_constants", {}).items()},
@@ -125,12 +118,13 @@ def load_catalogue(spec_folder: Path) -> Catalogue:
         default_formats=tuple(raw.get("default_formats", list(formats)[:1])),
         bare_code_files=frozenset(str(m) for m in raw.get("bare_code_files", ())),
         population=raw["population"],
+        long_parts={str(k): v for k, v in raw.get("long_parts", {}).items()},
+        rule_inputs=raw.get("rule_inputs", {}),
         layout=read_layout(Path(spec_folder)),
         strata=_read(folder / "strata.csv").with_columns(pl.col("share", "relative_weight").cast(pl.Float64)),
         control_codes=_read(folder / "control_codes.csv").with_columns(
             pl.col("responding", "nonresponding").cast(pl.Float64)
         ),
-        universes=_optional_csv(folder / "universes.csv", ("module", "migrants_only", "min_age")),
         routing=_optional_csv(folder / "routing.csv", ("target", "router", "router_value", "source_var")),
         multiple_response=frozenset(_optional_csv(folder / "multiple_response.csv", ("column",))["column"]),
     )

@@ -84,7 +84,27 @@ def crosswalk_columns(spec: RoundSpec, cat: Catalogue, module: str, frame: pl.Da
                 out[source] = codes if route is None else np.where(route, codes, None)
             else:
                 out[source] = _random_codes(spec.values, source, n, rng)
+    if cat.rule_inputs:  # inputs of rules (any_yes, precedence, derive:...) that no copy or recode has drawn
+        for var in variables:
+            if var.transform in ("copy", "recode") or var.derive_name == "age_years":
+                continue
+            for name in var.source_vars:
+                if name not in out and name not in frame.columns:
+                    out[name] = _rule_input(spec, cat, name, n, rng)
     return out
+
+
+def _rule_input(spec: RoundSpec, cat: Catalogue, name: str, n: int, rng: np.random.Generator) -> np.ndarray:
+    """A multiple-response option marked with the round's `marked_share`; a coded question (values.csv) at
+    random; else a yes/no item with `yes_share` (the round's codes)."""
+    draws = rng.random(n)
+    if name in cat.multiple_response:
+        marked = np.where(draws < cat.rule_inputs["marked_share"], str(cat.rule_inputs["marked_code"]),
+                          spec.codes.not_marked)
+        return marked.astype(object)
+    if spec.values.filter(pl.col("source_var") == name).height:
+        return _random_codes(spec.values, name, n, rng)
+    return np.where(draws < cat.rule_inputs["yes_share"], spec.codes.yes, spec.codes.no).astype(object)
 
 
 def _zfill(expr: pl.Expr, width: int) -> pl.Expr:
