@@ -74,12 +74,13 @@ def status(store: Path = StoreOption) -> None:
         console.print(f"{store}: empty; run `surveys refresh`.")
         return
     table = Table(title=f"Store {store} ({store.resolve().name})")
-    for column in ("round", "kind", "households", "persons", "inputs (sha256)", "refreshed"):
+    for column in ("round", "kind", "households", "persons", "design (PSU)", "inputs (sha256)", "refreshed"):
         table.add_column(column)
     for name, wave in waves.items():
         inputs = "\n".join(f"{i['module']}: {i['sha256'][:12]}" for i in wave.inputs)
         kind = "SYNTHETIC" if wave.synthetic else "microdata"
-        table.add_row(name, kind, f"{wave.rows['households']:,}", f"{wave.rows['persons']:,}", inputs,
+        psu = " x ".join(wave.design.get("psu", ())) or "?"
+        table.add_row(name, kind, f"{wave.rows['households']:,}", f"{wave.rows['persons']:,}", psu, inputs,
                       wave.refreshed_at)
     Console().print(table)
 

@@ -216,7 +216,7 @@ def _check_orphans(frame: pl.DataFrame, key: str, parents: pl.Series, data: Modu
     if orphans.height:
         raise SchemaViolation(
             f"{orphans.height} rows belong to no {what}, e.g. {orphans[key].head(_SHOW).to_list()}",
-            where=_where(data), hint="Every person must belong to a responding household and appear in module 200.",
+            where=_where(data), hint="Every person must belong to a responding household and be listed as a resident.",
         )
 
 
@@ -229,7 +229,8 @@ def _person_columns(spec: RoundSpec, data: ModuleData, parent: str, parents: pl.
     frame = _with_ids(spec, data.frame)
     if parents is not None:
         _check_unique(frame, spec.person_key, data)
-        what = "responding household of module 100" if parent == "hh_id" else "resident of module 200"
+        what = (f"household of module {spec.household_module} in the round's universe" if parent == "hh_id"
+                else f"resident of module {spec.person_module}")
         _check_orphans(frame, parent, parents, data, what)
     crosswalk = [v for v in spec.variables_of(data.module) if v.table == "persons"]
     exprs = apply_crosswalk(ModuleData(data.module, data.path, data.sha256, data.encoding, frame), crosswalk, spec)
@@ -248,7 +249,7 @@ def _long_columns(spec: RoundSpec, data: ModuleData, persons: pl.Series, asked: 
     module = spec.modules[data.module]
     frame = _with_ids(spec, data.frame)
     _check_unique(frame, module.key, data)
-    _check_orphans(frame, "person_id", persons, data, "resident of module 200")
+    _check_orphans(frame, "person_id", persons, data, f"resident of module {spec.person_module}")
     crosswalk = [v for v in spec.variables_of(data.module) if v.table == "persons"]
     rows = frame.select("person_id", *(
         (pl.lit(1, pl.Int32) if v.rule == "count_rows" else _long_row(spec, v, data)).alias(v.harmonised_var)

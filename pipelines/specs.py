@@ -184,6 +184,10 @@ class RoundSpec:
             return ()
         return tuple(c for c in self.design.psu_columns if c not in self.source_columns(module))
 
+    def not_asked(self) -> dict[str, str]:
+        """Harmonised columns this round cannot answer, with the crosswalk's reason (a `not_asked` row's note)."""
+        return {v.harmonised_var: v.note for v in self.variables if v.transform == "not_asked"}
+
     def main_modules(self) -> tuple[str, ...]:
         return tuple(m for m, module in self.modules.items() if module.part_of is None)
 

@@ -4,7 +4,8 @@ This module holds the schema only, as an explicit mapping (name -> dtype, catego
 variable feeds which column lives in each round's crosswalk (`surveys/<source>_<round>/variables.csv`).
 
 Versioning: `SCHEMA_VERSION` is stamped into every Parquet file. Bump the minor part for added columns, the major
-part for renames or removals.
+part for renames or removals (of columns or categories). 2.0: `migratory_document` holds round-neutral kinds of
+permit (each round's permit codes map to them), and `relatives_left_behind` is new.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-SCHEMA_VERSION = "1.2"
+SCHEMA_VERSION = "2.0"
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,11 @@ EDUCATION_COUNTRY = ("venezuela", "peru", "none")
 # Migration (module 300 of ENPOVE 2022).
 ENTRY_POINT = ("tumbes", "tacna", "inapari", "lima_airport", "other")
 MIGRATORY_STATUS = ("regular", "asylum_seeker", "refugee", "irregular")
+# The permit or document a migrant holds, in round-neutral kinds: each round's own permit codes (II ENPOVE 2022's
+# P307, ENPOVE 2018's P315 options) map to these in its crosswalk.
 MIGRATORY_DOCUMENT = (
-    "cpp", "ce_humanitarian", "ce_ptp", "ce_vulnerability", "ce_resident_family", "ce_worker", "ce_refugee",
-    "ce_other", "ptp", "ptp_expired", "humanitarian_visa_extended", "tourist", "dni", "other_permit", "none",
+    "residence_card", "temporary_permit", "temporary_permit_applicant", "temporary_permit_expired", "refugee_card",
+    "asylum_applicant", "visa", "tourist", "national_id", "other", "none",
 )
 ASYLUM_CLAIM = ("pending", "abandoned", "recognised", "denied", "never_applied")
 # Health, employment, gender.

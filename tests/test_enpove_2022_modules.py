@@ -97,16 +97,16 @@ def test_migration(separate):
     assert (woman["arrival_year"], woman["arrival_month"], woman["entry_point"]) == (2019, 5, "tumbes")
     assert woman["has_valid_id_card"] and woman["has_valid_passport"] and not woman["has_no_identity_document"]
     assert (woman["migratory_document"], woman["asylum_claim"], woman["migratory_status"]) == (
-        "cpp", "never_applied", "regular")
+        "temporary_permit", "never_applied", "regular")
     assert (man["migratory_document"], man["migratory_status"]) == ("none", "asylum_seeker")
     assert man["has_no_identity_document"] and man["intends_to_stay"] is False
     assert _person(separate, REFUGEE)["migratory_status"] == "refugee"
     assert _person(separate, ABSENT_WORKER)["migratory_status"] == "asylum_seeker"  # PTP vencido, claim pending
     assert _person(separate, JOBLESS)["migratory_status"] == "irregular"
-    assert _person(separate, CHILD_4)["migratory_document"] == "other_permit"
+    assert _person(separate, CHILD_4)["migratory_document"] == "other"
     # The infant was born in Peru: no entry date, a DNI, and P313 (12+) not asked.
     assert infant["age"] == 0 and infant["arrival_year"] is None and infant["entry_point"] is None
-    assert infant["migratory_document"] == "dni" and infant["left_household_members_behind"] is None
+    assert infant["migratory_document"] == "national_id" and infant["left_household_members_behind"] is None
 
 
 def test_health(separate):

@@ -118,7 +118,7 @@ def test_truncated_csv(raw, store):
 def test_person_whose_household_is_not_in_module_100(raw, store):
     path = folder(raw) / RESIDENTS
     rewrite(path, lambda f: set_cell(f, "CONGLOMERADO", 0, "99999"))
-    refresh_fails(raw, store, expect=[str(path), "1 rows belong to no responding household", "99999"])
+    refresh_fails(raw, store, expect=[str(path), "1 rows belong to no household of module 100", "99999"])
 
 
 def test_latin1_csv_is_read_correctly_and_said(raw, tmp_path):
@@ -158,3 +158,54 @@ def test_cli_exits_non_zero_and_keeps_the_store(raw, store):
 
 def test_real_folder_is_present():
     assert ENPOVE_2022_RAW.is_dir()
+
+
+MIGRATION_I = "ENPOVE 2022_V_300 Migración I.csv"
+MIGRATION_II = "ENPOVE2022_V_300_1_Migración II.SAV"
+
+
+def test_part_of_a_module_without_its_main_file(raw, store):
+    shutil.copy(shared_path("data", "enpove", "2022", MIGRATION_II), folder(raw) / MIGRATION_II)
+    refresh_fails(raw, store, expect=[MIGRATION_II, "part 300_1 of module 300", "main file is not in the folder"])
+
+
+def test_long_file_whose_person_is_not_a_resident(raw, store):
+    shutil.copy(shared_path("data", "enpove", "2022", MIGRATION_I), folder(raw) / MIGRATION_I)
+    import pyreadstat
+
+    frame, _meta = pyreadstat.read_sav(str(shared_path("data", "enpove", "2022", MIGRATION_II)), output_format="polars")
+    frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 0).then(pl.lit(99.0)).otherwise(pl.col("P200_N"))
+                               .alias("P200_N"))
+    pyreadstat.write_sav(frame, str(folder(raw) / MIGRATION_II))
+    refresh_fails(raw, store, expect=[MIGRATION_II, "module 300_1", "1 rows belong to no resident of module 200",
+                                      "-99"])
+
+
+def test_a_2018_chapter_in_the_2022_folder_is_named_as_2018(raw, store):
+    chapter = "ENPOVE_Capitulo 700 - Discriminación.sav.sav"
+    (folder(raw) / chapter).symlink_to(shared_path("data", "enpove", "2018", chapter))
+    from pipelines.specs import available_specs
+
+    report = refresh(raw, store, specs=available_specs())
+    message = report.failed["enpove/2022"]
+    for fragment in (chapter, "lacks its key columns", "looks like a file of enpove/2018"):
+        assert fragment in message, message
+
+
+def test_spss_file_whose_text_is_not_in_the_encoding_it_declares(raw, tmp_path):
+    """A .sav that declares UTF-8 but holds Windows-1252 text is read as Windows-1252, and the round says so."""
+    import pyreadstat
+
+    spss = tmp_path / "residents.sav"
+    frame = pl.read_csv(folder(raw) / RESIDENTS, infer_schema=False).with_columns(
+        pl.col("CCDD").str.replace("^.*$", "Ñ"))  # a non-ASCII value in a text column the pipeline does not use
+    pyreadstat.write_sav(frame, str(spss))
+    data = spss.read_bytes()
+    assert "Ñ".encode() in data
+    # Same byte length is needed to keep the file's record layout: "Ñ" is two bytes in UTF-8, "Ñ " in cp1252 + pad.
+    (folder(raw) / RESIDENTS).unlink()
+    (folder(raw) / "Características de los residentes del hogar.sav").write_bytes(
+        data.replace("Ñ".encode(), "Ñ".encode("cp1252") + b" "))
+    report = refresh(raw, tmp_path / "store")
+    assert report.ok, report.failed
+    assert any("read as cp1252, not UTF-8" in note for note in report.notes["enpove/2022"])
