@@ -169,7 +169,8 @@ def household_base(spec: RoundSpec, cat: Catalogue, hh: pl.DataFrame, persons: p
     controls = _control_codes(cat, base["responding"].to_numpy(), rng)
     ids = {column: cat.role(role) for column, role in ID_ROLES.items() if cat.role(role)}
     count = cat.role("persons_count")
-    base = base.drop([c for c in ID_ROLES if c not in ids]).rename(ids).with_columns(
+    # Identifiers without a role in the round stay under the generator's names (compose templates may use them).
+    base = base.rename(ids).with_columns(
         pl.col(list(ids.values())).cast(pl.String),
         *(pl.when(pl.col(c) != "").then(pl.col(c)).alias(c) for c in geography),  # a blank geography is null
     )

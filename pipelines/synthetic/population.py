@@ -77,10 +77,12 @@ def households(n: int, catalogue: Catalogue, rng: np.random.Generator) -> pl.Dat
 
 def _household_answers(frame: pl.DataFrame, model: dict, rng: np.random.Generator) -> pl.DataFrame:
     n = frame.height
-    fies = model["fies_severity"]
-    severity = rng.normal(model["fies_latent"]["mean"], model["fies_latent"]["sd"], n)
-    item_severity = np.array(list(fies.values()), dtype=float)
-    yes = rng.random((n, len(fies))) < 1 / (1 + np.exp(-(severity[:, None] - item_severity[None, :])))
+    fies = model.get("fies_severity", {})  # a round without FIES items declares none
+    yes = np.zeros((n, 0), dtype=bool)
+    if fies:
+        severity = rng.normal(model["fies_latent"]["mean"], model["fies_latent"]["sd"], n)
+        item_severity = np.array(list(fies.values()), dtype=float)
+        yes = rng.random((n, len(fies))) < 1 / (1 + np.exp(-(severity[:, None] - item_severity[None, :])))
     rooms = np.clip(rng.poisson(model["rooms_poisson"], n) + 1, 1, 9)
     columns = {
         "_selection": rng.integers(1, 100_000, n),

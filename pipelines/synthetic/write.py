@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
@@ -52,4 +53,32 @@ def write_sav(frame: pl.DataFrame, path: Path, text: frozenset[str] = frozenset(
         pl.col(c).cast(pl.Float64) if is_number else pl.col(c).fill_null("")
         for c, is_number in zip(frame.columns, numeric)
     )
-    pyreadstat.write_sav(out, str(path))
+    stand_ins = _stand_ins(out.columns)
+    pyreadstat.write_sav(out.rename(stand_ins), str(path))
+    if stand_ins:
+        _restore_names(path, stand_ins)
+
+
+def _stand_ins(columns: list[str]) -> dict[str, str]:
+    """Names SPSS allows but readstat's writer refuses (INEI's `@_P14_2`: not starting with a letter or `_`),
+    each with a stand-in of the same length starting with a letter."""
+    taken, out = list(columns), {}
+    for name in columns:
+        if re.match(r"^[A-Za-z_]", name):
+            continue
+        # Found in no other name, so that restoring it cannot touch another column's.
+        stand_in = next(f"{letter}{name[1:]}" for letter in "ZYXWVUTSRQ"
+                        if not any(f"{letter}{name[1:]}" in other for other in taken))
+        taken.append(stand_in)
+        out[name] = stand_in
+    return out
+
+
+def _restore_names(path: Path, stand_ins: dict[str, str]) -> None:
+    """Put the real names back in the file's dictionary: same length, so every offset stays valid."""
+    data = path.read_bytes()
+    header_end = data.find(b"\xe7\x03\x00\x00")  # the dictionary-termination record (type 999)
+    header, body = data[:header_end], data[header_end:]
+    for name, stand_in in stand_ins.items():
+        header = header.replace(stand_in.encode(), name.encode())
+    path.write_bytes(header + body)
