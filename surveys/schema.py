@@ -5,7 +5,7 @@ variable feeds which column lives in each round's crosswalk (`surveys/<source>_<
 
 Versioning: `SCHEMA_VERSION` is stamped into every Parquet file. Bump the minor part for added columns, the major
 part for renames or removals (of columns or categories). 2.0: `migratory_document` holds round-neutral kinds of
-permit (each round's permit codes map to them), and `relatives_left_behind` is new.
+permit (each round's permit codes map to them), and `n_household_members_left_behind` is new.
 """
 
 from __future__ import annotations
@@ -137,8 +137,9 @@ PERSON_COLUMNS: tuple[Column, ...] = (
     Column("intends_to_stay", pl.Boolean(), "Plans to stay living in the host country."),
     Column("left_household_members_behind", pl.Boolean(), "Left members of the household in the origin country."),
     Column(
-        "relatives_left_behind", pl.Int16(),
-        "Number of household members left in the origin country (0 when none; null when not asked).", unit="persons",
+        "n_household_members_left_behind", pl.Int16(),
+        "Members of the household the person lived with who stayed in the origin country (0 if none; null when not "
+        "asked).", unit="persons",
     ),
     # Health.
     Column("has_health_insurance", pl.Boolean(), "Affiliated to any health insurance."),

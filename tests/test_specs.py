@@ -54,8 +54,8 @@ def test_the_2022_spec_loads_with_its_parts_and_rules():
     ("P205_A;P205_B,derive:age_years", "P205_A;P205_B,derive:age_in_dog_years", ["`derive:age_in_dog_years` is unknown"]),
     ("P624_1;P624_2,derive:labour_income:pay_period_months", "P624_1;P624_2,derive:labour_income:pay_per_fortnight",
      ["names parameter `pay_per_fortnight`"]),
-    ("relatives_left_behind,persons,300_1,P313_N,count_rows",
-     "relatives_left_behind,persons,300_1,P313_N;P313_1,derive:age_years", ["a long file (300_1) takes only"]),
+    ("n_household_members_left_behind,persons,300_1,P313_N,count_rows",
+     "n_household_members_left_behind,persons,300_1,P313_N;P313_1,derive:age_years", ["a long file (300_1) takes only"]),
     ("sex,persons,200,", "gender,persons,200,", ["`gender` is not a column of table `persons`"]),
     ("P208,count_yes,", "P208,count_yes,", []),  # unchanged: the control case loads
 ])
