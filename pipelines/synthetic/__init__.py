@@ -99,7 +99,7 @@ def write_synthetic_round(out_dir: Path, spec: RoundSpec | Path | str, *, househ
         for module, frame in modules.items():
             path = folder / f"{catalogue.files[module]}{catalogue.formats[fmt]}"
             if fmt == "sav":
-                write_sav(frame, path, catalogue.text_columns)
+                write_sav(frame, path, catalogue.text_columns, spec.fieldwork_start)
             elif fmt == "csv_bare" or module in catalogue.bare_code_files:
                 write_csv_bare(frame, path)
             else:

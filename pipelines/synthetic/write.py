@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from pathlib import Path
 
 import polars as pl
@@ -41,8 +42,12 @@ def write_csv_bare(frame: pl.DataFrame, path: Path) -> None:
     _csv(frame, path)
 
 
-def write_sav(frame: pl.DataFrame, path: Path, text: frozenset[str] = frozenset()) -> None:
-    """Numeric codes as SPSS numbers; zero-padded identifiers, text and the `text` columns stay strings."""
+def write_sav(frame: pl.DataFrame, path: Path, text: frozenset[str] = frozenset(),
+              stamp: date = date(2000, 1, 1)) -> None:
+    """Numeric codes as SPSS numbers; zero-padded identifiers, text and the `text` columns stay strings.
+
+    The file's creation stamp is `stamp` at midnight, not the time of writing: the same seed gives the same bytes
+    (a refresh fingerprints its inputs by sha256)."""
     import pyreadstat
 
     numeric = frame.select(
@@ -55,8 +60,7 @@ def write_sav(frame: pl.DataFrame, path: Path, text: frozenset[str] = frozenset(
     )
     stand_ins = _stand_ins(out.columns)
     pyreadstat.write_sav(out.rename(stand_ins), str(path))
-    if stand_ins:
-        _restore_names(path, stand_ins)
+    _restore_names(path, stand_ins, stamp)
 
 
 def _stand_ins(columns: list[str]) -> dict[str, str]:
@@ -74,11 +78,18 @@ def _stand_ins(columns: list[str]) -> dict[str, str]:
     return out
 
 
-def _restore_names(path: Path, stand_ins: dict[str, str]) -> None:
-    """Put the real names back in the file's dictionary: same length, so every offset stays valid."""
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def _restore_names(path: Path, stand_ins: dict[str, str], stamp: date) -> None:
+    """Put the real names back in the file's dictionary (same length, so every offset stays valid) and set the
+    header's creation date and time (bytes 92-108 of the file header record: `dd Mmm yy`, `hh:mm:ss`)."""
     data = path.read_bytes()
+    if not data.startswith(b"$FL2"):
+        raise ValueError(f"{path}: not an SPSS system file")
     header_end = data.find(b"\xe7\x03\x00\x00")  # the dictionary-termination record (type 999)
     header, body = data[:header_end], data[header_end:]
     for name, stand_in in stand_ins.items():
         header = header.replace(stand_in.encode(), name.encode())
-    path.write_bytes(header + body)
+    created = f"{stamp.day:02d} {_MONTHS[stamp.month - 1]} {stamp.year % 100:02d}00:00:00".encode()
+    path.write_bytes(header[:92] + created + header[109:] + body)
