@@ -100,7 +100,7 @@ def load_catalogue(spec_folder: Path) -> Catalogue:
     folder = Path(spec_folder) / FOLDER
     raw = _settings(Path(spec_folder) / SETTINGS)
     formats = {str(k): str(v) for k, v in raw["formats"].items()}
-    return Catalogue(
+    catalogue = Catalogue(
         folder=Path(spec_folder),
         title=str(raw.get("title", "")),
         columns={str(k): str(v) for k, v in raw["columns"].items()},
@@ -128,3 +128,9 @@ def load_catalogue(spec_folder: Path) -> Catalogue:
         routing=_optional_csv(folder / "routing.csv", ("target", "router", "router_value", "source_var")),
         multiple_response=frozenset(_optional_csv(folder / "multiple_response.csv", ("column",))["column"]),
     )
+    drawn = set(catalogue.control_codes["column"]) | set(catalogue.copies)
+    if catalogue.columns["response"] not in drawn:
+        raise SpecError(f"the household's response code {catalogue.columns['response']} is neither in "
+                        "control_codes.csv nor among `copies`", where=str(Path(spec_folder) / SETTINGS),
+                        hint="Give its codes for responding and non-responding households in control_codes.csv.")
+    return catalogue
