@@ -105,11 +105,15 @@ def find_module_files(raw_dir: Path, spec: RoundSpec) -> dict[str, ModuleFile]:
 
 def _check_required(found: dict[str, ModuleFile], raw_dir: Path, spec: RoundSpec) -> None:
     for part in (m for m in found if m in spec.modules and spec.modules[m].part_of):
-        main = spec.modules[part].part_of
-        if main not in found and not (CONSOLIDATED in found and main in spec.consolidated.modules):
+        main, universe = spec.modules[part].part_of, spec.modules[part].universe
+        # A part whose universe is stated on its main module's variables (who answered P313 is in Migración I)
+        # cannot be read without that file; one whose universe is stated on the residents can.
+        needs_main = universe is not None and spec.universes[universe].module == main
+        if needs_main and main not in found and not (CONSOLIDATED in found and main in spec.consolidated.modules):
             raise SourceFileError(
                 f"{found[part].path.name} is part {part} of module {main}, but module {main}'s main file is not "
-                f"in the folder", where=str(raw_dir), hint=f"Add module {main}'s file (INEI ships both).",
+                f"in the folder (the part's universe `{universe}` is stated on it)", where=str(raw_dir),
+                hint=f"Add module {main}'s file (INEI ships both).",
             )
     covered = set(found)
     if CONSOLIDATED in found and spec.consolidated:

@@ -93,7 +93,7 @@ def test_harmonised_columns_name_their_source_variables_per_round(exported):
         text = dictionary[(variable.table, variable.harmonised_var)]["source_variables"]
         assert "enpove/2022" in text and all(v in text for v in variable.source_vars), variable.harmonised_var
     assert "CONGLOMERADO" in dictionary[("households", "psu")]["source_variables"]
-    assert dictionary[("persons", "sex")]["source_variables"].count("enpove/2018") == 0  # no 2018 spec yet
+    assert dictionary[("persons", "sex")]["source_variables"].count("enpove/2018: module 200 P204") == 1
 
 
 def test_datapackage_matches_the_files(exported):
