@@ -133,13 +133,17 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 def _restore_names(path: Path, stand_ins: dict[str, str], stamp: date) -> None:
     """Put the real names back in the file's dictionary (same length, so every offset stays valid) and set the
-    header's creation date and time (bytes 92-108 of the file header record: `dd Mmm yy`, `hh:mm:ss`)."""
-    data = path.read_bytes()
-    if not data.startswith(b"$FL2"):
-        raise ValueError(f"{path}: not an SPSS system file")
-    header_end = data.find(b"\xe7\x03\x00\x00")  # the dictionary-termination record (type 999)
-    header, body = data[:header_end], data[header_end:]
-    for name, stand_in in stand_ins.items():
-        header = header.replace(stand_in.encode(), name.encode())
-    created = f"{stamp.day:02d} {_MONTHS[stamp.month - 1]} {stamp.year % 100:02d}00:00:00".encode()
-    path.write_bytes(header[:92] + created + header[109:] + body)
+    header's creation date and time (bytes 92-108 of the file header record: `dd Mmm yy`, `hh:mm:ss`), in place."""
+    with path.open("r+b") as handle:
+        head = handle.read(1 << 20)  # the dictionary: a few kB for INEI's widest chapter
+        if not head.startswith(b"$FL2"):
+            raise ValueError(f"{path}: not an SPSS system file")
+        header_end = head.find(b"\xe7\x03\x00\x00", 176)  # the dictionary-termination record (type 999)
+        if header_end < 0:
+            raise ValueError(f"{path}: dictionary longer than expected")
+        header = head[:header_end]
+        for name, stand_in in stand_ins.items():
+            header = header.replace(stand_in.encode(), name.encode())
+        created = f"{stamp.day:02d} {_MONTHS[stamp.month - 1]} {stamp.year % 100:02d}00:00:00".encode()
+        handle.seek(0)
+        handle.write(header[:92] + created + header[109:])
