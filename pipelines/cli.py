@@ -75,7 +75,7 @@ def status(store: Path = StoreOption) -> None:
         return
     table = Table(title=f"Store {store} ({store.resolve().name})")
     for column in ("round", "kind", "households", "persons", "design (PSU)", "inputs (sha256)", "refreshed"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("round", "kind"), overflow="fold")
     for name, wave in waves.items():
         inputs = "\n".join(f"{i['module']}: {i['sha256'][:12]}" for i in wave.inputs)
         kind = "SYNTHETIC" if wave.synthetic else "microdata"

@@ -209,6 +209,9 @@ def _person_modules(spec: RoundSpec, modules: Mapping[str, ModuleData]) -> Itera
     for module in sorted(mains, key=lambda m: m != spec.person_module):
         yield modules[module]
         yield from (modules[p] for p in spec.modules[module].parts if p in modules)
+    # Parts read without their main file (allowed when their universe is stated on the residents).
+    yield from (modules[p] for p in sorted(modules) if p in spec.modules and spec.modules[p].part_of
+                and spec.modules[p].part_of not in modules)
 
 
 def _check_orphans(frame: pl.DataFrame, key: str, parents: pl.Series, data: ModuleData, what: str) -> None:
@@ -316,9 +319,17 @@ def _persons(spec: RoundSpec, modules: Mapping[str, ModuleData], households: pl.
             frames[data.module] = _universe_frame(spec, data)
             note = _universe_note(spec, data, columns["person_id"], frames) if parents is not None else None
             notes.extend([note] if note else [])
-        persons = persons.join(columns, on="person_id", how="left", validate="1:1")
+        persons = _join_coalescing(persons, columns)
     design = households.select("hh_id", "weight", "stratum", "psu", *spec.geography)
     return persons.join(design, on="hh_id", how="left", validate="m:1"), aggregates
+
+
+def _join_coalescing(persons: pl.DataFrame, columns: pl.DataFrame) -> pl.DataFrame:
+    """Join a module's person columns; a harmonised column already fed by an earlier module keeps that module's
+    value and takes this one's where it is null (crosswalk rows are coalesced in file order, across modules too)."""
+    shared = [c for c in columns.columns if c != "person_id" and c in persons.columns]
+    joined = persons.join(columns, on="person_id", how="left", validate="1:1", suffix="__next")
+    return joined.with_columns(pl.coalesce(c, f"{c}__next").alias(c) for c in shared).drop(f"{c}__next" for c in shared)
 
 
 def _universe_frame(spec: RoundSpec, data: ModuleData) -> pl.DataFrame:

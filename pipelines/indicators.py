@@ -148,8 +148,9 @@ def _prepare_households(households: pl.DataFrame, catalogue: Catalogue) -> pl.Da
     frame = households.with_columns(household_measures(catalogue.parameters))
     frame = frame.with_columns((pl.col("weight") * pl.col("hh_size")).alias("weight_individuals"))
     if frame.select(pl.all_horizontal(pl.col(c).is_not_null() for c in FIES_COLUMNS).sum()).item() > 0:
-        frame = _fies_probabilities(frame)
-    return frame
+        return _fies_probabilities(frame)
+    # A round without FIES answers (ENPOVE 2018 did not ask them): the prevalences are not measured, so no row.
+    return frame.with_columns(pl.lit(None, pl.Float64).alias("moderate_severe"), pl.lit(None, pl.Float64).alias("severe"))
 
 
 def estimate_round(households: pl.DataFrame, persons: pl.DataFrame, context: RoundContext, *,

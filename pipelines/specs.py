@@ -405,6 +405,8 @@ def _units(raw: dict, modules: dict[str, Module], where: str) -> tuple[str, str 
 def _check_references(spec: RoundSpec, where: str) -> None:
     """Cross-references inside the spec: modules, universes, geography, parameters, long-file transforms."""
     for variable in spec.variables:
+        if variable.transform == "not_asked" and not variable.module:
+            continue  # a column the round cannot answer needs no module
         if variable.module not in spec.modules:
             raise SpecError(f"{variable.harmonised_var}: module {variable.module} is not in source.yaml", where=where)
         if spec.modules[variable.module].unit == "person_long" and variable.rule not in LONG_TRANSFORMS:
