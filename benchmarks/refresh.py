@@ -2,8 +2,8 @@
 
 Four cases, side by side in one run:
 
-- the real rounds under `../shared/data` (ENPOVE 2018 and II ENPOVE 2022), refreshed together (target < 3 s); INEI's
-  chapter 300 of 2018 is not there, so the test fixture's 16-migrant chapter 300 stands in for it;
+- the real rounds under `../shared/data` (ENPOVE 2018 and II ENPOVE 2022) as shipped, refreshed together in one
+  run (target < 3 s);
 - one synthetic round of ~1.2 M persons per round spec that has a `synthetic/` folder (II ENPOVE 2022 in INEI's
   2022 layout, ENPOVE 2018 in its SPSS chapters), each alone (target < 30 s and < 2 GB).
 
@@ -86,26 +86,6 @@ def synthetic_cases(tmp: Path, persons: int) -> list[tuple[str, Path, float, flo
     return cases
 
 
-def real_rounds(tmp: Path) -> Path:
-    """A raw folder of symlinks to every real round under ../shared/data. Chapter 300 of ENPOVE 2018 is not there
-    (surveys/enpove_2018/README.md), and its part 300_Preg.318 cannot be read without it: as the tests do, the
-    chapter-300 file of tests/fixtures/enpove_2018/ (16 migrants, made-up answers) stands in for it."""
-    from tests.fixtures.enpove_2018.make_chapter_300 import make_chapter_300
-
-    raw = tmp / "real"
-    for folder in sorted(p for p in REAL_RAW.glob("*/*") if p.is_dir()):
-        target = raw / folder.parent.name / folder.name
-        target.mkdir(parents=True)
-        for source in sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() != ".md"):
-            (target / source.name).symlink_to(source)
-        chapters = {p.name for p in folder.iterdir()}
-        if folder.name == "2018" and not any("Capitulo 300 -" in name for name in chapters):
-            chapter_200 = next(folder.glob("*Capitulo 200*"))
-            print(f"(real enpove/2018: chapter 300 is not in {folder}; the 16-migrant test fixture stands in)")
-            make_chapter_300(chapter_200, target)
-    return raw
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
@@ -113,7 +93,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-refresh-") as tmp_name:
         tmp = Path(tmp_name)
-        cases = [("real ENPOVE 2018 + 2022 together", real_rounds(tmp), 3.0, None),
+        cases = [("real ENPOVE 2018 + 2022 together", REAL_RAW, 3.0, None),
                  *synthetic_cases(tmp, args.persons)]
         runs: dict[str, list[dict]] = {name: [] for name, *_ in cases}
         for i in range(args.repeat):

@@ -98,10 +98,6 @@ def test_embedded_default_holds_both_rounds_synthetic(embedded):
     assert refresh_embedded_default(store).unchanged == sorted(names)  # deterministic: a rerun does no work
 
 
-@pytest.mark.xfail(strict=True, raises=pl.exceptions.ColumnNotFoundError,
-                   reason="pipelines/indicators.py: _prepare_households adds moderate_severe/severe only when some "
-                          "household answered every FIES item, but the FIES indicators always read them; a round "
-                          "without FIES (ENPOVE 2018, real or synthetic) cannot be estimated")
 def test_embedded_default_compares_the_two_rounds(embedded):
     store, _ = embedded
     run_indicators(store)
