@@ -1,10 +1,11 @@
-"""The `surveys` command line: refresh, status (and, as they land, indicators, compare, report, export).
+"""The `surveys` command line: fetch, refresh, status (and, as they land, indicators, compare, report, export).
 
 Every command takes `--store DIR` (default `data/harmonized`). `python -m pipelines` is the same program.
 """
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -64,6 +65,70 @@ def refresh(
         console.print(f"[red]failed[/red] {name}: {message}\n  the store keeps what it had for {name}.")
     if not report.ok:
         raise typer.Exit(1)
+
+
+@app.command()
+def fetch(
+    source: str = typer.Argument(..., metavar="SOURCE", help="Source, e.g. enpove."),
+    round_: str = typer.Argument(..., metavar="ROUND", help="Round, e.g. 2022."),
+    fmt: str = typer.Option("spss", "--format", help="The portal's format: spss, csv or stata. SPSS module 100 "
+                            "carries the sampling unit (SEGMENTO), INEI's labelled CSV does not."),
+    modules: list[str] = typer.Option(None, "--modules", help="Modules to fetch (numbers, INEI codes or "
+                                      "`consolidated`; repeat or comma-separate). Default: every module of the "
+                                      "round's spec with an INEI code, the consolidated file excepted."),
+    raw: Path = typer.Option(DEFAULT_RAW, "--raw", help="Raw folder; the round goes to RAW/<source>/<round>/."),
+    base_url: str = typer.Option(None, "--base-url", help="The portal or a mirror of it (default INEI's)."),
+    then_refresh: bool = typer.Option(False, "--refresh", help="Run `surveys refresh --raw RAW` afterwards."),
+    store: Path = StoreOption,
+) -> None:
+    """Download a round's module zips from INEI's microdata portal, verify them and unpack them into RAW."""
+    from pipelines.errors import SurveysError
+    from pipelines.fetch import DEFAULT_BASE_URL, fetch_round
+    from pipelines.specs import SPECS_DIR, load_round_spec
+
+    folder = SPECS_DIR / f"{source}_{round_}"
+    try:
+        if not (folder / "source.yaml").is_file():
+            known = sorted(p.parent.name for p in SPECS_DIR.glob("*/source.yaml"))
+            raise SurveysError(f"no spec for {source}/{round_} (specs: {known})", where=str(folder))
+        with _download_bars() as progress:
+            report = fetch_round(load_round_spec(folder), raw, fmt=fmt, modules=modules,
+                                 base_url=base_url or DEFAULT_BASE_URL, progress=progress)
+    except (SurveysError, OSError) as exc:  # OSError: the raw folder cannot be written (permissions, full disk)
+        console.print(f"[red]error:[/red] {exc}\n  {raw} is as it was.")
+        raise typer.Exit(1) from exc
+    for label in report.fetched:
+        console.print(f"[green]fetched[/green] {label}")
+    for label in report.unchanged:
+        console.print(f"unchanged {label}: as fetched before, no work done")
+    for note in report.notes:
+        console.print(f"  note: {note}")
+    console.print(f"{report.folder}: {'updated' if report.fetched else 'up to date'}")
+    if then_refresh:
+        refresh(raw=raw, store=store, force=False)
+
+
+@contextmanager
+def _download_bars():
+    """A rich progress display with one bar per download; yields the callback `pipelines.fetch` reports to."""
+    from rich.progress import BarColumn, DownloadColumn, TransferSpeedColumn
+
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
+    bar = Progress(*columns, console=console, transient=False)
+    tasks: dict[str, int] = {}
+
+    def progress(label: str, done: int, total: int | None) -> None:
+        if not tasks:  # started at the first byte: a fetch with nothing to download draws nothing
+            bar.start()
+        if label not in tasks:
+            tasks[label] = bar.add_task(label, total=total)
+        bar.update(tasks[label], completed=done, total=total)
+
+    try:
+        yield progress
+    finally:
+        if tasks:
+            bar.stop()
 
 
 @app.command()

@@ -42,3 +42,7 @@ class DesignError(SurveysError):
 
 class ComparisonError(SurveysError):
     """An indicator cannot be compared as asked."""
+
+
+class FetchError(SurveysError):
+    """A download from the producer's portal failed or is not what the round's spec expects."""

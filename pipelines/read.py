@@ -48,7 +48,7 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
 
 
-def _carries(name: str, token: str) -> bool:
+def carries(name: str, token: str) -> bool:
     if token.isdigit():
         return re.search(rf"(?<![0-9]){token}(?![0-9])", name) is not None
     return fold(token) in name
@@ -58,13 +58,13 @@ def _tokens(number: str, module) -> tuple[str, ...]:
     return tuple(t for t in (number, module.inei_code, *module.names) if t)
 
 
-def _modules_named(name: str, spec: RoundSpec) -> list[str]:
+def modules_named(name: str, spec: RoundSpec) -> list[str]:
     """The modules (or parts) whose number, INEI code or title the name carries; a part beats its main module
     (`300_1 Migración II` is the second file of module 300, not module 300)."""
     folded = fold(name)
-    if spec.consolidated and any(_carries(folded, t) for t in (spec.consolidated.inei_code, *spec.consolidated.names)):
+    if spec.consolidated and any(carries(folded, t) for t in (spec.consolidated.inei_code, *spec.consolidated.names)):
         return [CONSOLIDATED]
-    named = [number for number, module in spec.modules.items() if any(_carries(folded, t) for t in _tokens(number, module))]
+    named = [number for number, module in spec.modules.items() if any(carries(folded, t) for t in _tokens(number, module))]
     parts = [n for n in named if spec.modules[n].part_of is not None]
     return parts or named
 
@@ -78,13 +78,13 @@ def find_module_files(raw_dir: Path, spec: RoundSpec) -> dict[str, ModuleFile]:
     found: dict[str, ModuleFile] = {}
     for path in sorted(p for p in raw_dir.rglob("*") if p.is_file() and not p.name.startswith(".")):
         stem = fold(path.stem)
-        unknown = [c for c in spec.unknown_inei_codes if _carries(stem, c)]
+        unknown = [c for c in spec.unknown_inei_codes if carries(stem, c)]
         if unknown:
             raise SourceFileError(
                 f"the name carries INEI module code {unknown[0]}, which {spec.name} does not describe",
                 where=str(path), hint="Rename the file or add the module to source.yaml.",
             )
-        modules = _modules_named(stem, spec)
+        modules = modules_named(stem, spec)
         if not modules:
             continue
         if len(modules) > 1:

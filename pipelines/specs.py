@@ -154,6 +154,7 @@ class RoundSpec:
     values: pl.DataFrame  # harmonised_var, source_var, source_value, harmonised_value, label, is_missing, note
     precedence: dict[str, pl.DataFrame] = field(default_factory=dict)  # harmonised_var -> rank, value, var, op, codes
     crosswalk_sha256: str = ""
+    inei_survey_code: str = ""  # INEI's survey code on its microdata portal (769 for II ENPOVE 2022)
 
     @property
     def name(self) -> str:
@@ -472,6 +473,7 @@ def load_round_spec(folder: Path | str) -> RoundSpec:
         precedence=_read_precedence(folder, variables),
         crosswalk_sha256=_hash_files(folder / "source.yaml", folder / "variables.csv", folder / "values.csv",
                                      *precedence_files),
+        inei_survey_code=str(raw.get("inei_survey_code") or ""),
     )
     _check_references(spec, where)
     return spec

@@ -46,5 +46,5 @@ def test_commands_without_a_store_fail_clearly(tmp_path):
 def test_python_dash_m_pipelines_is_the_same_program():
     out = subprocess.run([sys.executable, "-m", "pipelines", "--help"], cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0
-    for command in ("refresh", "status", "indicators", "compare", "report", "export"):
+    for command in ("fetch", "refresh", "status", "indicators", "compare", "report", "export"):
         assert command in out.stdout

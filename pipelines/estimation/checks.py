@@ -19,7 +19,7 @@ import polars as pl
 
 from pipelines.errors import DesignError
 from pipelines.estimation.reduce import PSU_KEY, STRATUM_KEY
-from pipelines.estimation.variance import StrataInfo
+from pipelines.estimation.variance import CERTAINTY_TOL, StrataInfo
 
 LonelyPSU = Literal["adjust", "remove", "average", "fail"]
 LONELY_RULES = ("adjust", "remove", "average", "fail")
@@ -132,7 +132,7 @@ def inspect_design(lf: pl.LazyFrame, cols: DesignColumns) -> DesignInfo:
         per_h = per_h.sort(STRATUM_KEY)
     n_psu = per_h["psus"].to_numpy().astype(np.int64)
     fpc_factor = _fpc_factor(per_h, n_psu, cols) if cols.fpc else np.ones(n_psu.shape[0])
-    lonely_labels = _lonely_strata(per_h, n_psu, cols)
+    lonely_labels = _lonely_strata(per_h, n_psu, fpc_factor, cols)
     total_psu = int(n_psu.sum())
     return DesignInfo(
         strata=StrataInfo(n_psu=n_psu, fpc_factor=fpc_factor),
@@ -227,6 +227,11 @@ def _raise_unnested(lf: pl.LazyFrame, cols: DesignColumns) -> None:
     )
 
 
+def certainty(fpc_factor: np.ndarray) -> np.ndarray:
+    """Strata sampled completely (``1 - n_h/N_h`` below R ``onestrat``'s 1e-7): no variance."""
+    return np.asarray(fpc_factor) < CERTAINTY_TOL
+
+
 def _fpc_factor(per_h: pl.DataFrame, n_psu: np.ndarray, cols: DesignColumns) -> np.ndarray:
     """``1 - n_h/N_h`` per stratum (``1 - f_h`` for sampling fractions), after checking the fpc.
 
@@ -273,9 +278,15 @@ def _fpc_factor(per_h: pl.DataFrame, n_psu: np.ndarray, cols: DesignColumns) -> 
     )
 
 
-def _lonely_strata(per_h: pl.DataFrame, n_psu: np.ndarray, cols: DesignColumns) -> tuple[object, ...]:
-    """Labels of the strata with a single PSU; raise if there are any and the rule is ``fail``."""
-    lonely = n_psu == 1
+def _lonely_strata(
+    per_h: pl.DataFrame, n_psu: np.ndarray, fpc_factor: np.ndarray, cols: DesignColumns
+) -> tuple[object, ...]:
+    """Labels of the strata with a single PSU; raise if there are any and the rule is ``fail``.
+
+    A single PSU that is the whole stratum's population (fpc factor 0: a certainty PSU) is not
+    lonely: it contributes no variance whatever the rule, as in R ``svydesign``/``onestrat``.
+    """
+    lonely = (n_psu == 1) & ~certainty(fpc_factor)
     lonely_labels = (
         tuple(per_h.filter(pl.Series(lonely))[STRATUM_KEY].to_list())
         if cols.strata
@@ -286,7 +297,7 @@ def _lonely_strata(per_h: pl.DataFrame, n_psu: np.ndarray, cols: DesignColumns) 
             f"{int(lonely.sum())} stratum/strata of {cols.strata!r} have a single PSU: {preview(lonely_labels, 10)}",
             where=_WHERE,
             got=f"{int(lonely.sum())} lonely PSUs",
-            hint='choose a rule: lonely_psu="adjust" (centre at the grand mean), "remove" or "average", '
+            hint='choose a rule: lonely_psu="adjust" (the lonely PSU about 0, as R 4.1-1), "remove" or "average", '
             "as R options(survey.lonely.psu=...), or collapse those strata.",
         )
     return lonely_labels

@@ -1,4 +1,5 @@
-"""`SurveyDesign`: a survey design declared once, and its estimators (mean, total, proportion, ratio).
+"""`SurveyDesign`: a survey design declared once, and its estimators (mean, total, proportion, ratio,
+contrast, quantile).
 
 Every estimator runs the same three steps:
 
@@ -8,6 +9,10 @@ Every estimator runs the same three steps:
 3. on that small table, form the domain estimates, the PSU totals of the scores and their
    variance with the one kernel in `variance.domain_variance` (`domains`).
 
+`contrast` runs the same pass and then differences the sides' per-PSU scores (`contrasts`);
+`quantile` adds a pass that collects each domain's values to invert the weighted distribution,
+then runs the mean engine on the indicators ``y <= q_hat`` (`quantiles`).
+
 The design and analysis columns are validated in `checks`.
 """
 
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass, field
+from itertools import pairwise
 from typing import Literal
 
 import numpy as np
@@ -22,6 +28,7 @@ import polars as pl
 
 from pipelines.errors import DesignError
 from pipelines.estimation.checks import (
+    ColumnStats,
     DesignColumns,
     DesignInfo,
     LonelyPSU,
@@ -30,9 +37,11 @@ from pipelines.estimation.checks import (
     inspect_design,
     require_binary,
 )
+from pipelines.estimation.contrasts import Side, contrast_columns, contrast_variance
 from pipelines.estimation.domains import codes, domain_estimates, result_frame
 from pipelines.estimation.flags import Reliability
-from pipelines.estimation.intervals import check_method, proportion_ci, wald
+from pipelines.estimation.intervals import check_method, proportion_ci, t_quantile, wald
+from pipelines.estimation.quantiles import WeightedSample, woodruff
 from pipelines.estimation.reduce import PSU_KEY, STRATUM_KEY, psu_sums
 from pipelines.estimation.summands import Spec, build_summands
 
@@ -49,6 +58,41 @@ RESULT_COLUMNS = (
     "deff",
     "flag",
 )
+
+
+CONTRAST_COLUMNS = (
+    "variable",
+    "a",
+    "b",
+    "estimate",
+    "se",
+    "ci_low",
+    "ci_high",
+    "df",
+    "p_value",
+    "estimate_a",
+    "se_a",
+    "estimate_b",
+    "se_b",
+    "cov_ab",
+    "n_a",
+    "n_b",
+)
+
+MISSING_LABEL = "(missing)"  # label of a null domain value in a contrast's side
+
+
+def _label(value: object) -> str:
+    """A side's domain label: the value as text, tuples joined with " / ", null as ``(missing)``."""
+    if isinstance(value, tuple):
+        return " / ".join(_label(v) for v in value)
+    return MISSING_LABEL if value is None else str(value)
+
+
+def _sort_key(value: object) -> tuple:
+    """Sort domain values (scalars or tuples) in order, nulls last."""
+    parts = value if isinstance(value, tuple) else (value,)
+    return tuple((v is None, v if v is not None else 0) for v in parts)
 
 
 def _names(value: str | Sequence[str] | None) -> list[str]:
@@ -110,9 +154,10 @@ class SurveyDesign:
 
     **Lonely PSUs** (strata with one PSU), R's ``options(survey.lonely.psu=)``: ``fail`` raises at
     construction naming the strata; ``remove`` drops their contribution (the variance is too small);
-    ``adjust`` centres their single PSU total at the grand mean of the PSU totals (over the strata the
-    domain reaches) instead of the stratum mean (zero for means, proportions and ratios, whose scores
-    sum to zero; svy's ``"center"``); ``average`` replaces
+    ``adjust`` takes their single PSU total about 0 instead of the undefined stratum mean, as R
+    ``survey`` 4.1-1 does (for means, proportions and ratios, whose scores sum to zero, that is the
+    grand mean of the PSU totals; for totals it is not, and R >= 4.4-1, svy's ``"center"`` and Stata's
+    ``singleunit(centered)`` centre at the grand mean instead); ``average`` replaces
     their contribution by the average of the other strata (multiplies the variance by
     ``strata / strata with two or more PSUs``, counted within the domain).
 
@@ -129,7 +174,11 @@ class SurveyDesign:
     domain's cases with a non-null variable: PSUs with a case minus strata with a case (for the whole
     sample, PSUs minus strata). Every interval uses Student's t with that ``df``, which is what R's
     ``svyciprop`` does; R's ``confint`` on a ``svymean``/``svytotal`` uses the Normal quantile instead
-    (``df=Inf``). Intervals are null where ``df`` is 0.
+    (``df=Inf``). Intervals are null where ``df`` is 0. `contrast` counts the cases of either side;
+    `quantile` uses the t interval on the probability scale (Woodruff).
+
+    **Reference version.** R ``survey`` 4.1-1; where 4.4-1 and later differ (``adjust`` for totals,
+    `quantile` when one value holds more than ``q`` of the weight) this follows 4.1-1.
 
     **Design effect** (``deff``) is R's ``svymean(..., deff=TRUE)``: the design variance over the
     variance under simple random sampling *without* replacement of the same size from a population of
@@ -141,6 +190,8 @@ class SurveyDesign:
     --------
     >>> design = SurveyDesign(frame, weight="pw", strata="stype", psu="dnum", fpc="fpc", lonely_psu="adjust")
     >>> design.mean(["api00", "enroll"], by=["stype"])
+    >>> design.contrast("api00", by="stype", pairs=[("E", "H")])  # E - H, covariance included
+    >>> design.quantile("enroll", q=0.5, by="stype")  # medians with Woodruff intervals
     """
 
     frame: pl.DataFrame | pl.LazyFrame
@@ -348,11 +399,425 @@ class SurveyDesign:
         specs = [Spec(f"{y}/{x}", y, x) for y, x in zip(ys, xs)]
         return self._estimate("ratio", specs, by=by, level=level, ci="wald", reliability=reliability)
 
+    def quantile(
+        self,
+        variables: str | Sequence[str],
+        q: float | Sequence[float] = 0.5,
+        *,
+        by: str | Sequence[str] | None = None,
+        level: float = 0.95,
+        reliability: Reliability | None = None,
+    ) -> pl.DataFrame:
+        """Population quantiles with a Woodruff interval (R ``svyquantile(..., ci=TRUE)`` defaults).
+
+        Parameters
+        ----------
+        variables
+            Numeric columns.
+        q
+            Probabilities in [0, 1] (default the median).
+        by
+            Domain columns; one row per variable x q x domain.
+        level
+            Confidence level of ``ci_low``/``ci_high``.
+        reliability
+            Flag thresholds; defaults to the design's.
+
+        Returns
+        -------
+        polars.DataFrame
+            The ``by`` columns, then ``variable, q, estimate, se, ci_low, ci_high, df, n, weighted_n,
+            cv, deff, flag`` (``deff`` is null). A domain where the variable has no case gives a null
+            estimate and flag ``empty``; an interval end beyond [0, 1] on the probability scale is
+            null, and then so is ``se`` (R: ``NaN``).
+
+        Raises
+        ------
+        DesignError
+            A variable is missing or not numeric; ``q`` outside [0, 1]; ``level`` outside (0, 1).
+
+        Notes
+        -----
+        R ``svyquantile(~y, design, quantiles=q, ci=TRUE, na.rm=TRUE)`` of survey 4.1-1 (and
+        ``svyby(..., svyquantile)`` for domains), with its defaults:
+
+        * **rule** ``qrule="math"``: the smallest value whose cumulative weight share reaches ``q``
+          (no interpolation; see `quantiles` for R's one quirk, reproduced);
+        * **interval** ``interval.type="mean"`` (Woodruff): the proportion ``P(y <= q_hat)`` is
+          estimated with its design SE in the domain, its interval ``m -/+ t(df) se`` is mapped back
+          through the rule; an end beyond [0, 1] is null;
+        * **SE** ``(ci_high - ci_low) / (2 t(df))``, as R reports it, with ``df`` R ``degf`` of the
+          domain's non-missing cases (the df ``svyquantile`` uses).
+
+        Two passes over the data: one collects the domain's values and weights to find ``q_hat``, one
+        reduces the indicators ``y <= q_hat`` to PSU sums for their variance (the other verbs' pass).
+
+        Examples
+        --------
+        >>> design.quantile("income", q=0.5, by="sex")  # medians with Woodruff intervals
+        >>> design.quantile(["income", "rent"], q=[0.25, 0.5, 0.75])
+        """
+        where = "SurveyDesign.quantile"
+        names = _names(variables)
+        probs = [float(q)] if isinstance(q, (int, float)) else [float(x) for x in q]
+        if not names:
+            raise DesignError(
+                "no variables given", where=where, got="[]", hint="pass at least one column name."
+            )
+        if not probs or not all(0 <= p <= 1 for p in probs):
+            raise DesignError(
+                "q must lie in [0, 1]", where=where, got=repr(q), hint="e.g. q=0.5 or q=[0.25, 0.75]."
+            )
+        if not (0 < level < 1):
+            raise DesignError("level must lie in (0, 1)", where=where, got=repr(level))
+        by_cols = _names(by)
+        stats = check_variables(self._lf, self._schema, "quantile", names, by_cols, n_rows=self._info.n_rows)
+
+        def value(col: str) -> pl.Expr:
+            e = pl.col(col).cast(pl.Float64)
+            return e.fill_nan(None) if self._schema[col].is_float() else e
+
+        # Pass 1: every domain's values and weights, in the data's order (R sorts stably).
+        data = self._lf.select(
+            *[pl.col(b) for b in by_cols],
+            *[value(y).alias(f"__y{j}") for j, y in enumerate(names)],
+            pl.col(self.weight).cast(pl.Float64).alias("__w"),
+        ).collect()
+        parts = data.partition_by(by_cols, as_dict=True, maintain_order=True) if by_cols else {(): data}
+        samples: dict[tuple, list[WeightedSample]] = {}
+        for key, part in parts.items():
+            w = part["__w"].to_numpy()
+            samples[key] = []
+            for j in range(len(names)):
+                ok = part[f"__y{j}"].is_not_null().to_numpy()
+                samples[key].append(WeightedSample.of(part[f"__y{j}"].to_numpy()[ok], w[ok]))
+        # Each (variable, q): q_hat per domain, and the indicator y <= q_hat (null where y is null).
+        specs, ind_stats, extra = [], {}, {}
+        qhat: dict[tuple, list[float]] = {k: [] for k in samples}
+        for j, y in enumerate(names):
+            for i, p in enumerate(probs):
+                col = f"__le{j}_{i}"
+                for k, ss in samples.items():
+                    qhat[k].append(ss[j].quantile(p))
+                specs.append(Spec(col, col))
+                ind_stats[col] = ColumnStats(missing=stats[y].missing, non_binary=0)
+                extra[col] = (j, y)
+        n_q = len(specs)
+        keys = list(samples)
+        qcols = [f"__q{c}" for c in range(n_q)]
+        if by_cols:
+            qtab = pl.DataFrame(
+                {
+                    **{b: [k[c] for k in keys] for c, b in enumerate(by_cols)},
+                    **{qc: [qhat[k][c] for k in keys] for c, qc in enumerate(qcols)},
+                },
+                schema={**{b: self._schema[b] for b in by_cols}, **dict.fromkeys(qcols, pl.Float64)},
+            )
+            lf = self._lf.join(qtab.lazy(), on=by_cols, how="left", nulls_equal=True)
+        else:
+            lf = self._lf.with_columns(
+                pl.lit(qhat[()][c], dtype=pl.Float64).alias(qc) for c, qc in enumerate(qcols)
+            )
+        lf = lf.with_columns(
+            (value(extra[s.y][1]) <= pl.col(qc)).cast(pl.Float64).alias(s.y) for s, qc in zip(specs, qcols)
+        )
+        schema = pl.Schema({**dict(self._schema), **dict.fromkeys((s.y for s in specs), pl.Float64)})
+        # Pass 2: the indicators' PSU sums, then their means and SEs (the other verbs' engine).
+        table = self._reduce(build_summands(specs, ind_stats, schema, weight=self.weight), by_cols, lf)
+        domains, d, h = codes(table, by_cols, self._info.strata_labels)
+        res = domain_estimates(
+            "mean",
+            np.zeros(n_q, dtype=bool),
+            table,
+            d,
+            h,
+            n_domains=max(domains.height, 1),
+            strata=self._info.strata,
+            lonely_psu=self.lonely_psu,
+        )
+        dom_keys = list(domains.iter_rows()) if by_cols else [()]
+        n_dom = len(dom_keys)
+        est, se, lo, hi = (np.full((n_dom, n_q), np.nan) for _ in range(4))
+        t = t_quantile(level, res["df"])
+        for r, key in enumerate(dom_keys):
+            for c in range(n_q):
+                sample = samples[key][extra[specs[c].y][0]]
+                if sample.n == 0:
+                    continue
+                est[r, c] = qhat[key][c]
+                lo[r, c], hi[r, c], se[r, c] = woodruff(
+                    sample, res["estimate"][r, c], res["se"][r, c], t[r, c]
+                )
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cv = np.where(est != 0, se / np.abs(est), np.nan)
+        out = result_frame(
+            [names[extra[s.y][0]] for s in specs],
+            {
+                "estimate": est,
+                "se": se,
+                "ci_low": lo,
+                "ci_high": hi,
+                "df": res["df"],
+                "n": res["n"],
+                "weighted_n": res["weighted_n"],
+                "cv": cv,
+                "deff": np.full((n_dom, n_q), np.nan),
+            },
+        ).with_columns(
+            pl.Series("q", np.tile(np.tile(probs, len(names)), max(domains.height, 1)), dtype=pl.Float64)
+        )
+        out = out.select("variable", "q", *[c for c in out.columns if c not in ("variable", "q")])
+        if by_cols:
+            dom_rows = domains.select(pl.all().gather(np.repeat(np.arange(domains.height), n_q)))
+            out = pl.concat([dom_rows, out], how="horizontal").sort(
+                by_cols, nulls_last=True, maintain_order=True
+            )
+        return out.with_columns((reliability or self.reliability).flag_expr())
+
+    def contrast(
+        self,
+        variables: str | Sequence[str] | Sequence[tuple[str, str]],
+        *,
+        by: str | Sequence[str] | None = None,
+        pairs: Sequence[tuple[object, object]] | Literal["adjacent", "all"] | None = None,
+        statistic: Literal["mean", "proportion", "total"] = "mean",
+        level: float = 0.95,
+    ) -> pl.DataFrame:
+        """Differences between estimates sharing the design, with their covariance (R ``svyby(...,
+        covmat=TRUE)`` then ``svycontrast``), in one pass over the data.
+
+        Two forms:
+
+        * **between domains** (``pairs`` given, ``by`` required): for every variable and every pair
+          ``(a, b)`` of domain values, ``estimate(domain a) - estimate(domain b)``: women vs men,
+          Lima vs the rest (a boolean ``by`` column), each age group vs the next (``"adjacent"``).
+        * **between variables** (``pairs`` None): ``variables`` is a list of column pairs ``(y_a,
+          y_b)``, two definitions of one concept measured on the same units (overcrowding per room
+          vs per bedroom); for each pair, ``estimate(y_a) - estimate(y_b)`` in the whole sample, or
+          in every domain of ``by``.
+
+        Parameters
+        ----------
+        variables
+            Column names (between domains) or pairs of column names (between variables).
+        by
+            Domain columns.
+        pairs
+            Pairs of domain values ``(a, b)``; with several ``by`` columns each value is a tuple
+            (``None`` is the domain of null values). ``"adjacent"``: each domain against the next in
+            sorted order (nulls last); ``"all"``: every pair ``i < j`` of that order.
+        statistic
+            ``mean`` (default), ``proportion`` (0/1 variables, as `proportion`) or ``total``.
+        level
+            Confidence level of ``ci_low``/``ci_high``.
+
+        Returns
+        -------
+        polars.DataFrame
+            Between domains: ``variable, a, b`` (the sides' domain labels as text), then
+            ``estimate`` (a - b), ``se``, ``ci_low``, ``ci_high``, ``df``, ``p_value``, and each
+            side's ``estimate_a, se_a, estimate_b, se_b``, their covariance ``cov_ab``, ``n_a, n_b``.
+            Between variables: the ``by`` columns first, ``variable`` reads ``"y_a - y_b"``, ``a``
+            and ``b`` name the variables; same columns.
+
+        Raises
+        ------
+        DesignError
+            ``pairs`` without ``by``, a domain value of ``pairs`` not in the data, variables that are
+            not pairs in the between-variables form, or (``proportion``) a variable not 0/1.
+
+        Notes
+        -----
+        **Covariance.** Each side's linearised score (as in `mean`, `proportion`, `total`; zero
+        outside its domain and where its variable is null) is summed to PSU level; the contrast's
+        score is their difference and its variance is the design's one variance kernel applied to
+        it (``c' V c`` with ``V`` the ``svyby(covmat=TRUE)`` matrix and ``c = (1, -1)``). Domains
+        sharing PSUs (women and men of the same households) are positively correlated and the SE
+        of their difference is smaller than ``sqrt(se_a^2 + se_b^2)``. As in R, ``V`` is computed on
+        the whole design: under ``lonely_psu="average"`` the factor ``strata / strata with two or
+        more PSUs`` is the whole design's (the sides' own ``se_a``/``se_b`` keep their domain's
+        counts, as `mean` and R's ``svyby`` column ``se``). ``cov_ab = (V(a+b) - V(a-b)) / 4``.
+
+        **Degrees of freedom and interval.** ``df`` is R ``degf`` of the design restricted to the
+        cases of either side (PSUs with a case minus strata with a case); the interval is
+        ``estimate -/+ t(df) se`` and ``p_value`` the two-sided t test of a zero difference, the
+        convention of every verb here (R's ``confint(svycontrast(...))`` uses the Normal quantile;
+        ``confint(..., df=)`` reproduces ours). A proportion's difference gets this Wald interval
+        too. A side with no case gives null estimate and SE.
+
+        Examples
+        --------
+        >>> design.contrast("employed", by="sex", pairs=[("female", "male")], statistic="proportion")
+        >>> design.contrast("income", by="age_group", pairs="adjacent")
+        >>> design.contrast([("crowded_room", "crowded_bedroom")], by="lima", statistic="proportion")
+        """
+        where = "SurveyDesign.contrast"
+        if statistic not in ("mean", "proportion", "total"):
+            raise DesignError(
+                f"unknown statistic {statistic!r}",
+                where=where,
+                got=repr(statistic),
+                hint="use mean, proportion or total.",
+            )
+        if not (0 < level < 1):
+            raise DesignError("level must lie in (0, 1)", where=where, got=repr(level))
+        by_cols = _names(by)
+        if pairs is not None:
+            if not by_cols:
+                raise DesignError(
+                    "contrasts between domains need by=",
+                    where=where,
+                    got=f"pairs={pairs!r}",
+                    hint="name the domain column(s), e.g. by='sex', pairs=[('female', 'male')].",
+                )
+            names = _names(variables)  # type: ignore[arg-type]
+            if not names or not all(isinstance(v, str) for v in names):
+                raise DesignError(
+                    "contrasts between domains take column names",
+                    where=where,
+                    got=repr(variables),
+                    hint="pass variables='y' or ['y1', 'y2']; pairs of variables go without pairs=.",
+                )
+            columns = list(dict.fromkeys(names))
+        else:
+            var_pairs = list(variables) if not isinstance(variables, str) else [variables]
+            if not var_pairs or not all(
+                isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(c, str) for c in p)
+                for p in var_pairs
+            ):
+                raise DesignError(
+                    "contrasts between variables take pairs of column names",
+                    where=where,
+                    got=repr(variables),
+                    hint="pass [('y_a', 'y_b')], or give pairs= (and by=) to contrast domains.",
+                )
+            columns = list(dict.fromkeys(c for p in var_pairs for c in p))
+        specs = [Spec(c, c) for c in columns]
+        kind = "total" if statistic == "total" else "mean"
+        stats = check_variables(self._lf, self._schema, statistic, columns, by_cols, n_rows=self._info.n_rows)
+        if statistic == "proportion":
+            require_binary(self._lf, columns, stats, where)
+        table = self._reduce(build_summands(specs, stats, self._schema, weight=self.weight), by_cols)
+        domains, d, h = codes(table, by_cols, self._info.strata_labels)
+        res = domain_estimates(
+            kind,
+            np.zeros(len(specs), dtype=bool),
+            table,
+            d,
+            h,
+            n_domains=max(domains.height, 1),
+            strata=self._info.strata,
+            lonely_psu=self.lonely_psu,
+            keep_scores=True,
+        )
+        col = {c: j for j, c in enumerate(columns)}
+        sides: list[tuple[Side, Side]] = []
+        labels: list[tuple[str, str, str]] = []
+        dom_index: list[int] = []
+        if pairs is not None:
+            keys = [row if len(by_cols) > 1 else row[0] for row in domains.rows()]
+            lookup = {k: i for i, k in enumerate(keys)}
+            order = sorted(range(len(keys)), key=lambda i: _sort_key(keys[i]))
+            if pairs == "adjacent":
+                chosen = [(keys[i], keys[j]) for i, j in pairwise(order)]
+            elif pairs == "all":
+                chosen = [
+                    (keys[order[i]], keys[order[j]])
+                    for i in range(len(order))
+                    for j in range(i + 1, len(order))
+                ]
+            elif isinstance(pairs, str):
+                raise DesignError(
+                    f"unknown pairs {pairs!r}",
+                    where=where,
+                    got=pairs,
+                    hint="use 'adjacent', 'all' or a list of pairs.",
+                )
+            else:
+                chosen = [tuple(p) for p in pairs]  # type: ignore[misc]
+            for p in chosen:
+                if len(p) != 2:
+                    raise DesignError("each pair has two domain values", where=where, got=repr(p))
+                for v in p:
+                    if (tuple(v) if isinstance(v, list) else v) not in lookup:
+                        raise DesignError(
+                            f"domain {v!r} of {by_cols} is not in the data",
+                            where=where,
+                            got=repr(v),
+                            hint=f"domains present: {', '.join(_label(k) for k in keys[:12])}.",
+                        )
+            for name in names:
+                for a, b in chosen:
+                    a_i = lookup[tuple(a) if isinstance(a, list) else a]
+                    b_i = lookup[tuple(b) if isinstance(b, list) else b]
+                    sides.append((Side(a_i, col[name]), Side(b_i, col[name])))
+                    labels.append((name, _label(a), _label(b)))
+        else:
+            for k in range(max(domains.height, 1)):
+                for y_a, y_b in var_pairs:
+                    sides.append((Side(k, col[y_a]), Side(k, col[y_b])))
+                    labels.append((f"{y_a} - {y_b}", y_a, y_b))
+                    dom_index.append(k)
+        if self.psu:
+            psu = table.select(pl.col(PSU_KEY).rank("dense").cast(pl.Int64) - 1).to_series().to_numpy()
+        else:
+            psu = np.arange(table.height, dtype=np.int64)
+        cv = contrast_variance(
+            sides, res["z"], res["present"], d, h, psu, strata=self._info.strata, lonely_psu=self.lonely_psu
+        )
+        pick = {
+            key: np.array([res[key][a.domain, a.variable] for a, _ in sides])
+            for key in ("estimate", "se", "n")
+        }
+        pick_b = {
+            key: np.array([res[key][b.domain, b.variable] for _, b in sides])
+            for key in ("estimate", "se", "n")
+        }
+        empty = (pick["n"] == 0) | (pick_b["n"] == 0)
+        var = np.where(empty, np.nan, cv["var"])
+        cols = contrast_columns(pick["estimate"], pick_b["estimate"], var, cv["df"], level)
+        data = {
+            "variable": [lab[0] for lab in labels],
+            "a": [lab[1] for lab in labels],
+            "b": [lab[2] for lab in labels],
+            **cols,
+            "df": cv["df"],
+            "estimate_a": pick["estimate"],
+            "se_a": pick["se"],
+            "estimate_b": pick_b["estimate"],
+            "se_b": pick_b["se"],
+            "cov_ab": np.where(empty, np.nan, cv["cov"]),
+            "n_a": pick["n"],
+            "n_b": pick_b["n"],
+        }
+        schema = {
+            c: (
+                pl.String
+                if c in ("variable", "a", "b")
+                else pl.Int64
+                if c in ("df", "n_a", "n_b")
+                else pl.Float64
+            )
+            for c in CONTRAST_COLUMNS
+        }
+        out = pl.DataFrame({c: data[c] for c in CONTRAST_COLUMNS}, schema=schema).with_columns(
+            pl.col(pl.Float64).fill_nan(None)
+        )
+        if pairs is None and by_cols:
+            dom_rows = domains.select(pl.all().gather(np.asarray(dom_index)))
+            out = pl.concat([dom_rows, out], how="horizontal").sort(
+                by_cols, nulls_last=True, maintain_order=True
+            )
+        return out
+
     # ------------------------------------------------------------------ engine
-    def _reduce(self, summands: dict[str, pl.Expr | None], by_cols: list[str]) -> pl.DataFrame:
+    def _reduce(
+        self, summands: dict[str, pl.Expr | None], by_cols: list[str], lf: pl.LazyFrame | None = None
+    ) -> pl.DataFrame:
         """The one pass over the data: ``summands`` per (domain, stratum, PSU).
 
-        Stratum labels are in column ``reduce.STRATUM_KEY``.
+        Stratum labels are in column ``reduce.STRATUM_KEY``. ``lf`` is the design's data with extra
+        columns (default: the data itself).
         """
         keys = [pl.col(b) for b in by_cols]
         stratum = [pl.col(self.strata).alias(STRATUM_KEY)] if self.strata else []
@@ -365,7 +830,13 @@ class SurveyDesign:
             keys += stratum
         if self.psu:
             keys.append(pl.col(self.psu).alias(PSU_KEY))
-        return psu_sums(self._lf, keys=keys, summands=summands, firsts=firsts, per_row=self.psu is None)
+        return psu_sums(
+            self._lf if lf is None else lf,
+            keys=keys,
+            summands=summands,
+            firsts=firsts,
+            per_row=self.psu is None,
+        )
 
     def _estimate(
         self,

@@ -86,6 +86,7 @@ def domain_estimates(
     n_domains: int,
     strata: StrataInfo,
     lonely_psu: str,
+    keep_scores: bool = False,
 ) -> dict[str, np.ndarray]:
     """Estimates, SEs, df, n, weighted n, cv and deff per (domain, variable) from the PSU sums.
 
@@ -101,11 +102,14 @@ def domain_estimates(
         Each table row's domain and stratum code (`codes`).
     n_domains, strata, lonely_psu
         Number of domains; the design's per-stratum constants and lonely-PSU rule.
+    keep_scores
+        Also return each table row's linearised scores ``z`` and whether it holds a case
+        (``present``), both ``(k, rows)``, for contrasts (`contrasts.contrast_variance`).
 
     Returns
     -------
     dict
-        ``estimate, se, df, n, weighted_n, cv, deff``, each ``(domains, k)``.
+        ``estimate, se, df, n, weighted_n, cv, deff``, each ``(domains, k)`` (and ``z``, ``present``).
 
     Notes
     -----
@@ -141,7 +145,7 @@ def domain_estimates(
     with np.errstate(divide="ignore", invalid="ignore"):
         deff = np.where(np.isfinite(srs) & (srs > 0), var / srs, np.nan)
         cv = np.where(est != 0, se / np.abs(est), np.nan)
-    return {
+    out = {
         "estimate": est,
         "se": se,
         "df": domain_df(psus_with_case),
@@ -150,6 +154,9 @@ def domain_estimates(
         "cv": cv,
         "deff": deff,
     }
+    if keep_scores:
+        out["z"], out["present"] = z, nj > 0
+    return out
 
 
 def scores(

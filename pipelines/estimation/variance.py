@@ -14,12 +14,13 @@ no case of domain ``d`` enter with ``z = 0`` (R pads them with zeros after ``sub
 Strata with a single PSU ("lonely") follow R's ``options(survey.lonely.psu=)``:
 
 * ``remove``: contribute 0.
-* ``adjust``: contribute ``f_h * (z_dh1 - c_d)^2``, the single PSU total centred at the grand mean
-  of the PSU totals instead of the undefined stratum mean (R ``survey.lonely.psu="adjust"``, Stata
-  ``singleunit(centered)``, svy ``"center"``). ``c_d = sum z_d / P_d`` where ``P_d`` counts the PSUs
-  of the strata in which domain ``d`` has a case (the design R sees after ``subset``). For a mean,
-  proportion or ratio the scores sum to zero, so ``c_d = 0``; for a total it matters. Only lonely
-  strata where the domain has a case contribute.
+* ``adjust``: contribute ``f_h * z_dh1^2``, the single PSU total left uncentred, as R ``survey`` 4.1-1
+  (the reference version) computes with ``survey.lonely.psu="adjust"``: its ``onestrat`` skips the
+  centring sweep for a stratum with one PSU, so the PSU total is taken about 0. For a mean,
+  proportion or ratio the scores of the whole domain sum to zero, so this equals centring at the
+  grand mean of the PSU totals; for a total it does not. R >= 4.4-1 (and svy's ``"center"``, Stata's
+  ``singleunit(centered)``) centre at ``sum z_d / P_d`` instead (``P_d`` the PSUs of the strata the
+  domain reaches), which gives a smaller variance for totals; see docs/parity.md.
 * ``average``: contribute 0, and the summed variance is multiplied by ``nstrat / nokstrat``, the
   strata of the domain over its strata with at least two PSUs (``survey:::onestage``).
 * ``fail``: never reaches the kernel; `SurveyDesign` raises at construction.
@@ -30,6 +31,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+CERTAINTY_TOL = 1e-7  # R survey:::onestrat: a stratum whose fpc factor is below this is self-representing
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,16 +94,16 @@ def domain_variance(
     ss = cells.sum(np.square(dev, out=dev))
     ss += (n_h - cells.counts[:, :, None]) * zbar**2  # the PSUs holding no case of the domain
     has = psus_with_case > 0
-    lonely = n_h == 1
-    regular = ~lonely
     f_h = strata.fpc_factor[None, :, None]
-    scale = np.where(regular, f_h * n_h / np.where(regular, n_h - 1, 1.0), f_h)
+    # A certainty stratum (f_h ~ 0) contributes nothing and counts as a regular stratum, lonely or
+    # not (R onestrat returns 0 before looking at the lonely rule).
+    lonely = (n_h == 1) & (f_h >= CERTAINTY_TOL)
+    regular = ~lonely
+    scale = np.where(n_h > 1, f_h * n_h / np.where(n_h > 1, n_h - 1, 1.0), f_h)
     contrib = scale * ss  # lonely strata: ss == 0 here (one PSU, centred at itself)
     if lonely.any():
-        if lonely_psu == "adjust":
-            psus = (has * n_h).sum(axis=1, keepdims=True)  # PSUs of the strata the domain reaches
-            centre = s1.sum(axis=1, keepdims=True) / np.maximum(psus, 1.0)
-            contrib = np.where(lonely & has, f_h * (s1 - centre) ** 2, contrib)
+        if lonely_psu == "adjust":  # R 4.1-1: the single PSU total about 0 (0 where no case)
+            contrib = np.where(lonely, f_h * s1**2, contrib)
         else:  # remove, average: lonely strata contribute nothing
             contrib = np.where(lonely, 0.0, contrib)
     v = contrib.sum(axis=1)
