@@ -61,15 +61,16 @@ def generate_modules(spec: RoundSpec, *, households: int, seed: int, consolidate
     return modules
 
 
-def write_synthetic_round(out_dir: Path, spec: RoundSpec | Path | str, *, households: int = 3000, seed: int = 2022,
-                          formats: tuple[str, ...] | None = None, consolidated: bool = False) -> list[Path]:
+def write_synthetic_round(out_dir: Path, spec: RoundSpec | Path | str | None = None, *, households: int = 3000,
+                          seed: int = 2022, formats: tuple[str, ...] | None = None,
+                          consolidated: bool = False) -> list[Path]:
     """Write a complete synthetic round: the household module and every person module (or the consolidated file).
 
     Parameters
     ----------
     out_dir : folder to write; with several formats, one sub-folder per format (`out_dir/<format>/`).
     spec : the round spec (or its folder `surveys/<source>_<round>/`) whose crosswalk is inverted; its
-        `synthetic/` folder holds the generator's catalogue.
+        `synthetic/` folder holds the generator's catalogue. Default: the latest round (by year) that has one.
     households : responding households (a few non-responding dwellings are added to the household module).
     seed : seed of the generator; the same seed gives byte-identical files.
     formats : among the round's `formats` in `synthetic.yaml` (II ENPOVE 2022: "csv", INEI's `code.label` CSV;
@@ -80,6 +81,8 @@ def write_synthetic_round(out_dir: Path, spec: RoundSpec | Path | str, *, househ
     -------
     The paths written, marker files included.
     """
+    if spec is None:
+        spec = max(synthetic_specs(), key=lambda s: s.year)
     spec = spec if isinstance(spec, RoundSpec) else load_round_spec(spec)
     catalogue = load_catalogue(spec.folder)
     formats = tuple(formats or catalogue.default_formats)
