@@ -1,15 +1,24 @@
-"""Benchmark: `surveys refresh` on the real II ENPOVE 2022 modules and on a synthetic round of ~1.2 M persons.
+"""Benchmark: `surveys refresh` on the real ENPOVE rounds and on synthetic rounds of ~1.2 M persons in each layout.
+
+Four cases, side by side in one run:
+
+- the real rounds under `../shared/data` (ENPOVE 2018 and II ENPOVE 2022) as shipped, refreshed together in one
+  run (target < 3 s);
+- one synthetic round of ~1.2 M persons per round spec that has a `synthetic/` folder (II ENPOVE 2022 in INEI's
+  2022 layout, ENPOVE 2018 in its SPSS chapters), each alone (target < 30 s and < 2 GB).
 
 Each run is a fresh subprocess (peak memory is that process's own high-water mark, VmHWM), writing a new store with
-`force=True`; the script prints every run, then the median wall time, rows per second and peak memory, and
-checks them against the targets (real round < 3 s; 1.2 M persons < 30 s and < 2 GB).
+`force=True`; runs of the cases are interleaved (run 1 of every case, then run 2...) so that a slow spell of a shared
+machine does not fall on one case. The script prints every run, then per case the median wall time, rows per second
+and peak memory against its target, and the ratios of the medians.
 
-    python benchmarks/refresh.py [--repeat 3] [--households 360000]
+    python benchmarks/refresh.py [--repeat 3] [--persons 1200000]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import subprocess
@@ -31,11 +40,13 @@ report = refresh(raw, store, force=True)
 seconds = time.perf_counter() - start
 assert report.ok, report.failed
 from pipelines.store import read_manifest
-rows = sum(w.rows["households"] + w.rows["persons"] for w in read_manifest(store).values())
-persons = sum(w.rows["persons"] for w in read_manifest(store).values())
+manifest = read_manifest(store)
+rows = sum(w.rows["households"] + w.rows["persons"] for w in manifest.values())
+persons = sum(w.rows["persons"] for w in manifest.values())
 # VmHWM is this process's own peak resident set; ru_maxrss would carry over the parent's peak at fork.
 hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
-print(json.dumps({"seconds": seconds, "rows": rows, "persons": persons, "peak_mb": hwm / 1024}))
+print(json.dumps({"seconds": seconds, "rows": rows, "persons": persons, "peak_mb": hwm / 1024,
+                  "rounds": sorted(manifest)}))
 """
 
 
@@ -45,35 +56,59 @@ def run_once(raw: Path, store: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def bench(name: str, raw: Path, repeat: int, tmp: Path, limit_s: float, limit_mb: float | None) -> dict:
-    runs = [run_once(raw, tmp / f"{name}-{i}" / "harmonized") for i in range(repeat)]
-    for i, r in enumerate(runs):
-        print(f"  {name} run {i + 1}: {r['seconds']:.2f} s, {r['rows']:,} rows, peak {r['peak_mb']:.0f} MB")
+def summarise(name: str, runs: list[dict], limit_s: float, limit_mb: float | None) -> dict:
     median = statistics.median(r["seconds"] for r in runs)
     peak = max(r["peak_mb"] for r in runs)
     ok = median < limit_s and (limit_mb is None or peak < limit_mb)
     print(f"{name}: median {median:.2f} s, {runs[0]['rows'] / median:,.0f} rows/s "
-          f"({runs[0]['persons']:,} persons), peak {peak:.0f} MB -> {'meets' if ok else 'MISSES'} target "
-          f"(< {limit_s:.0f} s{f', < {limit_mb:.0f} MB' if limit_mb else ''})")
+          f"({runs[0]['persons']:,} persons, rounds {', '.join(runs[0]['rounds'])}), peak {peak:.0f} MB "
+          f"-> {'meets' if ok else 'MISSES'} target (< {limit_s:.0f} s{f', < {limit_mb:.0f} MB' if limit_mb else ''})")
     return {"name": name, "median_s": median, "peak_mb": peak, "ok": ok}
+
+
+def synthetic_cases(tmp: Path, persons: int) -> list[tuple[str, Path, float, float | None]]:
+    """One raw folder per round spec with a synthetic/ folder, sized to ~`persons` by its mean household size."""
+    import numpy as np
+
+    from pipelines.synthetic import synthetic_specs, write_synthetic_round
+    from pipelines.synthetic.catalogue import load_catalogue
+
+    cases = []
+    for spec in synthetic_specs():
+        sizes = np.asarray(load_catalogue(spec.folder).population["household_size"], dtype=float)
+        households = round(persons / float((np.arange(1, sizes.size + 1) * sizes).sum() / sizes.sum()))
+        raw = tmp / f"synthetic-{spec.source}-{spec.round}"
+        start = time.perf_counter()
+        write_synthetic_round(raw / spec.source / spec.round, spec, households=households, seed=spec.year)
+        print(f"(generated synthetic {spec.name}, {households:,} households, in {time.perf_counter() - start:.1f} s;"
+              " not part of the timing)")
+        cases.append((f"synthetic {spec.name} ~{persons / 1e6:.1f}M persons", raw, 30.0, 2048.0))
+    return cases
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--households", type=int, default=360_000)
+    parser.add_argument("--persons", type=int, default=1_200_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-refresh-") as tmp_name:
         tmp = Path(tmp_name)
-        results = [bench("real ENPOVE 2022", REAL_RAW, args.repeat, tmp, 3.0, None)]
-        from pipelines.synthetic import write_synthetic_round
-
-        start = time.perf_counter()
-        write_synthetic_round(tmp / "synthetic" / "enpove" / "2022", households=args.households)
-        print(f"(generated the synthetic round in {time.perf_counter() - start:.1f} s; not part of the timing)")
-        results.append(bench("synthetic 1.2M persons", tmp / "synthetic", args.repeat, tmp, 30.0, 2048.0))
-    ratio = results[1]["median_s"] / results[0]["median_s"]
-    print(f"ratio synthetic / real (median wall time): {ratio:.1f}x")
+        cases = [("real ENPOVE 2018 + 2022 together", REAL_RAW, 3.0, None),
+                 *synthetic_cases(tmp, args.persons)]
+        runs: dict[str, list[dict]] = {name: [] for name, *_ in cases}
+        for i in range(args.repeat):
+            for name, raw, *_ in cases:
+                r = run_once(raw, tmp / "stores" / f"{name}-{i}".replace(" ", "_"))
+                runs[name].append(r)
+                print(f"  {name} run {i + 1}: {r['seconds']:.2f} s, {r['rows']:,} rows, peak {r['peak_mb']:.0f} MB")
+    results = [summarise(name, runs[name], limit_s, limit_mb) for name, _, limit_s, limit_mb in cases]
+    base = results[0]
+    for r in results[1:]:
+        print(f"ratio {r['name']} / {base['name']} (median wall time): {r['median_s'] / base['median_s']:.1f}x")
+    synthetic = results[1:]
+    for a, b in itertools.pairwise(synthetic):
+        print(f"ratio {b['name']} / {a['name']} (median wall time): {b['median_s'] / a['median_s']:.2f}x, "
+              f"peak {b['peak_mb'] / a['peak_mb']:.2f}x")
     return 0 if all(r["ok"] for r in results) else 1
 
 

@@ -158,10 +158,13 @@ def stored_microdata(store: Path) -> list[str]:
 
 
 def refresh_embedded_default(store: Path, *, progress: Progress = lambda name, step: None) -> RefreshReport:
-    """No raw data: refresh from a synthetic II ENPOVE 2022 round (deterministic, so a rerun does no work)."""
-    from pipelines.synthetic import write_synthetic_round
+    """No raw data: refresh from a synthetic round of every round spec that has a `synthetic/` folder (each seeded
+    by its year, so deterministic: a rerun does no work); stamped SYNTHETIC like every generated round."""
+    from pipelines.synthetic import synthetic_specs, write_synthetic_round
 
+    specs = available_specs()
     with tempfile.TemporaryDirectory(prefix="surveys-synthetic-") as tmp:
-        progress("enpove/2022", "generate synthetic round")
-        write_synthetic_round(Path(tmp) / "enpove" / "2022")
-        return refresh(Path(tmp), store, progress=progress)
+        for spec in synthetic_specs(specs):
+            progress(spec.name, "generate synthetic round")
+            write_synthetic_round(Path(tmp) / spec.source / spec.round, spec, seed=spec.year)
+        return refresh(Path(tmp), store, specs=specs, progress=progress)

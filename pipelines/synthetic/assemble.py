@@ -5,11 +5,21 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
+from pipelines.errors import SpecError
+from pipelines.harmonise import in_universe
 from pipelines.specs import RoundSpec
-from pipelines.synthetic.catalogue import Catalogue
-from pipelines.synthetic.inei import crosswalk_columns
+from pipelines.synthetic.catalogue import SETTINGS, Catalogue
+from pipelines.synthetic.inei import composed, crosswalk_columns, zero_padded
 
-PERSON_MODULES = ("200", "300", "400", "500", "600", "700", "800")
+
+def person_modules_of(spec: RoundSpec, cat: Catalogue) -> tuple[str, ...]:
+    """The round's person modules with a layout, the base person module first, each followed by its parts."""
+    mains = [m for m, module in spec.modules.items() if module.unit == "person" and module.part_of is None]
+    ordered = sorted(mains, key=lambda m: m != spec.person_module)
+    missing = [m for m in ordered if m not in cat.layout and spec.modules[m].required]
+    if missing:
+        raise SpecError(f"required modules {missing} have no rows in layout.csv", where=str(spec.folder))
+    return tuple(m for main in ordered for m in (main, *spec.modules[main].parts) if m in cat.layout)
 
 
 def _layout_frame(frame: pl.DataFrame, filled: dict[str, np.ndarray], layout: tuple[str, ...],
@@ -29,51 +39,90 @@ def _layout_frame(frame: pl.DataFrame, filled: dict[str, np.ndarray], layout: tu
 
 
 def household_module(spec: RoundSpec, cat: Catalogue, base: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
-    """Module 100: every listed dwelling × household; only responding households answer."""
+    """The household module: every listed dwelling × household; only responding households answer."""
     responding = base["responding"].to_numpy()
-    answers = crosswalk_columns(spec, cat, "100", base, rng)
+    answers = crosswalk_columns(spec, cat, spec.household_module, base, rng)
     preset = set(base.columns)
     filled = {k: np.where(responding, v, None) for k, v in answers.items() if k not in preset}
-    layout = cat.layout["100"]
+    layout = cat.layout[spec.household_module]
     answered = frozenset(c for c in cat.multiple_response if c in layout)
     frame = _layout_frame(base, filled, layout, answered)
     blank = [c for c in layout if c in answered]
     return frame.with_columns(pl.when(pl.Series(responding)).then(pl.col(c)).alias(c) for c in blank)
 
 
-def _in_universe(cat: Catalogue, module: str, persons: pl.DataFrame) -> pl.Series:
-    if module == "200":
-        return pl.Series([True] * persons.height)
-    migrants_only, min_age = cat.universe(module)
-    keep = persons["age"] >= min_age
-    return keep & (persons["migrant"] == "true") if migrants_only else keep
+def _in_universe(spec: RoundSpec, module: str, people: pl.DataFrame,
+                 written: dict[str, pl.DataFrame]) -> np.ndarray:
+    """Who has a row in `module`: its universe in source.yaml, evaluated on the module it is stated in (already
+    written, in INEI's codes); every person when the module declares none."""
+    name = spec.modules[module].universe
+    mask = np.zeros(people.height, dtype=bool)
+    if name is None:
+        return ~mask
+    universe = spec.universes[name]
+    if universe.module not in written:
+        raise SpecError(f"module {module}: universe `{name}` is stated on module {universe.module}, which the "
+                        "synthetic round does not write before it", where=str(spec.folder / "source.yaml"))
+    frame = written[universe.module]
+    mask[frame.filter(in_universe(universe))["_pidx"].to_numpy()] = True
+    return mask
+
+
+def _long_rows(spec: RoundSpec, cat: Catalogue, part: str, frame: pl.DataFrame,
+               rng: np.random.Generator) -> pl.DataFrame:
+    """A long part's rows: each person repeated 0..k times (the round's `long_parts` distribution), numbered in
+    the key column the part adds to the person key, with the part's constants."""
+    settings = cat.long_parts.get(part)
+    if settings is None:
+        raise SpecError(f"part {part} has a layout but no `long_parts` entry", where=str(cat.folder / SETTINGS))
+    p = np.asarray(settings["rows"], dtype=float)
+    count = rng.choice(p.size, size=frame.height, p=p / p.sum())
+    number = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + 1
+    (row_key,) = [c for c in spec.modules[part].key if c not in spec.person_key]
+    long = frame[np.repeat(np.arange(frame.height), count)]
+    return long.with_columns(
+        pl.Series(row_key, number.astype(str), dtype=pl.String),
+        *(pl.lit(str(v), dtype=pl.String).alias(c) for c, v in settings.get("constants", {}).items()),
+    ).with_columns(*zero_padded(cat, pl.DataFrame(schema={row_key: pl.String})))
 
 
 def person_modules(spec: RoundSpec, cat: Catalogue, base: pl.DataFrame, persons: pl.DataFrame,
                    rng: np.random.Generator) -> dict[str, pl.DataFrame]:
-    """Modules 200-800: one row per person in the module's universe, keyed and weighted like INEI's files."""
-    ids = base.select("row", *[c for c in cat.layout["200"] if c in base.columns and c != "factorfinal"],
-                      "factorfinal")
-    people = persons.join(ids, on="row", how="left", maintain_order="left").with_columns(
-        pl.col("P200_N").cast(pl.String),
-        pl.when(pl.col("age") >= 12).then(pl.col("P200_N")).otherwise(pl.lit(1)).cast(pl.String).alias("informant"),
-        pl.lit("1").alias("PRESFIN"),
-    )
-    modules = {}
-    for module in PERSON_MODULES:
-        frame = people.filter(_in_universe(cat, module, people))
+    """Person modules: one row per person in the module's universe, keyed and weighted like INEI's files."""
+    weight, person = spec.design.weight, cat.role("person")
+    ids = base.select("row", *[c for c in cat.layout[spec.person_module] if c in base.columns and c != weight],
+                      weight)
+    people = persons.rename({"_person": person}).join(ids, on="row", how="left", maintain_order="left")
+    people = people.with_columns(pl.col(person).cast(pl.String)).with_columns(*zero_padded(cat, people.select(person)))
+    people = composed(cat, people.with_columns(
+        pl.when(pl.col("age") >= cat.informant_min_age).then(pl.col(person))
+        .otherwise(pl.lit(cat.proxy_informant)).cast(pl.String).alias("_informant"),
+        *(pl.lit(value).alias(column) for column, value in cat.person_constants.items()),
+    ), unless_all_in=frozenset(base.columns))
+    people = people.with_columns(pl.Series("_pidx", np.arange(people.height)))
+    modules, written = {}, {}
+    for module in person_modules_of(spec, cat):
+        frame = people.filter(_in_universe(spec, module, people, written))
+        if spec.modules[module].unit == "person_long":
+            frame = _long_rows(spec, cat, module, frame, rng)
         filled = crosswalk_columns(spec, cat, module, frame, rng)
-        filled[f"INF_{module}"] = frame["informant"].to_numpy().astype(object)
+        informant = cat.informant_column(module)
+        if informant:
+            filled[informant] = frame["_informant"].to_numpy().astype(object)
         modules[module] = _layout_frame(frame, filled, cat.layout[module], cat.multiple_response).with_columns(
             frame["row"].alias("_row"))
+        written[module] = modules[module].with_columns(frame["_pidx"])
     return modules
 
 
-def consolidated(cat: Catalogue, modules: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """INEI's consolidated person file: module 200's rows, other modules' columns blank outside their universe."""
-    frame = modules["200"]
-    for module in PERSON_MODULES[1:]:
+def consolidated(spec: RoundSpec, cat: Catalogue, modules: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """The consolidated person file: the base module's rows, other modules' columns blank outside their universe."""
+    person = cat.role("person")
+    frame = modules[spec.person_module]
+    for module in spec.consolidated.modules:
+        if module == spec.person_module:
+            continue
         extra = modules[module]
-        own = ["_row", "P200_N", *[c for c in extra.columns if c not in frame.columns]]
-        frame = frame.join(extra.select(own), on=["_row", "P200_N"], how="left", maintain_order="left")
+        own = ["_row", person, *[c for c in extra.columns if c not in frame.columns]]
+        frame = frame.join(extra.select(own), on=["_row", person], how="left", maintain_order="left")
     return frame.select(cat.layout["consolidated"])
