@@ -14,7 +14,7 @@ from pipelines.indicators import run_indicators
 from pipelines.read import find_module_files
 from pipelines.refresh import refresh, refresh_embedded_default
 from pipelines.specs import load_round_spec
-from pipelines.store import read_manifest
+from pipelines.store import current_version, read_manifest
 from pipelines.synthetic import is_synthetic_round, synthetic_specs, write_synthetic_round
 from pipelines.synthetic.catalogue import load_catalogue, read_layout
 
@@ -54,8 +54,8 @@ def test_refresh_stores_the_2018_round_as_synthetic(spec, stored):
     _, store, report = stored
     assert report.ok, report.failed
     assert report.written == ["enpove/2018"]
-    households = pl.read_parquet(store / "households")
-    persons = pl.read_parquet(store / "persons")
+    households = pl.read_parquet(current_version(store) / "households")
+    persons = pl.read_parquet(current_version(store) / "persons")
     assert households.height == HOUSEHOLDS
     assert households["synthetic"].all() and persons["synthetic"].all()
     assert read_manifest(store)["enpove/2018"].synthetic
@@ -67,7 +67,7 @@ def test_refresh_stores_the_2018_round_as_synthetic(spec, stored):
 
 def test_long_parts_and_universes(spec, stored):
     _, store, report = stored
-    persons = pl.read_parquet(store / "persons")
+    persons = pl.read_parquet(current_version(store) / "persons")
     migrants = persons.filter("migrant")
     # 300_318: every migrant is asked, a migrant without a row left no one behind (0, False).
     counted = [v.harmonised_var for v in spec.variables if v.module in spec.modules
@@ -93,7 +93,7 @@ def test_embedded_default_holds_both_rounds_synthetic(embedded):
     assert sorted(report.written) == sorted(names)
     manifest = read_manifest(store)
     assert all(manifest[name].synthetic for name in names)
-    persons = pl.read_parquet(store / "persons")
+    persons = pl.read_parquet(current_version(store) / "persons")
     assert persons["synthetic"].all() and set(persons["round"]) == {"2018", "2022"}
     assert refresh_embedded_default(store).unchanged == sorted(names)  # deterministic: a rerun does no work
 
@@ -102,6 +102,6 @@ def test_embedded_default_compares_the_two_rounds(embedded):
     store, _ = embedded
     run_indicators(store)
     run_compare(store)
-    comparisons = pl.read_parquet(store / "comparisons")
+    comparisons = pl.read_parquet(current_version(store) / "comparisons")
     across = comparisons.filter((pl.col("source_a") == "enpove") & (pl.col("source_b") == "enpove"))
     assert {frozenset(p) for p in across.select("round_a", "round_b").rows()} >= {frozenset({"2018", "2022"})}
