@@ -109,7 +109,7 @@ def refresh(
             bar.update(tasks[wave], description=escape(step))
 
         if embedded:
-            say(f"No rounds under {raw}: refreshing the embedded default, a SYNTHETIC II ENPOVE 2022 round.")
+            say(f"No rounds under {raw}: refreshing the embedded default: SYNTHETIC ENPOVE 2018 and II ENPOVE 2022 rounds.")
             report = refresh_embedded_default(store, progress=progress)
         else:
             report = run_refresh(raw, store, progress=progress, force=force)
