@@ -48,7 +48,7 @@ def refresh(
             if has_raw_rounds(raw):
                 report = run_refresh(raw, store, progress=progress, force=force)
             else:
-                console.print(f"No rounds under {raw}: refreshing the embedded default, a SYNTHETIC II ENPOVE 2022 round.")
+                console.print(f"No rounds under {raw}: refreshing the embedded default: SYNTHETIC ENPOVE 2018 and II ENPOVE 2022 rounds.")
                 report = refresh_embedded_default(store, progress=progress)
         except SurveysError as exc:
             console.print(f"[red]error:[/red] {exc}")
