@@ -335,26 +335,30 @@ def _integral_text(series: pl.Series) -> pl.Series:
     return series.cast(pl.String)
 
 
+def _call_stat(reader: Callable, path: Path, encoding: str | None, **kwargs):
+    """One pyreadstat call; text in the encoding the file declares, or Windows-1252 when it does not decode as
+    declared (seen in SPSS files re-saved on Windows): read it so and say so, rather than refuse a file SPSS opens."""
+    try:
+        frame, meta = reader(str(path), output_format="polars", apply_value_formats=False,
+                             **({"encoding": encoding} if encoding else {}), **kwargs)
+        return frame, meta, encoding
+    except Exception as exc:  # pyreadstat raises its own ReadstatError and plain OSError
+        if encoding or ("encoding" not in str(exc).lower() and "convert" not in str(exc).lower()):
+            raise SourceFileError(f"not a readable {path.suffix} file: {exc}", where=str(path)) from exc
+    return _call_stat(reader, path, "windows-1252", **kwargs)
+
+
 def _read_stat(reader: Callable, path: Path, columns: tuple[str, ...], categorical: frozenset[str],
                optional: tuple[str, ...] = ()) -> tuple[pl.DataFrame, str]:
-    encoding = "native"
-    try:
-        frame, _meta = reader(str(path), output_format="polars", apply_value_formats=False)
-    except Exception as exc:  # pyreadstat raises its own ReadstatError and plain OSError
-        if "encoding" not in str(exc).lower() and "convert" not in str(exc).lower():
-            raise SourceFileError(f"not a readable {path.suffix} file: {exc}", where=str(path)) from exc
-        # The file's text is not in the encoding it declares (seen in SPSS files re-saved on Windows): read it as
-        # Windows-1252 and say so, rather than refuse a file SPSS itself opens.
-        try:
-            frame, _meta = reader(str(path), output_format="polars", apply_value_formats=False,
-                                  encoding="windows-1252")
-        except Exception as err:
-            raise SourceFileError(f"not a readable {path.suffix} file: {exc}; as Windows-1252: {err}",
-                                  where=str(path)) from err
-        encoding = "cp1252"
+    # The header first, then only the columns asked: an INEI chapter has up to 150 columns and the spec needs a few.
+    _frame, meta, encoding = _call_stat(reader, path, None, metadataonly=True)
+    names = {c.strip(): c for c in meta.column_names}
+    wanted = [names[c] for c in dict.fromkeys((*columns, *optional)) if c in names]
+    frame, _meta, encoding = _call_stat(reader, path, encoding, usecols=wanted or None)
     frame = frame.with_columns(_integral_text(frame[c]) for c in frame.columns)
     frame = _select(frame, columns, path, optional)
-    return frame.with_columns(pl.col(c).cast(pl.Categorical) for c in columns if c in categorical), encoding
+    return (frame.with_columns(pl.col(c).cast(pl.Categorical) for c in columns if c in categorical),
+            "cp1252" if encoding else "native")
 
 
 def read_sav(path: Path, columns: tuple[str, ...], categorical: frozenset[str] = frozenset(),
@@ -416,19 +420,17 @@ def read_module(found: ModuleFile, columns: tuple[str, ...], *, categorical: fro
 def columns_of(path: Path) -> list[str]:
     """A module file's column names, read from its header (CSV) or metadata (SAV/DTA) without its rows."""
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        _check_not_compressed(path)
-    try:
-        if suffix == ".csv":
+    if suffix not in (".sav", ".dta"):
+        try:
+            _check_not_compressed(path)
             raw = path.open("rb").readline().decode("utf-8", errors="replace")
-            return [c.strip().lstrip("\ufeff").strip('"') for c in next(csv.reader([raw]), [])]
-        import pyreadstat
+        except OSError as exc:
+            raise SourceFileError(f"cannot read the file: {exc}", where=str(path)) from exc
+        return [c.strip().lstrip("\ufeff").strip('"') for c in next(csv.reader([raw]), [])]
+    import pyreadstat
 
-        reader = pyreadstat.read_sav if suffix == ".sav" else pyreadstat.read_dta
-        _frame, meta = reader(str(path), metadataonly=True, output_format="polars")
-    except Exception as exc:  # unreadable: the full read says why, with the file named
-        raise SourceFileError(f"not a readable {suffix} file: {exc}", where=str(path)) from exc
-    return list(meta.column_names)
+    reader = pyreadstat.read_sav if suffix == ".sav" else pyreadstat.read_dta
+    return list(_call_stat(reader, path, None, metadataonly=True)[1].column_names)
 
 
 def check_round(found: dict[str, ModuleFile], spec: RoundSpec, others: list[RoundSpec]) -> None:

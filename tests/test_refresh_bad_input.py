@@ -198,12 +198,15 @@ def test_spss_file_whose_text_is_not_in_the_encoding_it_declares(raw, tmp_path):
     import pyreadstat
 
     spss = tmp_path / "residents.sav"
-    frame = pl.read_csv(folder(raw) / RESIDENTS, infer_schema=False).with_columns(
-        pl.col("CCDD").str.replace("^.*$", "Ñ"))  # a non-ASCII value in a text column the pipeline does not use
-    pyreadstat.write_sav(frame, str(spss))
+    from pipelines.derive import code_of
+
+    frame = pl.read_csv(folder(raw) / RESIDENTS, infer_schema=False)  # bare codes, ASCII names: all else ASCII
+    frame = frame.select(code_of(pl.col(c)).alias(c) for c in frame.columns if c.isascii())
+    labels = {c: ("EDAD EN AÑOS" if c == "P205_A" else c) for c in frame.columns}  # one non-ASCII variable label
+    pyreadstat.write_sav(frame, str(spss), column_labels=labels)
     data = spss.read_bytes()
     assert "Ñ".encode() in data
-    # Same byte length is needed to keep the file's record layout: "Ñ" is two bytes in UTF-8, "Ñ " in cp1252 + pad.
+    # Same byte length keeps the file's record layout: "Ñ" is two bytes in UTF-8, "Ñ" plus a space in cp1252.
     (folder(raw) / RESIDENTS).unlink()
     (folder(raw) / "Características de los residentes del hogar.sav").write_bytes(
         data.replace("Ñ".encode(), "Ñ".encode("cp1252") + b" "))
