@@ -486,13 +486,15 @@ class ModuleReader(Mapping):
         return len(self._found)
 
 
-def read_round(folder: Path, spec: RoundSpec, *, hashes: dict[str, str] | None = None,
+def read_round(folder: Path, spec: RoundSpec, *, found: dict[str, ModuleFile] | None = None,
+               hashes: dict[str, str] | None = None,
                progress: Callable[[str], None] = lambda module: None) -> ModuleReader:
     """The module files of a round folder as a lazy mapping (module -> `ModuleData`), ready for
-    `pipelines.harmonise.harmonise_round`: each file read with the columns the spec needs, when it is asked for."""
+    `pipelines.harmonise.harmonise_round`: each file read with the columns the spec needs, when it is asked for.
+    `found` is the folder's `find_module_files`, when the caller has it already."""
     from pipelines.specs import category_columns
 
-    found = find_module_files(Path(folder), spec)
+    found = found if found is not None else find_module_files(Path(folder), spec)
 
     def modules_in(module: str) -> tuple[str, ...]:
         return spec.consolidated.modules if module == CONSOLIDATED else (module,)

@@ -57,14 +57,14 @@ def _inputs_fingerprint(spec: RoundSpec, folder: Path, specs: list[RoundSpec]) -
     found = find_module_files(folder, spec)
     check_round(found, spec, specs)
     hashes = {module: sha256_of(f.path) for module, f in found.items()}
-    return hashes, (SCHEMA_VERSION, spec.crosswalk_sha256, tuple(sorted(hashes.values())))
+    return found, hashes, (SCHEMA_VERSION, spec.crosswalk_sha256, tuple(sorted(hashes.values())))
 
 
-def refresh_round(spec: RoundSpec, folder: Path, hashes: dict[str, str], *, synthetic: bool, progress: Progress):
+def refresh_round(spec: RoundSpec, folder: Path, found: dict, hashes: dict[str, str], *, synthetic: bool,
+                  progress: Progress):
     """Read and harmonise one round, one module at a time; returns its manifest record and tables."""
-    modules = read_round(folder, spec, hashes=hashes,
+    modules = read_round(folder, spec, found=found, hashes=hashes,
                          progress=lambda module: progress(spec.name, f"read and harmonise module {module}"))
-    found = modules.files
     result = harmonise_round(spec, modules, synthetic=synthetic)
     notes = result.notes + tuple(
         f"{found[m].path.name}: read as {e}, not UTF-8" for m, e in modules.encodings.items() if e == "cp1252"
@@ -121,11 +121,11 @@ def _refresh_rounds(raw: Path, store: Path, *, specs: list[RoundSpec] | None = N
     updates = {}
     for spec, folder in find_rounds(Path(raw), specs):
         try:
-            hashes, fingerprint = _inputs_fingerprint(spec, folder, specs)
+            found, hashes, fingerprint = _inputs_fingerprint(spec, folder, specs)
             if not force and spec.name in stored and stored[spec.name].fingerprint() == fingerprint:
                 report.unchanged.append(spec.name)
                 continue
-            record, tables = refresh_round(spec, folder, hashes, synthetic=is_synthetic_round(folder),
+            record, tables = refresh_round(spec, folder, found, hashes, synthetic=is_synthetic_round(folder),
                                            progress=progress)
         except SurveysError as exc:
             report.failed[spec.name] = str(exc)

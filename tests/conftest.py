@@ -26,6 +26,13 @@ def enpove_2022_spec():
 
 
 @pytest.fixture(scope="session")
+def enpove_2018_spec():
+    from pipelines.specs import load_round_spec
+
+    return load_round_spec(REPO / "surveys" / "enpove_2018")
+
+
+@pytest.fixture(scope="session")
 def real_enpove_2022(enpove_2022_spec):
     """The real II ENPOVE 2022 modules 100, 200, 500, harmonised."""
     from pipelines.harmonise import harmonise_round

@@ -16,9 +16,8 @@ import pyreadstat
 import pytest
 
 from pipelines.refresh import refresh
-from pipelines.specs import load_round_spec
 from pipelines.store import scan_table
-from tests.conftest import REPO, shared_path
+from tests.conftest import shared_path
 from tests.fixtures.enpove_2018.make_chapter_300 import answers, make_chapter_300
 
 RAW = ("data", "enpove", "2018")
@@ -51,8 +50,8 @@ def weighted_share(frame: pl.DataFrame, condition: pl.Expr, weight: str) -> floa
 
 
 @pytest.fixture(scope="module")
-def spec():
-    return load_round_spec(REPO / "surveys" / "enpove_2018")
+def spec(enpove_2018_spec):
+    return enpove_2018_spec
 
 
 @pytest.fixture(scope="module")

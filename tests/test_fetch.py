@@ -22,8 +22,7 @@ from pipelines.errors import FetchError
 from pipelines.fetch import fetch_round, plan_downloads, read_fetched
 from pipelines.read import find_module_files
 from pipelines.refresh import refresh
-from pipelines.specs import load_round_spec
-from tests.conftest import REPO, shared_path
+from tests.conftest import shared_path
 
 SURVEY = "769"
 HTML = b"<!DOCTYPE html><html><body>Error: el archivo no existe</body></html>"
@@ -45,8 +44,8 @@ def only_localhost(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def spec():
-    return load_round_spec(REPO / "surveys" / "enpove_2022")
+def spec(enpove_2022_spec):
+    return enpove_2022_spec
 
 
 def zip_bytes(members: dict[str, bytes]) -> bytes:
@@ -383,10 +382,10 @@ def test_cli_errors_in_one_line_and_exit_1(fetched_raw, portal):
 # --- ENPOVE 2018: the codes the issue gives, on INEI's real chapters ------------------------------------------------
 
 
-def test_enpove_2018_fetches_the_chapters_whose_codes_are_known_and_refreshes(tmp_path):
+def test_enpove_2018_fetches_the_chapters_whose_codes_are_known_and_refreshes(tmp_path, enpove_2018_spec):
     """INEI's real 2018 chapters (read in place from ../shared) zipped as the portal names them: 642-Modulo<code>.
     Chapter 600's remittances file rides in 600's zip here (which zip INEI puts it in is not known)."""
-    spec = load_round_spec(REPO / "surveys" / "enpove_2018")
+    spec = enpove_2018_spec
     found = find_module_files(shared_path("data", "enpove", "2018"), spec)
     codes = {"100": "1416", "200": "1417", "400": "1421", "500": "1422", "600": "1423", "700": "1426"}
     files = {f"/SPSS/642-Modulo{code}.zip": zip_bytes({

@@ -23,8 +23,8 @@ REAL_WEIGHTED_MIGRANTS = 1_078_853.5  # data README: the generator calibrates th
 
 
 @pytest.fixture(scope="module")
-def spec():
-    return load_round_spec(SPEC_DIR)
+def spec(enpove_2022_spec):
+    return enpove_2022_spec
 
 
 @pytest.fixture(scope="module")

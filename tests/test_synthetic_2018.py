@@ -13,7 +13,6 @@ from pipelines.compare import run_compare
 from pipelines.indicators import run_indicators
 from pipelines.read import find_module_files
 from pipelines.refresh import refresh, refresh_embedded_default
-from pipelines.specs import load_round_spec
 from pipelines.store import current_version, read_manifest
 from pipelines.synthetic import is_synthetic_round, synthetic_specs, write_synthetic_round
 from pipelines.synthetic.catalogue import load_catalogue, read_layout
@@ -24,8 +23,8 @@ REAL_WEIGHTED_MIGRANTS = 630_715.4  # data README: P207 = 1 weighted by FACTOR_D
 
 
 @pytest.fixture(scope="module")
-def spec():
-    return load_round_spec(SPEC_DIR)
+def spec(enpove_2018_spec):
+    return enpove_2018_spec
 
 
 @pytest.fixture(scope="module")
