@@ -1,11 +1,12 @@
 """Inspection and validation of a survey's columns, for `SurveyDesign`.
 
 At construction (`check_declaration`, then `inspect_design`) the design columns (weight, strata,
-PSU, fpc) are checked in one or two passes over the data, and what those passes learn about the
-design (PSUs and fpc factor per stratum, degrees of freedom, lonely strata) is kept as a
-`DesignInfo`. At each estimate (`check_variables`, `require_binary`) the analysis columns are
-checked and summarised in one cheap pass as `ColumnStats`. Every failure raises `DesignError`
-naming the column, the count of offending rows and the fix.
+PSU, fpc) are checked, and the strata and PSUs are encoded once into dense integer codes
+(`encode`): what construction learns (each row's PSU code, each PSU's stratum, PSUs and fpc factor
+per stratum, degrees of freedom, lonely strata) is kept as a `DesignInfo` and reused by every verb.
+At each estimate (`check_variables`, `require_binary`) the analysis columns are checked and
+summarised in one cheap pass as `ColumnStats`. Every failure raises `DesignError` naming the column,
+the count of offending rows and the fix.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.errors import DesignError
-from pipelines.estimation.reduce import PSU_KEY, STRATUM_KEY
+from pipelines.estimation.encode import Codes, combine, encode, representatives
 from pipelines.estimation.variance import CERTAINTY_TOL, StrataInfo
 
 LonelyPSU = Literal["adjust", "remove", "average", "fail"]
@@ -35,7 +36,17 @@ def preview(values: Sequence[object], limit: int = 5) -> str:
 
 @dataclass(frozen=True, slots=True)
 class DesignInfo:
-    """What construction learns about the design columns (computed once, reused by every verb)."""
+    """What construction learns about the design columns (computed once, reused by every verb).
+
+    Attributes
+    ----------
+    units
+        Each row's PSU as a dense code (`encode.Codes`), unique across strata; None when every row
+        is its own PSU (no PSU column).
+    unit_strata
+        Each PSU's stratum code (per row when ``units`` is None); a stratum's code is the position
+        of its label in ``strata_labels``.
+    """
 
     strata: StrataInfo
     n_rows: int
@@ -43,6 +54,8 @@ class DesignInfo:
     degf: int
     lonely_strata: tuple[object, ...]
     strata_labels: pl.Series | None  # sorted: a stratum's code is its position here
+    units: Codes | None
+    unit_strata: np.ndarray
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +82,12 @@ class DesignColumns:
 
 
 # ---------------------------------------------------------------------- construction
-def check_declaration(frame: object, cols: DesignColumns) -> tuple[pl.LazyFrame, pl.Schema]:
+def check_declaration(frame: object, cols: DesignColumns) -> tuple[pl.DataFrame, pl.Schema]:
     """Check the frame type, the lonely-PSU rule and the design columns' presence and dtypes.
 
-    Returns the frame as a LazyFrame and its schema (read without touching the data).
+    Returns the frame as a DataFrame (a LazyFrame is collected here, once: the design's codes are
+    aligned with its rows, and a plan whose row order varies between collections, such as a
+    ``group_by``, would otherwise pair a row with another row's PSU) and its schema.
     """
     if not isinstance(frame, (pl.DataFrame, pl.LazyFrame)):
         raise DesignError(
@@ -88,8 +103,7 @@ def check_declaration(frame: object, cols: DesignColumns) -> tuple[pl.LazyFrame,
             got=repr(cols.lonely_psu),
             hint=f"use one of {', '.join(LONELY_RULES)}.",
         )
-    lf = frame.lazy()
-    schema = lf.collect_schema()
+    schema = frame.collect_schema()
     for role, col in cols.roles().items():
         if col is not None and col not in schema:
             raise DesignError(
@@ -107,40 +121,78 @@ def check_declaration(frame: object, cols: DesignColumns) -> tuple[pl.LazyFrame,
                 got=str(schema[col]),
                 hint=f"cast it: pl.col({col!r}).cast(pl.Float64).",
             )
-    return lf, schema
+    return (frame.collect() if isinstance(frame, pl.LazyFrame) else frame), schema
 
 
-def inspect_design(lf: pl.LazyFrame, cols: DesignColumns) -> DesignInfo:
-    """Validate the design columns' values and learn the per-stratum design constants.
+def inspect_design(df: pl.DataFrame, cols: DesignColumns) -> DesignInfo:
+    """Validate the design columns' values, encode strata and PSUs, learn the per-stratum constants.
 
-    One pass counts rows and bad values, another (run alongside) tabulates PSUs and the fpc range
-    per stratum — grouped per PSU when the nesting of PSUs in strata must be checked, so that one
-    table answers both. Strata are numbered by their sorted labels (`DesignInfo.strata_labels`).
+    One pass counts rows and bad weights; strata and PSUs are then encoded (`encode`) and every
+    later check (PSUs nested in strata, fpc constant within a stratum, PSUs per stratum) runs on the
+    integer codes. Strata are numbered by their sorted labels (`DesignInfo.strata_labels`).
     """
-    check_nesting = bool(cols.psu and cols.strata and not cols.nest)
-    counts, per_h = pl.collect_all([lf.select(_count_exprs(cols)), _units(lf, cols, check_nesting)])
-    c = counts.row(0, named=True)
+    c = df.select(_count_exprs(cols)).row(0, named=True)
     n_rows = int(c["rows"])
     _check_counts(c, n_rows, cols)
-    if check_nesting and int(per_h["h_labels"].max()) > 1:
-        _raise_unnested(lf, cols)
-    if check_nesting:  # per-PSU table -> per-stratum table
-        fpc_range = [pl.col("fpc_min").min(), pl.col("fpc_max").max()] if cols.fpc else []
-        per_h = per_h.group_by(STRATUM_KEY).agg(pl.len().alias("psus"), *fpc_range)
-    # Per-stratum table, strata in sorted order (their codes are ranks, see domains.codes).
-    if cols.strata:
-        per_h = per_h.sort(STRATUM_KEY)
-    n_psu = per_h["psus"].to_numpy().astype(np.int64)
-    fpc_factor = _fpc_factor(per_h, n_psu, cols) if cols.fpc else np.ones(n_psu.shape[0])
-    lonely_labels = _lonely_strata(per_h, n_psu, fpc_factor, cols)
+    strata_labels, stratum_codes, h = _strata(df, cols)
+    n_strata = 1 if strata_labels is None else strata_labels.len()
+    units = None
+    unit_strata = h
+    if cols.psu:
+        if cols.nest and cols.strata:  # PSU labels unique within strata: the unit is (stratum, label)
+            units = combine([stratum_codes, encode(df[cols.psu])], n_rows)
+        else:
+            units = encode(df[cols.psu])
+        unit_strata = np.zeros(units.size, dtype=np.intp)
+        unit_strata[units.codes] = h
+        if cols.strata and not cols.nest:
+            _check_nesting(df, cols, units, unit_strata, h)
+    n_psu = np.bincount(unit_strata, minlength=n_strata).astype(np.int64)
+    fpc_factor = _fpc_factor(df, h, n_psu, strata_labels, cols) if cols.fpc else np.ones(n_strata)
+    lonely_labels = _lonely_strata(strata_labels, n_psu, fpc_factor, cols)
     total_psu = int(n_psu.sum())
     return DesignInfo(
         strata=StrataInfo(n_psu=n_psu, fpc_factor=fpc_factor),
         n_rows=n_rows,
         n_psu=total_psu,
-        degf=total_psu - int(n_psu.shape[0]),
+        degf=total_psu - n_strata,
         lonely_strata=lonely_labels,
-        strata_labels=per_h[STRATUM_KEY] if cols.strata else None,
+        strata_labels=strata_labels,
+        units=units,
+        unit_strata=unit_strata,
+    )
+
+
+def _strata(df: pl.DataFrame, cols: DesignColumns) -> tuple[pl.Series | None, Codes, np.ndarray]:
+    """The sorted stratum labels (None without strata), the strata's `Codes` and each row's stratum
+    code renumbered to the rank of its label (the design's stratum numbering)."""
+    if not cols.strata:
+        codes = combine([], df.height)
+        return None, codes, codes.codes
+    codes = encode(df[cols.strata])
+    labels = df[cols.strata].gather(representatives(codes))
+    order = labels.arg_sort().to_numpy()
+    rank = np.empty(codes.size, dtype=np.intp)
+    rank[order] = np.arange(codes.size, dtype=np.intp)
+    return labels.gather(order), codes, rank[codes.codes]
+
+
+def _check_nesting(
+    df: pl.DataFrame, cols: DesignColumns, units: Codes, unit_strata: np.ndarray, h: np.ndarray
+) -> None:
+    """Raise naming the PSU labels found in more than one stratum (and their rows)."""
+    elsewhere = unit_strata[units.codes] != h  # the PSU's stratum was overwritten by another one
+    if not elsewhere.any():
+        return
+    bad = np.unique(units.codes[elsewhere])
+    labels = df[cols.psu].gather(representatives(units)[bad]).to_list()
+    raise DesignError(
+        f"PSU column {cols.psu!r}: {bad.size} PSU label(s) appear in more than one stratum of "
+        f"{cols.strata!r} ({int(units.counts[bad].sum())} rows), e.g. {preview(labels, 3)}",
+        where=_WHERE,
+        got=f"{bad.size} PSUs in several strata",
+        hint="if PSU labels are only unique within strata pass nest=True "
+        "(R svydesign(nest=TRUE)); otherwise fix the labels.",
     )
 
 
@@ -157,28 +209,6 @@ def _count_exprs(cols: DesignColumns) -> list[pl.Expr]:
         if col is not None:
             checks.append(pl.col(col).is_null().sum().alias(f"{role}_null"))
     return checks
-
-
-def _units(lf: pl.LazyFrame, cols: DesignColumns, check_nesting: bool) -> pl.LazyFrame:
-    """PSUs and the fpc range per stratum, or (to check nesting) per PSU its stratum and how many."""
-    fpc_aggs = (
-        [
-            pl.col(cols.fpc).cast(pl.Float64).min().alias("fpc_min"),
-            pl.col(cols.fpc).cast(pl.Float64).max().alias("fpc_max"),
-        ]
-        if cols.fpc
-        else []
-    )
-    if check_nesting:
-        # One pass per PSU: its stratum, and how many (nested iff 1); strata are counted from it.
-        return lf.group_by(pl.col(cols.psu).alias(PSU_KEY)).agg(
-            pl.col(cols.strata).first().alias(STRATUM_KEY),
-            pl.col(cols.strata).n_unique().alias("h_labels"),
-            *fpc_aggs,
-        )
-    psus = pl.col(cols.psu).n_unique() if cols.psu else pl.len()
-    aggs = [psus.alias("psus"), *fpc_aggs]
-    return lf.group_by(pl.col(cols.strata).alias(STRATUM_KEY)).agg(aggs) if cols.strata else lf.select(aggs)
 
 
 def _check_counts(c: Mapping[str, Any], n_rows: int, cols: DesignColumns) -> None:
@@ -210,29 +240,14 @@ def _check_counts(c: Mapping[str, Any], n_rows: int, cols: DesignColumns) -> Non
         raise DesignError("the data has no rows", where=_WHERE, got="0 rows")
 
 
-def _raise_unnested(lf: pl.LazyFrame, cols: DesignColumns) -> None:
-    """Raise naming the PSU labels found in more than one stratum (and their rows)."""
-    pairs = lf.group_by(pl.col(cols.strata).alias(STRATUM_KEY), pl.col(cols.psu).alias(PSU_KEY)).agg(
-        pl.len().alias("rows")
-    )
-    per_psu = pairs.group_by(PSU_KEY).agg(pl.len().alias("n_strata"), pl.col("rows").sum()).collect()
-    bad = per_psu.filter(pl.col("n_strata") > 1)
-    raise DesignError(
-        f"PSU column {cols.psu!r}: {bad.height} PSU label(s) appear in more than one stratum of "
-        f"{cols.strata!r} ({int(bad['rows'].sum())} rows), e.g. {preview(bad[PSU_KEY].to_list(), 3)}",
-        where=_WHERE,
-        got=f"{bad.height} PSUs in several strata",
-        hint="if PSU labels are only unique within strata pass nest=True "
-        "(R svydesign(nest=TRUE)); otherwise fix the labels.",
-    )
-
-
 def certainty(fpc_factor: np.ndarray) -> np.ndarray:
     """Strata sampled completely (``1 - n_h/N_h`` below R ``onestrat``'s 1e-7): no variance."""
     return np.asarray(fpc_factor) < CERTAINTY_TOL
 
 
-def _fpc_factor(per_h: pl.DataFrame, n_psu: np.ndarray, cols: DesignColumns) -> np.ndarray:
+def _fpc_factor(
+    df: pl.DataFrame, h: np.ndarray, n_psu: np.ndarray, labels: pl.Series | None, cols: DesignColumns
+) -> np.ndarray:
     """``1 - n_h/N_h`` per stratum (``1 - f_h`` for sampling fractions), after checking the fpc.
 
     Notes
@@ -241,15 +256,18 @@ def _fpc_factor(per_h: pl.DataFrame, n_psu: np.ndarray, cols: DesignColumns) -> 
     sampling fractions, all values >= 1 population counts of PSUs (never fewer than the sampled
     PSUs); a mix of the two conventions is an error.
     """
-    lo, hi = per_h["fpc_min"].to_numpy(), per_h["fpc_max"].to_numpy()
-    varying = lo != hi
-    if varying.any():
+    fpc = df[cols.fpc].cast(pl.Float64).to_numpy()
+    first = np.empty(n_psu.shape[0])
+    first[h] = fpc  # one row's value per stratum; every row must agree with it
+    varying = np.unique(h[fpc != first[h]])
+    if varying.size:
         raise DesignError(
-            f"fpc column {cols.fpc!r} varies within {int(varying.sum())} stratum/strata",
+            f"fpc column {cols.fpc!r} varies within {varying.size} stratum/strata",
             where=_WHERE,
-            got=preview(per_h.filter(pl.Series(varying))[STRATUM_KEY].to_list()) if cols.strata else "varies",
+            got=preview(labels.gather(varying).to_list()) if labels is not None else "varies",
             hint="the first-stage fpc is one number per stratum (population PSUs or sampling fraction).",
         )
+    lo = hi = first
     if (lo <= 0).any():
         raise DesignError(
             f"fpc column {cols.fpc!r} has non-positive values",
@@ -279,7 +297,7 @@ def _fpc_factor(per_h: pl.DataFrame, n_psu: np.ndarray, cols: DesignColumns) -> 
 
 
 def _lonely_strata(
-    per_h: pl.DataFrame, n_psu: np.ndarray, fpc_factor: np.ndarray, cols: DesignColumns
+    labels: pl.Series | None, n_psu: np.ndarray, fpc_factor: np.ndarray, cols: DesignColumns
 ) -> tuple[object, ...]:
     """Labels of the strata with a single PSU; raise if there are any and the rule is ``fail``.
 
@@ -288,8 +306,8 @@ def _lonely_strata(
     """
     lonely = (n_psu == 1) & ~certainty(fpc_factor)
     lonely_labels = (
-        tuple(per_h.filter(pl.Series(lonely))[STRATUM_KEY].to_list())
-        if cols.strata
+        tuple(labels.filter(pl.Series(lonely)).to_list())
+        if labels is not None
         else (("(whole sample)",) if lonely.any() else ())
     )
     if lonely.any() and cols.lonely_psu == "fail":

@@ -1,13 +1,18 @@
 """`SurveyDesign`: a survey design declared once, and its estimators (mean, total, proportion, ratio,
 contrast, quantile).
 
-Every estimator runs the same three steps:
+The design is declared once: construction validates the design columns and encodes strata and PSUs
+into dense integer codes (`checks.inspect_design`, `encode`). Every estimator then runs the same
+steps:
 
-1. build the linearised summands (``w*y``, ``w``, ...) as polars expressions, one set per variable
+1. encode the domains (``by=``) once per column (kept for later verbs) and combine them with the
+   PSU into one integer key per row (`encode.combine`);
+2. build the linearised summands (``w*y``, ``w``, ...) as polars expressions, one set per variable
    (`summands.build_summands`);
-2. reduce them to sums per (domain, stratum, PSU) in a single ``group_by`` (`reduce.psu_sums`);
-3. on that small table, form the domain estimates, the PSU totals of the scores and their
-   variance with the one kernel in `variance.domain_variance` (`domains`).
+3. reduce every summand of every variable and domain to sums per key in one pass
+   (`reduce.psu_sums`, engine-neutral);
+4. on that small table, form the domain estimates, the PSU totals of the scores and their
+   variance with the one kernel in `variance.domain_variance` (`domains`), vectorised.
 
 `contrast` runs the same pass and then differences the sides' per-PSU scores (`contrasts`);
 `quantile` adds a pass that collects each domain's values to invert the weighted distribution,
@@ -38,11 +43,12 @@ from pipelines.estimation.checks import (
     require_binary,
 )
 from pipelines.estimation.contrasts import Side, contrast_columns, contrast_variance
-from pipelines.estimation.domains import codes, domain_estimates, result_frame
+from pipelines.estimation.domains import domain_estimates, result_frame
+from pipelines.estimation.encode import Codes, combine, encode, representatives
 from pipelines.estimation.flags import Reliability
 from pipelines.estimation.intervals import check_method, proportion_ci, t_quantile, wald
 from pipelines.estimation.quantiles import WeightedSample, woodruff
-from pipelines.estimation.reduce import PSU_KEY, STRATUM_KEY, psu_sums
+from pipelines.estimation.reduce import psu_sums
 from pipelines.estimation.summands import Spec, build_summands
 
 RESULT_COLUMNS = (
@@ -104,14 +110,28 @@ def _names(value: str | Sequence[str] | None) -> list[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class _PSUTable:
+    """What the one pass returns: sums per (domain, PSU) group and each group's codes."""
+
+    values: np.ndarray  # (summands, groups)
+    names: list[str]  # the summands, in the order of ``values``' rows
+    d: np.ndarray  # per group: its domain code, a row of ``domains``
+    h: np.ndarray  # its stratum code
+    psu: np.ndarray  # its PSU code
+    n_domains: int
+    domains: pl.DataFrame  # the by columns' values of each domain code (no columns without by)
+
+
+@dataclass(frozen=True, slots=True)
 class SurveyDesign:
     """A complex survey design (weights, strata, PSUs, fpc) bound to its data; never mutated.
 
     Parameters
     ----------
     frame
-        The sample, one row per responding unit (`polars.DataFrame` or `polars.LazyFrame`; kept lazy
-        until an estimator collects).
+        The sample, one row per responding unit (`polars.DataFrame`, or a `polars.LazyFrame`,
+        collected once here: the design's codes are aligned with the rows, which a plan whose row
+        order varies between collections could not guarantee).
     weight
         Sampling weight column (``1 / probability``). Must be present, non-null and positive on every row.
     strata
@@ -166,6 +186,11 @@ class SurveyDesign:
     column's null is its own domain. A domain where a variable has no case gives a row with null
     estimate and flag ``empty``.
 
+    **Declared once.** Construction checks the design columns and encodes strata and PSUs into dense
+    integer codes; a verb encodes each ``by`` column the first time it is named (kept for the next
+    verbs) and reduces every variable in every domain in one pass over one integer key per row, so
+    the producer's labels (zero-padded strings, say) are hashed once per design, not once per verb.
+
     **Missing values** follow R's ``na.rm=TRUE``: a row whose analysis variable is null (or NaN) is out
     of that variable's domain (its weight is set to zero for that variable), the design is kept. Each
     variable has its own missingness; for a ratio, a row needs both numerator and denominator.
@@ -203,9 +228,12 @@ class SurveyDesign:
     lonely_psu: LonelyPSU = "fail"
     nest: bool = False
     reliability: Reliability = field(default_factory=Reliability)
-    _lf: pl.LazyFrame = field(init=False, repr=False, compare=False)
+    _data: pl.DataFrame = field(init=False, repr=False, compare=False)
     _schema: pl.Schema = field(init=False, repr=False, compare=False)
     _info: DesignInfo = field(init=False, repr=False, compare=False)
+    _domain_codes: dict[tuple[str, ...], tuple[Codes, pl.DataFrame]] = field(
+        init=False, repr=False, compare=False
+    )
 
     # ------------------------------------------------------------------ construction
     def __post_init__(self) -> None:
@@ -217,10 +245,11 @@ class SurveyDesign:
             lonely_psu=self.lonely_psu,
             nest=self.nest,
         )
-        lf, schema = check_declaration(self.frame, cols)
-        object.__setattr__(self, "_lf", lf)
+        data, schema = check_declaration(self.frame, cols)
+        object.__setattr__(self, "_data", data)
         object.__setattr__(self, "_schema", schema)
-        object.__setattr__(self, "_info", inspect_design(lf, cols))
+        object.__setattr__(self, "_info", inspect_design(data, cols))
+        object.__setattr__(self, "_domain_codes", {})  # a memo of encodings, never a change of meaning
 
     # ------------------------------------------------------------------ public properties
     @property
@@ -471,80 +500,55 @@ class SurveyDesign:
         if not (0 < level < 1):
             raise DesignError("level must lie in (0, 1)", where=where, got=repr(level))
         by_cols = _names(by)
-        stats = check_variables(self._lf, self._schema, "quantile", names, by_cols, n_rows=self._info.n_rows)
+        stats = check_variables(
+            self._data.lazy(), self._schema, "quantile", names, by_cols, n_rows=self._info.n_rows
+        )
 
         def value(col: str) -> pl.Expr:
             e = pl.col(col).cast(pl.Float64)
             return e.fill_nan(None) if self._schema[col].is_float() else e
 
         # Pass 1: every domain's values and weights, in the data's order (R sorts stably).
-        data = self._lf.select(
-            *[pl.col(b) for b in by_cols],
-            *[value(y).alias(f"__y{j}") for j, y in enumerate(names)],
-            pl.col(self.weight).cast(pl.Float64).alias("__w"),
-        ).collect()
-        parts = data.partition_by(by_cols, as_dict=True, maintain_order=True) if by_cols else {(): data}
-        samples: dict[tuple, list[WeightedSample]] = {}
-        for key, part in parts.items():
-            w = part["__w"].to_numpy()
-            samples[key] = []
-            for j in range(len(names)):
-                ok = part[f"__y{j}"].is_not_null().to_numpy()
-                samples[key].append(WeightedSample.of(part[f"__y{j}"].to_numpy()[ok], w[ok]))
+        domains, _ = self._domains(by_cols)
+        samples = self._samples([value(y) for y in names], domains)
         # Each (variable, q): q_hat per domain, and the indicator y <= q_hat (null where y is null).
         specs, ind_stats, extra = [], {}, {}
-        qhat: dict[tuple, list[float]] = {k: [] for k in samples}
+        qhat = np.empty((domains.size, len(names) * len(probs)))
         for j, y in enumerate(names):
             for i, p in enumerate(probs):
                 col = f"__le{j}_{i}"
-                for k, ss in samples.items():
-                    qhat[k].append(ss[j].quantile(p))
+                qhat[:, len(specs)] = [ss[j].quantile(p) for ss in samples]
                 specs.append(Spec(col, col))
                 ind_stats[col] = ColumnStats(missing=stats[y].missing, non_binary=0)
                 extra[col] = (j, y)
         n_q = len(specs)
-        keys = list(samples)
-        qcols = [f"__q{c}" for c in range(n_q)]
-        if by_cols:
-            qtab = pl.DataFrame(
-                {
-                    **{b: [k[c] for k in keys] for c, b in enumerate(by_cols)},
-                    **{qc: [qhat[k][c] for k in keys] for c, qc in enumerate(qcols)},
-                },
-                schema={**{b: self._schema[b] for b in by_cols}, **dict.fromkeys(qcols, pl.Float64)},
-            )
-            lf = self._lf.join(qtab.lazy(), on=by_cols, how="left", nulls_equal=True)
-        else:
-            lf = self._lf.with_columns(
-                pl.lit(qhat[()][c], dtype=pl.Float64).alias(qc) for c, qc in enumerate(qcols)
-            )
-        lf = lf.with_columns(
-            (value(extra[s.y][1]) <= pl.col(qc)).cast(pl.Float64).alias(s.y) for s, qc in zip(specs, qcols)
+        data = self._data.with_columns(  # each row's domain's q_hat, gathered by its domain code
+            (value(extra[s.y][1]) <= pl.Series(qhat[domains.codes, c])).cast(pl.Float64).alias(s.y)
+            for c, s in enumerate(specs)
         )
         schema = pl.Schema({**dict(self._schema), **dict.fromkeys((s.y for s in specs), pl.Float64)})
         # Pass 2: the indicators' PSU sums, then their means and SEs (the other verbs' engine).
-        table = self._reduce(build_summands(specs, ind_stats, schema, weight=self.weight), by_cols, lf)
-        domains, d, h = codes(table, by_cols, self._info.strata_labels)
+        table = self._reduce(build_summands(specs, ind_stats, schema, weight=self.weight), by_cols, data)
         res = domain_estimates(
             "mean",
             np.zeros(n_q, dtype=bool),
-            table,
-            d,
-            h,
-            n_domains=max(domains.height, 1),
+            table.values,
+            table.names,
+            table.d,
+            table.h,
+            n_domains=table.n_domains,
             strata=self._info.strata,
             lonely_psu=self.lonely_psu,
         )
-        dom_keys = list(domains.iter_rows()) if by_cols else [()]
-        n_dom = len(dom_keys)
+        n_dom = table.n_domains
         est, se, lo, hi = (np.full((n_dom, n_q), np.nan) for _ in range(4))
         t = t_quantile(level, res["df"])
-        for r, key in enumerate(dom_keys):
+        for r in range(n_dom):
             for c in range(n_q):
-                sample = samples[key][extra[specs[c].y][0]]
+                sample = samples[r][extra[specs[c].y][0]]
                 if sample.n == 0:
                     continue
-                est[r, c] = qhat[key][c]
+                est[r, c] = qhat[r, c]
                 lo[r, c], hi[r, c], se[r, c] = woodruff(
                     sample, res["estimate"][r, c], res["se"][r, c], t[r, c]
                 )
@@ -563,12 +567,10 @@ class SurveyDesign:
                 "cv": cv,
                 "deff": np.full((n_dom, n_q), np.nan),
             },
-        ).with_columns(
-            pl.Series("q", np.tile(np.tile(probs, len(names)), max(domains.height, 1)), dtype=pl.Float64)
-        )
+        ).with_columns(pl.Series("q", np.tile(np.tile(probs, len(names)), n_dom), dtype=pl.Float64))
         out = out.select("variable", "q", *[c for c in out.columns if c not in ("variable", "q")])
         if by_cols:
-            dom_rows = domains.select(pl.all().gather(np.repeat(np.arange(domains.height), n_q)))
+            dom_rows = table.domains.select(pl.all().gather(np.repeat(np.arange(n_dom), n_q)))
             out = pl.concat([dom_rows, out], how="horizontal").sort(
                 by_cols, nulls_last=True, maintain_order=True
             )
@@ -694,18 +696,21 @@ class SurveyDesign:
             columns = list(dict.fromkeys(c for p in var_pairs for c in p))
         specs = [Spec(c, c) for c in columns]
         kind = "total" if statistic == "total" else "mean"
-        stats = check_variables(self._lf, self._schema, statistic, columns, by_cols, n_rows=self._info.n_rows)
+        stats = check_variables(
+            self._data.lazy(), self._schema, statistic, columns, by_cols, n_rows=self._info.n_rows
+        )
         if statistic == "proportion":
-            require_binary(self._lf, columns, stats, where)
+            require_binary(self._data.lazy(), columns, stats, where)
         table = self._reduce(build_summands(specs, stats, self._schema, weight=self.weight), by_cols)
-        domains, d, h = codes(table, by_cols, self._info.strata_labels)
+        domains = table.domains
         res = domain_estimates(
             kind,
             np.zeros(len(specs), dtype=bool),
-            table,
-            d,
-            h,
-            n_domains=max(domains.height, 1),
+            table.values,
+            table.names,
+            table.d,
+            table.h,
+            n_domains=table.n_domains,
             strata=self._info.strata,
             lonely_psu=self.lonely_psu,
             keep_scores=True,
@@ -753,17 +758,20 @@ class SurveyDesign:
                     sides.append((Side(a_i, col[name]), Side(b_i, col[name])))
                     labels.append((name, _label(a), _label(b)))
         else:
-            for k in range(max(domains.height, 1)):
+            for k in range(table.n_domains):
                 for y_a, y_b in var_pairs:
                     sides.append((Side(k, col[y_a]), Side(k, col[y_b])))
                     labels.append((f"{y_a} - {y_b}", y_a, y_b))
                     dom_index.append(k)
-        if self.psu:
-            psu = table.select(pl.col(PSU_KEY).rank("dense").cast(pl.Int64) - 1).to_series().to_numpy()
-        else:
-            psu = np.arange(table.height, dtype=np.int64)
         cv = contrast_variance(
-            sides, res["z"], res["present"], d, h, psu, strata=self._info.strata, lonely_psu=self.lonely_psu
+            sides,
+            res["z"],
+            res["present"],
+            table.d,
+            table.h,
+            table.psu,
+            strata=self._info.strata,
+            lonely_psu=self.lonely_psu,
         )
         pick = {
             key: np.array([res[key][a.domain, a.variable] for a, _ in sides])
@@ -811,31 +819,72 @@ class SurveyDesign:
         return out
 
     # ------------------------------------------------------------------ engine
-    def _reduce(
-        self, summands: dict[str, pl.Expr | None], by_cols: list[str], lf: pl.LazyFrame | None = None
-    ) -> pl.DataFrame:
-        """The one pass over the data: ``summands`` per (domain, stratum, PSU).
+    def _domains(self, by_cols: list[str]) -> tuple[Codes, pl.DataFrame]:
+        """The domains of ``by_cols`` as dense codes and each code's values of ``by_cols`` (no columns
+        without ``by``), encoded the first time a verb names them."""
+        key = tuple(by_cols)
+        if key not in self._domain_codes:
+            parts = [
+                self._domain_codes[(c,)][0] if (c,) in self._domain_codes else encode(self._data[c])
+                for c in by_cols
+            ]
+            codes = combine(parts, self._info.n_rows)
+            labels = self._data.select(by_cols).gather(representatives(codes)) if by_cols else pl.DataFrame()
+            self._domain_codes[key] = (codes, labels)
+        return self._domain_codes[key]
 
-        Stratum labels are in column ``reduce.STRATUM_KEY``. ``lf`` is the design's data with extra
-        columns (default: the data itself).
+    def _samples(self, values: list[pl.Expr], domains: Codes) -> list[list[WeightedSample]]:
+        """Per domain code, each expression's non-null values with their weights, in the data's order."""
+        columns = (
+            self._data.select(
+                *(v.alias(f"__y{j}") for j, v in enumerate(values)),
+                pl.col(self.weight).cast(pl.Float64).alias("__w"),
+            )
+            .to_numpy()
+            .T
+        )
+        w = columns[-1]
+        order = np.argsort(domains.codes, kind="stable")  # rows grouped by domain, in order within each
+        ends = np.cumsum(domains.counts)
+        samples = []
+        for rows in np.split(order, ends[:-1]):
+            w_d = w[rows]
+            samples.append([])
+            for y in columns[:-1]:
+                y_d = y[rows]
+                ok = ~np.isnan(y_d)  # null (or NaN) values are out of the domain
+                samples[-1].append(WeightedSample.of(y_d[ok], w_d[ok]))
+        return samples
+
+    def _reduce(
+        self, summands: dict[str, pl.Expr | None], by_cols: list[str], data: pl.DataFrame | None = None
+    ) -> _PSUTable:
+        """The one pass over the data: ``summands`` per (domain, PSU), keyed by integer codes.
+
+        ``data`` is the design's data with extra columns, rows in the same order (default: the data).
         """
-        keys = [pl.col(b) for b in by_cols]
-        stratum = [pl.col(self.strata).alias(STRATUM_KEY)] if self.strata else []
-        firsts: list[pl.Expr] = []
-        if self.psu and self.strata and not self.nest:
-            # Construction checked that each PSU label lies in one stratum, so grouping by the PSU
-            # alone gives the same groups; the narrower key hashes faster and the stratum rides along.
-            firsts = stratum
+        info, n = self._info, self._info.n_rows
+        domains, labels = self._domains(by_cols)
+        if info.units is None:  # every row is its own PSU: nothing to group
+            groups, psu, d, h = None, np.arange(n), domains.codes, info.unit_strata
+        elif domains.size == 1:  # no domains: the PSUs are the groups
+            groups, psu, d = info.units, np.arange(info.units.size), np.zeros(info.units.size, dtype=np.intp)
+            h = info.unit_strata
         else:
-            keys += stratum
-        if self.psu:
-            keys.append(pl.col(self.psu).alias(PSU_KEY))
-        return psu_sums(
-            self._lf if lf is None else lf,
-            keys=keys,
-            summands=summands,
-            firsts=firsts,
-            per_row=self.psu is None,
+            groups = combine([info.units, domains], n)
+            psu, d = np.divmod(groups.values, domains.size)
+            h = info.unit_strata[psu]
+        # a, b, n, W, q each in consecutive rows of the sums: `domains.rows` then takes views.
+        ordered = dict(sorted(summands.items(), key=lambda item: (item[0][:1], len(item[0]), item[0])))
+        values = psu_sums(self._data if data is None else data, groups, ordered)
+        return _PSUTable(
+            values=values,
+            names=list(ordered),
+            d=d,
+            h=h,
+            psu=psu,
+            n_domains=domains.size,
+            domains=labels,
         )
 
     def _estimate(
@@ -857,18 +906,21 @@ class SurveyDesign:
             raise DesignError("level must lie in (0, 1)", where=where, got=repr(level))
         by_cols = _names(by)
         columns = [s.y for s in specs] + [s.x for s in specs if s.x is not None]
-        stats = check_variables(self._lf, self._schema, kind, columns, by_cols, n_rows=self._info.n_rows)
+        stats = check_variables(
+            self._data.lazy(), self._schema, kind, columns, by_cols, n_rows=self._info.n_rows
+        )
         if kind == "proportion":
-            require_binary(self._lf, [s.y for s in specs], stats, where)
+            require_binary(self._data.lazy(), [s.y for s in specs], stats, where)
         table = self._reduce(build_summands(specs, stats, self._schema, weight=self.weight), by_cols)
-        domains, d, h = codes(table, by_cols, self._info.strata_labels)
+        domains = table.domains
         res = domain_estimates(
             kind,
             np.array([s.x is not None for s in specs]),
-            table,
-            d,
-            h,
-            n_domains=max(domains.height, 1),
+            table.values,
+            table.names,
+            table.d,
+            table.h,
+            n_domains=table.n_domains,
             strata=self._info.strata,
             lonely_psu=self.lonely_psu,
         )

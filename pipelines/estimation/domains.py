@@ -1,8 +1,9 @@
-"""From the PSU table to the estimates: domain and stratum codes, domain estimates, their scores and
-variance, and the tidy result frame.
+"""From the PSU table to the estimates: domain estimates, their scores and variance, and the tidy
+result frame.
 
 Everything here runs after the one pass over the data (`reduce.psu_sums`), on its small table of
-sums per (domain, stratum, PSU), in numpy. The summand columns follow the naming of
+sums per (domain, PSU) group, in numpy: each group's domain and stratum are integer codes known
+before the pass (`encode`), so nothing here looks at a label. The summands follow the naming of
 `SurveyDesign` (``a{j}``, ``b{j}``, ``n{j}``, ``W{j}``, ``q{j}`` for variable ``j``, with ``__w`` and
 ``__n`` for the weight and the row count); the variance goes through the one kernel,
 `variance.domain_variance`.
@@ -13,10 +14,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.estimation.reduce import STRATUM_KEY
 from pipelines.estimation.variance import Cells, StrataInfo, domain_df, domain_variance
-
-_D = "__domain__"
 
 RESULT_SCHEMA = {
     "variable": pl.String,
@@ -32,54 +30,28 @@ RESULT_SCHEMA = {
 }
 
 
-def codes(
-    table: pl.DataFrame, by_cols: list[str], strata_labels: pl.Series | None
-) -> tuple[pl.DataFrame, np.ndarray, np.ndarray]:
-    """Each row's domain code (a row of the returned domains) and stratum code.
-
-    ``strata_labels`` are the design's sorted stratum labels (None for an unstratified design); a
-    stratum's code is its position there, as at construction.
-    """
-    if strata_labels is not None:
-        ranks = pl.Series(np.arange(strata_labels.len(), dtype=np.int64))
-        h = table[STRATUM_KEY].replace_strict(strata_labels, ranks, return_dtype=pl.Int64).to_numpy()
-    else:
-        h = np.zeros(table.height, dtype=np.int64)
-    if not by_cols:
-        return pl.DataFrame(), np.zeros(table.height, dtype=np.int64), h
-    # Domains are few: number the distinct ones, then look each row's up (cheaper than ranking).
-    domains = table.select(by_cols).unique().with_row_index(_D)
-    lookup = table.select(by_cols).join(
-        domains, on=by_cols, how="left", nulls_equal=True, maintain_order="left"
-    )
-    return domains.drop(_D), lookup[_D].to_numpy().astype(np.int64), h
-
-
-def sums(table: pl.DataFrame, k: int) -> tuple[np.ndarray, dict[str, list[int]]]:
-    """The PSU sums as one float matrix ``(columns, rows)``, and for each of a, b, n, W, q the
-    positions of its k columns."""
+def positions(names: list[str], k: int) -> dict[str, list[int]]:
+    """For each of a, b, n, W, q, the rows of the PSU sums (named ``names``) holding its k columns."""
 
     def name(prefix: str, j: int, fallback: str) -> str:
-        return f"{prefix}{j}" if f"{prefix}{j}" in table.columns else fallback
+        return f"{prefix}{j}" if f"{prefix}{j}" in names else fallback
 
-    names = {
+    wanted = {
         "a": [f"a{j}" for j in range(k)],
         "b": [name("b", j, "__w") for j in range(k)],
         "n": [name("n", j, "__n") for j in range(k)],
         "W": [name("W", j, "__w") for j in range(k)],
         "q": [name("q", j, f"a{j}") for j in range(k)],  # no q column: y^2 == y
     }
-    used = list(dict.fromkeys(c for cols in names.values() for c in cols))
-    # Variable-major (see `Cells`): polars exports column-major, so the transpose is free.
-    values = table.select(pl.col(used).cast(pl.Float64)).to_numpy().T
-    pos = {c: i for i, c in enumerate(used)}
-    return values, {key: [pos[c] for c in cols] for key, cols in names.items()}
+    pos = {c: i for i, c in enumerate(names)}
+    return {key: [pos[c] for c in cols] for key, cols in wanted.items()}
 
 
 def domain_estimates(
     kind: str,
     is_ratio: np.ndarray,
-    table: pl.DataFrame,
+    values: np.ndarray,
+    names: list[str],
     d: np.ndarray,
     h: np.ndarray,
     *,
@@ -96,10 +68,10 @@ def domain_estimates(
         ``mean``, ``proportion``, ``total`` or ``ratio``.
     is_ratio
         Per variable (``k``), whether it is a ratio (its ``b`` sums ``w x``, not ``w``).
-    table
-        The PSU table of `reduce.psu_sums`.
+    values, names
+        The PSU sums of `reduce.psu_sums`, ``(summands, rows)``, and the summands' names.
     d, h
-        Each table row's domain and stratum code (`codes`).
+        Each PSU-table row's domain and stratum code.
     n_domains, strata, lonely_psu
         Number of domains; the design's per-stratum constants and lonely-PSU rule.
     keep_scores
@@ -119,7 +91,7 @@ def domain_estimates(
     domain (``n = 0``) has null estimate and variance; ``cv`` is null where the estimate is 0.
     """
     cells = Cells.of(d, h, n_domains=n_domains, n_strata=strata.n_strata)
-    values, cols = sums(table, is_ratio.shape[0])
+    cols = positions(names, is_ratio.shape[0])
     cell_totals = cells.sum(values)  # domain totals add up their cells
     A, B, N, W, Q = (cell_totals[:, :, cols[key]].sum(axis=1) for key in "abnWq")  # (domains, k)
     a, b, nj = (rows(values, cols[key]) for key in "abn")  # (k, rows)

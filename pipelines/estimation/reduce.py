@@ -1,62 +1,70 @@
-"""The one pass over the data: sums of summands per (domain, stratum, PSU).
+"""The one pass over the data: sums of summands per (domain, PSU) group.
 
-This step is engine-neutral on purpose: its contract is "group the rows by these keys and sum
-these per-row quantities", which any engine (polars here; DuckDB, Spark or a GPU frame elsewhere)
-can do. Everything after it works on the small table it returns, so swapping the engine only means
+This step is engine-neutral on purpose. Its contract is "given one dense integer key per row
+(``0..groups-1``, `encode.Codes`) and per-row quantities (polars expressions), return the sum of
+each quantity within each key": any engine can do that (``GROUP BY key`` in DuckDB or Spark,
+a scatter-add on a GPU). Here polars evaluates the expressions and numpy's ``bincount`` adds them
+up. Because the key is a small dense integer formed once (`encode`), the reduction never hashes the
+producer's labels, and all variables and all domains of a verb are reduced in the one pass.
+Everything after it works on the small table it returns, so swapping the engine only means
 reimplementing `psu_sums`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
+import numpy as np
 import polars as pl
 
-# Names of the stratum and PSU keys in the tables built from `psu_sums` and at construction.
-STRATUM_KEY = "__stratum__"
-PSU_KEY = "__psu__"
+from pipelines.estimation.encode import Codes
+
+# Summands are evaluated in batches of at most this many values (8 bytes each), so that a verb's
+# extra memory stays near 2**24 * 8 bytes = 128 MB whatever the number of rows and variables.
+BATCH_VALUES = 1 << 24
 
 
 def psu_sums(
-    frame: pl.LazyFrame,
-    *,
-    keys: Sequence[pl.Expr],
+    frame: pl.DataFrame,
+    groups: Codes | None,
     summands: Mapping[str, pl.Expr | None],
-    firsts: Sequence[pl.Expr] = (),
-    per_row: bool = False,
-) -> pl.DataFrame:
-    """Sum every summand within each group of ``keys`` in one pass.
+) -> np.ndarray:
+    """Sum every summand within each group.
 
     Parameters
     ----------
     frame
         The survey rows.
-    keys
-        Grouping expressions, normally the domain columns, the stratum and the PSU. Null key values
-        form their own group.
+    groups
+        Each row's group (normally its (PSU, domain) pair, `encode.combine`); None when every row
+        is a group of its own (a design without PSU column): the summands are returned row by row.
     summands
         Output name -> per-row expression to sum; None counts the rows. Nulls count as 0 (they are
         left out of the sum).
-    firsts
-        Expressions constant within each group (an attribute of the group, such as the stratum of
-        a PSU): the group's first value is returned rather than grouping by them too.
-    per_row
-        When the design has no PSU column every row is its own PSU, so there is nothing to reduce:
-        return the keys and summands row by row instead of grouping.
 
     Returns
     -------
-    polars.DataFrame
-        One row per group (or per input row with ``per_row``): the keys, then one column per summand,
-        then the ``firsts``.
+    numpy.ndarray
+        Shape ``(len(summands), groups)``, float: row ``i`` holds the sums of the ``i``-th summand,
+        column ``g`` those of group ``g``.
     """
-    if per_row:
-        cols = [
-            pl.lit(1, dtype=pl.UInt32).alias(name) if expr is None else expr.fill_null(0).alias(name)
-            for name, expr in summands.items()
-        ]
-        return frame.select(*keys, *cols, *firsts).collect()
-    aggs = [
-        pl.len().alias(name) if expr is None else expr.sum().alias(name) for name, expr in summands.items()
-    ]
-    return frame.group_by(*keys).agg(*aggs, *(e.first() for e in firsts)).collect()
+    n = frame.height
+    size = n if groups is None else groups.size
+    out = np.empty((len(summands), size))
+    names = list(summands)
+    exprs = {name: e for name, e in summands.items() if e is not None}
+    per_batch = max(1, BATCH_VALUES // max(n, 1))
+    for start in range(0, len(exprs), per_batch):
+        batch = list(exprs)[start : start + per_batch]
+        values = frame.select(exprs[name].cast(pl.Float64).fill_null(0.0).alias(name) for name in batch)
+        for name in batch:
+            column = values[name].to_numpy()  # float64 without nulls: a view, no copy
+            if groups is None:
+                out[names.index(name)] = column
+            else:
+                out[names.index(name)] = np.bincount(groups.codes, weights=column, minlength=size)
+        del values
+    for i, name in enumerate(names):
+        if summands[name] is None:
+            out[i] = 1.0 if groups is None else groups.counts
+    return out
