@@ -1,5 +1,11 @@
 """Plotly figures of the indicator table: one frame in, one `go.Figure` out. Nothing here estimates.
 
+Each chart is built as its plain Plotly JSON (``*_spec``: a dict of ``data`` and ``layout``), which the report
+embeds as it is; the ``*_figure`` functions wrap the same spec in a `go.Figure`, which validates every property.
+Building `go.Figure` objects was nearly all of the report's time (Plotly validates each property as it is set,
+and `make_subplots` plus `update_layout` set them many times over): a few hundred figures took tens of seconds.
+`tests/reports/test_figures.py` checks that each spec is exactly what Plotly serialises for its figure.
+
 Conventions shared by every chart:
 
 - proportions (stored 0-1) are drawn as percentages; error bars are the row's confidence interval;
@@ -13,10 +19,14 @@ Conventions shared by every chart:
 
 from __future__ import annotations
 
+import copy
 import html
+import json
 import math
+from functools import cache
 
 import plotly.graph_objects as go
+import plotly.io as pio
 import polars as pl
 from plotly.subplots import make_subplots
 
@@ -106,7 +116,7 @@ def _error_bars(rows: list[dict], scale: float) -> dict:
 
 
 def estimate_traces(frame: pl.DataFrame, labels: Labels, colours: dict[str, str], title: str, *,
-                    shown: set | None = None) -> list[go.Scatter]:
+                    shown: set | None = None) -> list[dict]:
     """One marker trace per source × origin × reliability, x = period, with CI error bars and hover text.
 
     `shown` collects legend groups already in the legend, so small multiples list each group once.
@@ -118,13 +128,13 @@ def estimate_traces(frame: pl.DataFrame, labels: Labels, colours: dict[str, str]
     for group, rows in sorted(rows_by_group.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] != "ok")):
         scale = _scale(rows[0]["unit"])
         key = "|".join(group)
-        traces.append(go.Scatter(
-            x=[r["period"] or r["round"] for r in rows], y=[r["estimate"] * scale for r in rows],
-            mode="markers", name=_trace_name(group, labels), legendgroup=key,
-            showlegend=shown is None or key not in shown, marker=marker(group, colours),
-            error_y=_error_bars(rows, scale), hovertext=[hover_text(r, labels, title) for r in rows],
-            hoverinfo="text", meta={"source": group[0], "origin": group[1], "flag": group[2]},
-        ))
+        traces.append({
+            "type": "scatter", "x": [r["period"] or r["round"] for r in rows],
+            "y": [r["estimate"] * scale for r in rows], "mode": "markers", "name": _trace_name(group, labels),
+            "legendgroup": key, "showlegend": shown is None or key not in shown, "marker": marker(group, colours),
+            "error_y": _error_bars(rows, scale), "hovertext": [hover_text(r, labels, title) for r in rows],
+            "hoverinfo": "text", "meta": {"source": group[0], "origin": group[1], "flag": group[2]},
+        })
         if shown is not None:
             shown.add(key)
     return traces
@@ -144,9 +154,20 @@ def _layout(labels: Labels, unit: str | None, *, height: int = HEIGHT) -> dict:
     }
 
 
+def figure(spec: dict) -> go.Figure:
+    """A spec as a `go.Figure` (Plotly validates every property on the way)."""
+    return go.Figure(spec)
+
+
 def rounds_figure(frame: pl.DataFrame, *, labels: Labels, title: str, colours: dict[str, str],
                   notes: tuple[str, ...] = ()) -> go.Figure:
     """One indicator (domain `all`) across rounds and sources; `notes` are comparability caveats shown below."""
+    return figure(rounds_spec(frame, labels=labels, title=title, colours=colours, notes=notes))
+
+
+def rounds_spec(frame: pl.DataFrame, *, labels: Labels, title: str, colours: dict[str, str],
+                notes: tuple[str, ...] = ()) -> dict:
+    """`rounds_figure` as Plotly JSON."""
     unit = frame["unit"][0] if frame.height else None
     layout = _layout(labels, unit)
     layout["title"] = {"text": esc(title), "x": 0, "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 10},
@@ -161,92 +182,124 @@ def rounds_figure(frame: pl.DataFrame, *, labels: Labels, title: str, colours: d
              "align": "left", "font": {"color": "#8a4b00", "size": 11}}
             for i, note in enumerate(notes)
         ]
-    return go.Figure(data=estimate_traces(frame, labels, colours, title), layout=layout)
+    return {"data": estimate_traces(frame, labels, colours, title), "layout": layout}
 
 
 def domain_figure(frame: pl.DataFrame, domain: str, *, labels: Labels, title: str,
                   colours: dict[str, str]) -> go.Figure:
     """Small multiples: one panel per value of `domain`, each the indicator across rounds and sources."""
+    return figure(domain_spec(frame, domain, labels=labels, title=title, colours=colours))
+
+
+def domain_spec(frame: pl.DataFrame, domain: str, *, labels: Labels, title: str, colours: dict[str, str]) -> dict:
+    """`domain_figure` as Plotly JSON: the panels' axes and titles are `make_subplots`'s for the grid."""
     values = list(dict.fromkeys(frame["domain_value"].to_list()))
     cols = min(len(values), PANELS_PER_ROW)
     rows = math.ceil(len(values) / cols)
-    panel_titles = []
-    for value in values:
+    layout = _grid(rows, cols, len(values))
+    for annotation, value in zip(layout["annotations"], values):
         name = esc(labels.domain_value(domain, value))
         if drawable(frame.filter(pl.col("domain_value") == value)).height == 0:
             name += f" ({labels['flag_empty']})"
-        panel_titles.append(name)
-    figure = make_subplots(rows=rows, cols=cols, shared_yaxes=True, subplot_titles=panel_titles,
-                           horizontal_spacing=0.03, vertical_spacing=0.5 / max(rows, 1) if rows > 1 else 0.1)
+        annotation["text"] = name
     shown: set = set()
+    data = []
     for i, value in enumerate(values):
+        axis = "" if i == 0 else str(i + 1)  # panel i's axes, as make_subplots numbers them (row-major)
         for trace in estimate_traces(frame.filter(pl.col("domain_value") == value), labels, colours, title,
                                      shown=shown):
-            figure.add_trace(trace, row=i // cols + 1, col=i % cols + 1)
+            data.append({**trace, "xaxis": f"x{axis}", "yaxis": f"y{axis}"})
     unit = frame["unit"][0] if frame.height else None
-    layout = _layout(labels, unit, height=PANEL_HEIGHT * rows + 120)
-    y_title = layout.pop("yaxis")["title"]
-    layout.pop("xaxis")
-    layout["title"] = {"text": f"{esc(title)} · {esc(labels.domain(domain))}", "x": 0, "font": {"size": 14}}
-    plot_height = layout["height"] - layout["margin"]["t"] - layout["margin"]["b"]
-    layout["legend"]["y"] = -36 / plot_height  # just under the bottom row's tick labels
-    layout["meta"] = {"domain": domain}
-    figure.update_layout(layout)
-    figure.update_xaxes(type="category", categoryorder="category ascending")
-    figure.update_yaxes(rangemode="tozero")
-    figure.update_yaxes(title=y_title, col=1)
-    return figure
+    common = _layout(labels, unit, height=PANEL_HEIGHT * rows + 120)
+    y_title = common.pop("yaxis")["title"]
+    common.pop("xaxis")
+    common["title"] = {"text": f"{esc(title)} · {esc(labels.domain(domain))}", "x": 0, "font": {"size": 14}}
+    plot_height = common["height"] - common["margin"]["t"] - common["margin"]["b"]
+    common["legend"]["y"] = -36 / plot_height  # just under the bottom row's tick labels
+    common["meta"] = {"domain": domain}
+    for key, axis in layout.items():
+        if key.startswith("xaxis"):
+            axis.update(type="category", categoryorder="category ascending")
+        elif key.startswith("yaxis"):
+            axis["rangemode"] = "tozero"
+    for row in range(rows):  # the first column's y axes carry the title
+        layout["yaxis" + ("" if row == 0 else str(row * cols + 1))]["title"] = dict(y_title)
+    layout.update(common)
+    return {"data": data, "layout": layout}
+
+
+@cache
+def _grid_json(rows: int, cols: int, panels: int) -> str:
+    grid = make_subplots(rows=rows, cols=cols, shared_yaxes=True, subplot_titles=[str(i) for i in range(panels)],
+                         horizontal_spacing=0.03, vertical_spacing=0.5 / max(rows, 1) if rows > 1 else 0.1)
+    layout = json.loads(pio.to_json(grid, validate=False))["layout"]
+    layout.pop("template", None)
+    return json.dumps(layout)
+
+
+def _grid(rows: int, cols: int, panels: int) -> dict:
+    """`make_subplots`'s layout (axes and title annotations) for a grid of `panels` panels, made once per grid."""
+    return copy.deepcopy(json.loads(_grid_json(rows, cols, panels)))
 
 
 def fies_distribution_figure(frame: pl.DataFrame, *, labels: Labels, title: str,
                              colours: dict[str, str]) -> go.Figure:
     """FIES raw-score distribution (domain `raw_score`, values "0".."8"): bars per source and round."""
-    figure = go.Figure()
+    return figure(fies_distribution_spec(frame, labels=labels, title=title, colours=colours))
+
+
+def fies_distribution_spec(frame: pl.DataFrame, *, labels: Labels, title: str, colours: dict[str, str]) -> dict:
+    """`fies_distribution_figure` as Plotly JSON."""
+    data = []
     frame = drawable(frame).with_columns(pl.col("domain_value").cast(pl.Int64, strict=False).alias("_score"))
     groups = frame.sort("period", "source", "round", "_score").group_by(["source", "round", "origin"],
                                                                          maintain_order=True)
     for i, ((source, round_, origin), part) in enumerate(groups):
         rows = part.to_dicts()
-        figure.add_trace(go.Bar(
-            x=[r["domain_value"] for r in rows], y=[r["estimate"] * 100 for r in rows],
-            name=f"{esc(labels.source(source))} {esc(round_)} · {labels.origin(origin)}",
-            marker={"color": PALETTE[i % len(PALETTE)], "pattern": {"shape": BAR_PATTERNS.get(origin, "")}},
-            error_y=_error_bars(rows, 100.0), hovertext=[hover_text(r, labels, title) for r in rows],
-            hoverinfo="text", meta={"source": source, "round": round_, "origin": origin},
-        ))
+        data.append({
+            "type": "bar", "x": [r["domain_value"] for r in rows], "y": [r["estimate"] * 100 for r in rows],
+            "name": f"{esc(labels.source(source))} {esc(round_)} · {labels.origin(origin)}",
+            "marker": {"color": PALETTE[i % len(PALETTE)], "pattern": {"shape": BAR_PATTERNS.get(origin, "")}},
+            "error_y": _error_bars(rows, 100.0), "hovertext": [hover_text(r, labels, title) for r in rows],
+            "hoverinfo": "text", "meta": {"source": source, "round": round_, "origin": origin},
+        })
     layout = _layout(labels, "proportion")
     layout["title"] = {"text": esc(title), "x": 0, "font": {"size": 14}}
     layout["barmode"] = "group"
     layout["xaxis"] = {"type": "category", "categoryorder": "array", "categoryarray": [str(k) for k in range(9)],
                        "title": {"text": labels["domain_raw_score"]}}
     layout["yaxis"]["title"]["text"] = labels["fies_share"]
-    figure.update_layout(layout)
-    return figure
+    return {"data": data, "layout": layout}
 
 
 def fies_prevalence_figure(frame: pl.DataFrame, *, labels: Labels, title: str, names: dict[str, str]) -> go.Figure:
     """Moderate-or-severe and severe prevalences side by side per source and round; `names` maps a row's
     chart id (column `chart`) to its series name. Published bars are cross-hatched, imprecise ones dotted."""
-    figure = go.Figure()
+    return figure(fies_prevalence_spec(frame, labels=labels, title=title, names=names))
+
+
+def fies_prevalence_spec(frame: pl.DataFrame, *, labels: Labels, title: str, names: dict[str, str]) -> dict:
+    """`fies_prevalence_figure` as Plotly JSON."""
+    data = []
     frame = drawable(frame).sort("period", "source", "round").with_columns(
         (pl.col("origin") == "published").alias("_published"))
     charts = frame["chart"].unique(maintain_order=True).to_list()
     for (chart, published), part in frame.group_by("chart", "_published", maintain_order=True):
         rows = part.to_dicts()
         name = names.get(chart, chart)
-        figure.add_trace(go.Bar(
-            x=[esc(f"{labels.source(r['source'])} {r['round']} ({labels.origin(r['origin'])})") for r in rows],
-            y=[r["estimate"] * 100 for r in rows], offsetgroup=chart, legendgroup=chart,
-            name=esc(name) + (f" · {labels.origin('published')}" if published else ""),
-            marker={"color": ("#D55E00", "#7f1d1d")[charts.index(chart) % 2],
-                    "pattern": {"shape": ["x" if published else "." if r["flag"] in HOLLOW_FLAGS else ""
-                                          for r in rows]}},
-            error_y=_error_bars(rows, 100.0), hovertext=[hover_text(r, labels, name) for r in rows],
-            hoverinfo="text", meta={"chart": chart, "published": published},
-        ))
+        data.append({
+            "type": "bar",
+            "x": [esc(f"{labels.source(r['source'])} {r['round']} ({labels.origin(r['origin'])})") for r in rows],
+            "y": [r["estimate"] * 100 for r in rows], "offsetgroup": chart, "legendgroup": chart,
+            "name": esc(name) + (f" · {labels.origin('published')}" if published else ""),
+            "marker": {"color": ("#D55E00", "#7f1d1d")[charts.index(chart) % 2],
+                       "pattern": {"shape": ["x" if published else "." if r["flag"] in HOLLOW_FLAGS else ""
+                                             for r in rows]}},
+            "error_y": _error_bars(rows, 100.0), "hovertext": [hover_text(r, labels, name) for r in rows],
+            "hoverinfo": "text", "meta": {"chart": chart, "published": published},
+        })
     layout = _layout(labels, "proportion")
     layout["title"] = {"text": esc(title), "x": 0, "font": {"size": 14}}
     layout["barmode"] = "group"
     layout["xaxis"] = {"type": "category", "title": {"text": labels["axis_round"]}}
-    figure.update_layout(layout)
-    return figure
+    return {"data": data, "layout": layout}

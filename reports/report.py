@@ -13,7 +13,6 @@ import os
 import re
 from pathlib import Path
 
-import plotly.io as pio
 import plotly.offline
 import polars as pl
 from plotly.utils import PlotlyJSONEncoder
@@ -84,14 +83,14 @@ def build_report(indicators: pl.DataFrame, comparisons: pl.DataFrame | None, man
 
 
 class FigureRegistry:
-    """Figures by id, serialised once; the shared Plotly template is stored a single time."""
+    """Figures (Plotly JSON specs, `reports.figures`) by id, serialised once; the shared Plotly template is
+    stored a single time."""
 
     def __init__(self) -> None:
         self.figures: dict[str, dict] = {}
         self.template: dict | None = None
 
-    def add(self, figure) -> str:
-        spec = json.loads(pio.to_json(figure, validate=False))
+    def add(self, spec: dict) -> str:
         template = spec.get("layout", {}).pop("template", None)
         self.template = self.template or template
         figure_id = f"fig-{len(self.figures)}"
@@ -217,13 +216,13 @@ def chart_card(chart: str, frame: pl.DataFrame, comparisons, labels: Labels, col
     title = labels.indicator(chart)
     overall = frame.filter(pl.col("domain") == "all")
     notes = _notes(comparisons, overall["indicator_id"].unique().to_list(), labels)
-    main_id = registry.add(figures.rounds_figure(overall, labels=labels, title=title, colours=colours, notes=notes))
+    main_id = registry.add(figures.rounds_spec(overall, labels=labels, title=title, colours=colours, notes=notes))
     domains = [d for d in frame["domain"].unique(maintain_order=True).to_list() if d not in ("all", "raw_score")]
     domains.sort(key=lambda d: (DOMAIN_ORDER.index(d) if d in DOMAIN_ORDER else len(DOMAIN_ORDER), d))
     card = [f'<article class="card" id="chart-{esc(chart)}">',
             registry.div(main_id)]
     if domains:
-        ids = [registry.add(figures.domain_figure(frame.filter(pl.col("domain") == domain), domain, labels=labels,
+        ids = [registry.add(figures.domain_spec(frame.filter(pl.col("domain") == domain), domain, labels=labels,
                                                   title=title, colours=colours)) for domain in domains]
         options = "".join(f'<option value="{fig_id}">{esc(labels.domain(domain))}</option>'
                           for fig_id, domain in zip(ids, domains))
@@ -242,12 +241,12 @@ def fies_block(frame: pl.DataFrame, labels: Labels, colours, registry) -> str:
         rows = frame.filter(pl.col("chart") == indicator_id)
         if rows.height:
             title = f"{labels['fies_title']} · {labels[indicator_id]}"
-            fig_id = registry.add(figures.fies_distribution_figure(rows, labels=labels, title=title, colours=colours))
+            fig_id = registry.add(figures.fies_distribution_spec(rows, labels=labels, title=title, colours=colours))
             parts.append(registry.div(fig_id))
     prevalence = frame.filter(pl.col("chart").is_in(FIES_PREVALENCES) & (pl.col("domain") == "all"))
     if prevalence.height:
         names = {chart: labels[chart] for chart in FIES_PREVALENCES}
-        fig_id = registry.add(figures.fies_prevalence_figure(prevalence, labels=labels,
+        fig_id = registry.add(figures.fies_prevalence_spec(prevalence, labels=labels,
                                                              title=labels["fies_prevalence_title"], names=names))
         parts.append(registry.div(fig_id))
     return f'<article class="card fies">{"".join(parts)}</article>' if parts else ""

@@ -149,3 +149,28 @@ def test_text_from_data_is_escaped_in_figures(labels_es):
     text = pio.to_json(figure)
     assert "<script" not in json.loads(text).__repr__()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in figure.layout.title.text
+
+
+def _specs(labels) -> list[dict]:
+    frame = indicators_frame()
+    fies = frame.filter(pl.col("concept_id").str.starts_with("food_insecurity")).with_columns(
+        pl.lit("fies_severe").alias("chart"))
+    return [
+        figures.rounds_spec(_rows("no_health_insurance"), labels=labels, title="Sin seguro", colours=COLOURS,
+                            notes=("a caveat",)),
+        *[figures.domain_spec(_rows("employed", d), d, labels=labels, title="Ocupado", colours=COLOURS)
+          for d in ("sex", "age_group", "city")],
+        figures.fies_distribution_spec(_rows("fies_raw_score_8", "raw_score"), labels=labels, title="FIES",
+                                       colours=COLOURS),
+        figures.fies_prevalence_spec(fies, labels=labels, title="FIES", names={"fies_severe": "Grave"}),
+    ]
+
+
+def test_specs_are_what_plotly_serialises(labels_es):
+    """The report embeds the plain specs without going through `go.Figure`: each one must be exactly the JSON
+    Plotly writes for the figure built from it (valid property names and values, make_subplots' axes)."""
+    from plotly.utils import PlotlyJSONEncoder
+
+    for spec in _specs(labels_es):
+        ours = json.loads(json.dumps(spec, cls=PlotlyJSONEncoder))
+        assert json.loads(pio.to_json(figures.figure(spec), validate=True)) == ours
