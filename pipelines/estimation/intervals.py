@@ -8,7 +8,7 @@ quantile instead; pass ``df=inf`` to get that.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from pipelines.errors import DesignError
 
@@ -20,7 +20,7 @@ def t_quantile(level: float, df: np.ndarray) -> np.ndarray:
     df = np.asarray(df, dtype=float)
     q = np.full(df.shape, np.nan)
     ok = df > 0
-    q[ok] = stats.t.ppf(0.5 + level / 2, df[ok])
+    q[ok] = special.stdtrit(df[ok], 0.5 + level / 2)  # what scipy.stats.t.ppf computes, without its import
     return q
 
 
@@ -76,6 +76,8 @@ def proportion_ci(
             hi = np.where(interior, np.sin(np.clip(centre + half, 0, np.pi / 2)) ** 2, p)
             return lo, hi
         # beta (Korn-Graubard)
+        from scipy import stats  # imported here: scipy.stats alone takes longer to import than a verb runs
+
         alpha = 1 - level
         n = np.asarray(n, dtype=float)
         n_eff = p * (1 - p) / se**2

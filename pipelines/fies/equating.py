@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy import stats
+from scipy import special
 
 from pipelines.fies.items import GLOBAL_STANDARD_2014_2016, THRESHOLD_ITEMS, item_matrix
 from pipelines.fies.rasch import RaschModel
@@ -82,7 +82,8 @@ def _flag_unique_items(country: np.ndarray, standard: np.ndarray, tol: float, ma
 
 def _exceedance(threshold: float, theta: np.ndarray, se: np.ndarray) -> np.ndarray:
     """Return ``P(severity > threshold)`` for severities ~ Normal(theta, se); raw score 0 gets 0."""
-    p = stats.norm.sf(threshold, loc=theta, scale=se)
+    with np.errstate(divide="ignore", invalid="ignore"):  # scipy.stats.norm.sf, without its import
+        p = np.where(se > 0, special.ndtr(-((threshold - theta) / se)), np.nan)
     p[0] = 0.0
     return p
 
