@@ -324,16 +324,19 @@ def _check_out(out: Path, option: str, *, folder: bool) -> None:
 def _estimates_up_to_date(store: Path) -> list[str]:
     """Re-estimate indicators when the store's rounds changed since they were built, and re-compare when the
     indicators are newer than the comparisons, saying so; the report and the exports never show stale numbers."""
-    from pipelines.compare import run_compare
-    from pipelines.indicators import run_indicators
     from pipelines.store import derived_built_at, derived_is_current
 
+    # The estimation and comparison stages are imported only when they must run (scipy is slow to import).
     lines = []
     if not derived_is_current(store, "indicators"):
+        from pipelines.indicators import run_indicators
+
         lines += ["indicators are missing or older than the stored rounds: estimating them now"]
         lines += run_indicators(store)
     compared, estimated = derived_built_at(store, "comparisons"), derived_built_at(store, "indicators")
     if compared is None or compared < estimated:
+        from pipelines.compare import run_compare
+
         lines += ["comparisons are missing or older than the indicators: comparing now"]
         lines += run_compare(store)
     return lines
