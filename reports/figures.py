@@ -193,22 +193,18 @@ def domain_figure(frame: pl.DataFrame, domain: str, *, labels: Labels, title: st
 
 def domain_spec(frame: pl.DataFrame, domain: str, *, labels: Labels, title: str, colours: dict[str, str]) -> dict:
     """`domain_figure` as Plotly JSON: the panels' axes and titles are `make_subplots`'s for the grid."""
-    values = list(dict.fromkeys(frame["domain_value"].to_list()))
+    panels = frame.partition_by("domain_value", maintain_order=True, include_key=True)
+    values = [panel["domain_value"][0] for panel in panels]
     cols = min(len(values), PANELS_PER_ROW)
     rows = math.ceil(len(values) / cols)
     layout = _grid(rows, cols, len(values))
-    for annotation, value in zip(layout["annotations"], values):
-        name = esc(labels.domain_value(domain, value))
-        if drawable(frame.filter(pl.col("domain_value") == value)).height == 0:
-            name += f" ({labels['flag_empty']})"
-        annotation["text"] = name
     shown: set = set()
     data = []
-    for i, value in enumerate(values):
+    for i, (value, panel, annotation) in enumerate(zip(values, panels, layout["annotations"])):
+        traces = estimate_traces(panel, labels, colours, title, shown=shown)
+        annotation["text"] = esc(labels.domain_value(domain, value)) + ("" if traces else f" ({labels['flag_empty']})")
         axis = "" if i == 0 else str(i + 1)  # panel i's axes, as make_subplots numbers them (row-major)
-        for trace in estimate_traces(frame.filter(pl.col("domain_value") == value), labels, colours, title,
-                                     shown=shown):
-            data.append({**trace, "xaxis": f"x{axis}", "yaxis": f"y{axis}"})
+        data += [{**trace, "xaxis": f"x{axis}", "yaxis": f"y{axis}"} for trace in traces]
     unit = frame["unit"][0] if frame.height else None
     common = _layout(labels, unit, height=PANEL_HEIGHT * rows + 120)
     y_title = common.pop("yaxis")["title"]

@@ -217,13 +217,14 @@ def chart_card(chart: str, frame: pl.DataFrame, comparisons, labels: Labels, col
     overall = frame.filter(pl.col("domain") == "all")
     notes = _notes(comparisons, overall["indicator_id"].unique().to_list(), labels)
     main_id = registry.add(figures.rounds_spec(overall, labels=labels, title=title, colours=colours, notes=notes))
-    domains = [d for d in frame["domain"].unique(maintain_order=True).to_list() if d not in ("all", "raw_score")]
+    by_domain = {key[0]: part for key, part in frame.partition_by("domain", as_dict=True).items()}
+    domains = [d for d in by_domain if d not in ("all", "raw_score")]
     domains.sort(key=lambda d: (DOMAIN_ORDER.index(d) if d in DOMAIN_ORDER else len(DOMAIN_ORDER), d))
     card = [f'<article class="card" id="chart-{esc(chart)}">',
             registry.div(main_id)]
     if domains:
-        ids = [registry.add(figures.domain_spec(frame.filter(pl.col("domain") == domain), domain, labels=labels,
-                                                  title=title, colours=colours)) for domain in domains]
+        ids = [registry.add(figures.domain_spec(by_domain[domain], domain, labels=labels, title=title,
+                                                colours=colours)) for domain in domains]
         options = "".join(f'<option value="{fig_id}">{esc(labels.domain(domain))}</option>'
                           for fig_id, domain in zip(ids, domains))
         target = f"{main_id}-domains"
@@ -257,9 +258,9 @@ def theme_section(theme: str, frame: pl.DataFrame, comparisons, labels: Labels, 
     if theme == "food_security":
         parts.append(fies_block(frame, labels, colours, registry))
     charts = [c for c in _chart_order(frame, labels) if c not in FIES_DISTRIBUTIONS]
+    by_chart = {key[0]: part for key, part in frame.partition_by("chart", as_dict=True).items()} if charts else {}
     for chart in charts:
-        parts.append(chart_card(chart, frame.filter(pl.col("chart") == chart), comparisons, labels, colours,
-                                registry))
+        parts.append(chart_card(chart, by_chart[chart], comparisons, labels, colours, registry))
     if frame.height == 0:
         parts.append(f'<p class="empty">{esc(labels["theme_empty"])}</p>')
     parts.append("</section>")
