@@ -16,6 +16,7 @@ import polars as pl
 import yaml
 
 from pipelines.errors import SpecError
+from pipelines.specs import YAML_LOADER
 
 CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "surveys" / "indicators"
 THEMES = ("health", "housing", "food_security", "violence", "employment")
@@ -131,6 +132,6 @@ def load_catalogue(folder: Path = CATALOGUE_DIR) -> Catalogue:
     )
     return Catalogue(
         indicators=indicators, universes=universes, domains=domains,
-        parameters=yaml.safe_load((folder / "parameters.yaml").read_text(encoding="utf-8")),
+        parameters=yaml.load((folder / "parameters.yaml").read_text(encoding="utf-8"), Loader=YAML_LOADER),
         sources=_read(folder / "sources.csv"), published_concepts=_read(folder / "published_concepts.csv"),
     )

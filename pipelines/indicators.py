@@ -197,9 +197,9 @@ def _describe(rows: pl.DataFrame, catalogue: Catalogue, context: RoundContext) -
     return out.select(pl.col(name).cast(dtype) for name, dtype in INDICATORS.items())
 
 
-def _context(store: Path, name: str) -> RoundContext:
+def _context(store: Path, name: str, specs: list | None = None) -> RoundContext:
     wave = read_manifest(store)[name]
-    spec = next((s for s in available_specs() if s.name == name), None)
+    spec = next((s for s in (available_specs() if specs is None else specs) if s.name == name), None)
     if spec is None:
         raise FileNotFoundError(f"no spec surveys/{wave.source}_{wave.round}/ for stored round {name}")
     return RoundContext(wave.source, wave.round, "synthetic" if wave.synthetic else "microdata",
@@ -210,10 +210,11 @@ def build_indicator_table(store: Path, *, source: str | None = None, round_: str
                           theme: str | None = None) -> pl.DataFrame:
     """Estimates for the stored rounds (filtered) plus the published figures, as one long table."""
     parts = []
+    specs = available_specs()  # read once for every round
     for name, wave in read_manifest(store).items():
         if (source and wave.source != source) or (round_ and wave.round != round_):
             continue
-        context = _context(store, name)
+        context = _context(store, name, specs)
         households = scan_table(store, "households", source=wave.source, round_=wave.round).collect()
         persons = scan_table(store, "persons", source=wave.source, round_=wave.round).collect()
         parts.append(estimate_round(households, persons, context, theme=theme))

@@ -19,6 +19,9 @@ from pipelines.derive import RULES, TRANSFORMS, rule_argument, rule_name
 from pipelines.errors import SpecError
 from surveys import schema
 
+# libyaml's safe loader where PyYAML was built with it: the same objects, ten times faster than the pure-Python one.
+YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 SPECS_DIR = Path(__file__).resolve().parent.parent / "surveys"
 SPEC_VERSION = 2
 UNIVERSE_OPERATORS = ("eq", "in", "ge", "le")
@@ -439,7 +442,7 @@ def load_round_spec(folder: Path | str) -> RoundSpec:
     folder = Path(folder)
     where = str(folder / "source.yaml")
     try:
-        raw = yaml.safe_load((folder / "source.yaml").read_text(encoding="utf-8"))
+        raw = yaml.load((folder / "source.yaml").read_text(encoding="utf-8"), Loader=YAML_LOADER)
     except (OSError, yaml.YAMLError) as exc:
         raise SpecError(f"cannot read the spec: {exc}", where=where) from exc
     if raw.get("spec_version") != SPEC_VERSION:
