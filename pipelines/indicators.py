@@ -143,8 +143,11 @@ def estimate_unit(frame: pl.DataFrame, indicators: list[Indicator], catalogue: C
     unit = indicators[0].unit if indicators else "person"
     domains = [d for d in catalogue.domains if unit in d.units]
     parts = []
+    designs: dict[str, SurveyDesign] = {}  # one per weight: its strata, PSUs and domains are encoded once
     for (statistic, weight), variables in by_stat.items():
-        design = _design(frame, context, weight)
+        if weight not in designs:
+            designs[weight] = _design(frame, context, weight)
+        design = designs[weight]
         parts.append(_long(_estimate(design, statistic, variables, None), None, columns, "all"))
         plain = [v for v in variables if not columns[v][1]]  # distributions are reported overall only
         for domain in domains:

@@ -118,5 +118,7 @@ def contrast_columns(
         t = np.abs(est) / se
         p = np.full(est.shape, np.nan)
         ok = (np.asarray(df) > 0) & np.isfinite(t)
-        p[ok] = 2 * special.stdtr(np.asarray(df, dtype=float)[ok], -t[ok])  # scipy.stats.t.sf, without its import
+        p[ok] = 2 * special.stdtr(
+            np.asarray(df, dtype=float)[ok], -t[ok]
+        )  # scipy.stats.t.sf, without its import
     return {"estimate": est, "se": se, "ci_low": lo, "ci_high": hi, "p_value": p}

@@ -49,7 +49,7 @@ from pipelines.estimation.flags import Reliability
 from pipelines.estimation.intervals import check_method, proportion_ci, t_quantile, wald
 from pipelines.estimation.quantiles import WeightedSample, woodruff
 from pipelines.estimation.reduce import psu_sums
-from pipelines.estimation.summands import Spec, build_summands
+from pipelines.estimation.summands import Spec, Summands, build_summands
 
 RESULT_COLUMNS = (
     "variable",
@@ -109,17 +109,45 @@ def _names(value: str | Sequence[str] | None) -> list[str]:
     return list(value)
 
 
+# Post-reduction arrays are (variables, groups): a verb's variables are taken in chunks of at most this many
+# values per array, so that its memory stays bounded however many variables and (PSU, domain) groups it has.
+CHUNK_VALUES = 1 << 23
+
+
+@dataclass(frozen=True, slots=True)
+class _Groups:
+    """The reduction's key for one set of domains: each row's (PSU, domain) group, each group's codes."""
+
+    groups: Codes | None  # None: every row is a group (no PSU column)
+    psu: np.ndarray  # per group: its PSU code
+    d: np.ndarray  # its domain code, a row of ``domains``
+    h: np.ndarray  # its stratum code
+    n_domains: int
+    domains: pl.DataFrame  # the by columns' values of each domain code (no columns without by)
+
+    @property
+    def size(self) -> int:
+        return int(self.psu.shape[0])
+
+
 @dataclass(frozen=True, slots=True)
 class _PSUTable:
-    """What the one pass returns: sums per (domain, PSU) group and each group's codes."""
+    """What the one pass returns: sums per (domain, PSU) group, which sum plays which role, the groups."""
 
     values: np.ndarray  # (summands, groups)
     names: list[str]  # the summands, in the order of ``values``' rows
-    d: np.ndarray  # per group: its domain code, a row of ``domains``
-    h: np.ndarray  # its stratum code
-    psu: np.ndarray  # its PSU code
-    n_domains: int
-    domains: pl.DataFrame  # the by columns' values of each domain code (no columns without by)
+    roles: dict[str, list[str]]  # per role, each variable's summand (`summands.Summands`)
+    groups: _Groups
+
+
+@dataclass(slots=True)
+class _Memo:
+    """What a design learns while it answers verbs, kept for the next ones (never a change of meaning)."""
+
+    domains: dict[tuple[str, ...], tuple[Codes, pl.DataFrame]] = field(default_factory=dict)
+    groups: tuple[tuple[str, ...], _Groups] | None = None  # the last verb's, for its next chunk
+    pattern_of: dict[str, int] = field(default_factory=dict)  # column -> its missingness pattern
+    patterns: dict[bytes, int] = field(default_factory=dict)  # packed missing-row mask -> pattern
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,9 +259,7 @@ class SurveyDesign:
     _data: pl.DataFrame = field(init=False, repr=False, compare=False)
     _schema: pl.Schema = field(init=False, repr=False, compare=False)
     _info: DesignInfo = field(init=False, repr=False, compare=False)
-    _domain_codes: dict[tuple[str, ...], tuple[Codes, pl.DataFrame]] = field(
-        init=False, repr=False, compare=False
-    )
+    _memo: _Memo = field(init=False, repr=False, compare=False)
 
     # ------------------------------------------------------------------ construction
     def __post_init__(self) -> None:
@@ -249,7 +275,7 @@ class SurveyDesign:
         object.__setattr__(self, "_data", data)
         object.__setattr__(self, "_schema", schema)
         object.__setattr__(self, "_info", inspect_design(data, cols))
-        object.__setattr__(self, "_domain_codes", {})  # a memo of encodings, never a change of meaning
+        object.__setattr__(self, "_memo", _Memo())
 
     # ------------------------------------------------------------------ public properties
     @property
@@ -528,19 +554,11 @@ class SurveyDesign:
         )
         schema = pl.Schema({**dict(self._schema), **dict.fromkeys((s.y for s in specs), pl.Float64)})
         # Pass 2: the indicators' PSU sums, then their means and SEs (the other verbs' engine).
-        table = self._reduce(build_summands(specs, ind_stats, schema, weight=self.weight), by_cols, data)
-        res = domain_estimates(
-            "mean",
-            np.zeros(n_q, dtype=bool),
-            table.values,
-            table.names,
-            table.d,
-            table.h,
-            n_domains=table.n_domains,
-            strata=self._info.strata,
-            lonely_psu=self.lonely_psu,
+        table = self._reduce(
+            build_summands(specs, ind_stats, schema, weight=self.weight), self._groups(by_cols), data
         )
-        n_dom = table.n_domains
+        res = self._estimates("mean", [False] * n_q, table)
+        n_dom = table.groups.n_domains
         est, se, lo, hi = (np.full((n_dom, n_q), np.nan) for _ in range(4))
         t = t_quantile(level, res["df"])
         for r in range(n_dom):
@@ -570,7 +588,7 @@ class SurveyDesign:
         ).with_columns(pl.Series("q", np.tile(np.tile(probs, len(names)), n_dom), dtype=pl.Float64))
         out = out.select("variable", "q", *[c for c in out.columns if c not in ("variable", "q")])
         if by_cols:
-            dom_rows = table.domains.select(pl.all().gather(np.repeat(np.arange(n_dom), n_q)))
+            dom_rows = table.groups.domains.select(pl.all().gather(np.repeat(np.arange(n_dom), n_q)))
             out = pl.concat([dom_rows, out], how="horizontal").sort(
                 by_cols, nulls_last=True, maintain_order=True
             )
@@ -701,20 +719,14 @@ class SurveyDesign:
         )
         if statistic == "proportion":
             require_binary(self._data.lazy(), columns, stats, where)
-        table = self._reduce(build_summands(specs, stats, self._schema, weight=self.weight), by_cols)
-        domains = table.domains
-        res = domain_estimates(
-            kind,
-            np.zeros(len(specs), dtype=bool),
-            table.values,
-            table.names,
-            table.d,
-            table.h,
-            n_domains=table.n_domains,
-            strata=self._info.strata,
-            lonely_psu=self.lonely_psu,
-            keep_scores=True,
+        table = self._reduce(
+            build_summands(
+                specs, stats, self._schema, weight=self.weight, patterns=self._patterns(columns, stats)
+            ),
+            self._groups(by_cols),
         )
+        domains = table.groups.domains
+        res = self._estimates(kind, [False] * len(specs), table, keep_scores=True)
         col = {c: j for j, c in enumerate(columns)}
         sides: list[tuple[Side, Side]] = []
         labels: list[tuple[str, str, str]] = []
@@ -758,7 +770,7 @@ class SurveyDesign:
                     sides.append((Side(a_i, col[name]), Side(b_i, col[name])))
                     labels.append((name, _label(a), _label(b)))
         else:
-            for k in range(table.n_domains):
+            for k in range(table.groups.n_domains):
                 for y_a, y_b in var_pairs:
                     sides.append((Side(k, col[y_a]), Side(k, col[y_b])))
                     labels.append((f"{y_a} - {y_b}", y_a, y_b))
@@ -767,9 +779,9 @@ class SurveyDesign:
             sides,
             res["z"],
             res["present"],
-            table.d,
-            table.h,
-            table.psu,
+            table.groups.d,
+            table.groups.h,
+            table.groups.psu,
             strata=self._info.strata,
             lonely_psu=self.lonely_psu,
         )
@@ -822,16 +834,44 @@ class SurveyDesign:
     def _domains(self, by_cols: list[str]) -> tuple[Codes, pl.DataFrame]:
         """The domains of ``by_cols`` as dense codes and each code's values of ``by_cols`` (no columns
         without ``by``), encoded the first time a verb names them."""
-        key = tuple(by_cols)
-        if key not in self._domain_codes:
-            parts = [
-                self._domain_codes[(c,)][0] if (c,) in self._domain_codes else encode(self._data[c])
-                for c in by_cols
-            ]
+        key, memo = tuple(by_cols), self._memo.domains
+        if key not in memo:
+            parts = [memo[(c,)][0] if (c,) in memo else encode(self._data[c]) for c in by_cols]
             codes = combine(parts, self._info.n_rows)
             labels = self._data.select(by_cols).gather(representatives(codes)) if by_cols else pl.DataFrame()
-            self._domain_codes[key] = (codes, labels)
-        return self._domain_codes[key]
+            memo[key] = (codes, labels)
+        return memo[key]
+
+    def _groups(self, by_cols: list[str]) -> _Groups:
+        """Each row's (PSU, domain) group: the one integer key of the reduction."""
+        if self._memo.groups is not None and self._memo.groups[0] == tuple(by_cols):
+            return self._memo.groups[1]
+        info, n = self._info, self._info.n_rows
+        domains, labels = self._domains(by_cols)
+        if info.units is None:  # every row is its own PSU: nothing to group
+            groups, psu, d, h = None, np.arange(n), domains.codes, info.unit_strata
+        elif domains.size == 1:  # no domains: the PSUs are the groups
+            groups, psu, d = info.units, np.arange(info.units.size), np.zeros(info.units.size, dtype=np.intp)
+            h = info.unit_strata
+        else:
+            groups = combine([info.units, domains], n)
+            psu, d = np.divmod(groups.values, domains.size)
+            h = info.unit_strata[psu]
+        out = _Groups(groups=groups, psu=psu, d=d, h=h, n_domains=domains.size, domains=labels)
+        self._memo.groups = (tuple(by_cols), out)
+        return out
+
+    def _patterns(self, columns: list[str], stats: dict[str, ColumnStats]) -> dict[str, int]:
+        """Number each column's missing rows (null, or NaN), equal numbers for equal rows, so that
+        variables of one universe share their summands of the weights and counts present."""
+        memo = self._memo
+        for col in dict.fromkeys(c for c in columns if stats[c].missing and c not in memo.pattern_of):
+            missing = self._data[col].is_null()
+            if self._schema[col].is_float():
+                missing = missing | self._data[col].is_nan().fill_null(True)
+            key = np.packbits(missing.to_numpy()).tobytes()
+            memo.pattern_of[col] = memo.patterns.setdefault(key, len(memo.patterns))
+        return {c: memo.pattern_of[c] for c in columns if c in memo.pattern_of}
 
     def _samples(self, values: list[pl.Expr], domains: Codes) -> list[list[WeightedSample]]:
         """Per domain code, each expression's non-null values with their weights, in the data's order."""
@@ -856,35 +896,32 @@ class SurveyDesign:
                 samples[-1].append(WeightedSample.of(y_d[ok], w_d[ok]))
         return samples
 
-    def _reduce(
-        self, summands: dict[str, pl.Expr | None], by_cols: list[str], data: pl.DataFrame | None = None
-    ) -> _PSUTable:
-        """The one pass over the data: ``summands`` per (domain, PSU), keyed by integer codes.
+    def _reduce(self, summands: Summands, groups: _Groups, data: pl.DataFrame | None = None) -> _PSUTable:
+        """The one pass over the data: the summands per (domain, PSU) group.
 
         ``data`` is the design's data with extra columns, rows in the same order (default: the data).
         """
-        info, n = self._info, self._info.n_rows
-        domains, labels = self._domains(by_cols)
-        if info.units is None:  # every row is its own PSU: nothing to group
-            groups, psu, d, h = None, np.arange(n), domains.codes, info.unit_strata
-        elif domains.size == 1:  # no domains: the PSUs are the groups
-            groups, psu, d = info.units, np.arange(info.units.size), np.zeros(info.units.size, dtype=np.intp)
-            h = info.unit_strata
-        else:
-            groups = combine([info.units, domains], n)
-            psu, d = np.divmod(groups.values, domains.size)
-            h = info.unit_strata[psu]
         # a, b, n, W, q each in consecutive rows of the sums: `domains.rows` then takes views.
-        ordered = dict(sorted(summands.items(), key=lambda item: (item[0][:1], len(item[0]), item[0])))
-        values = psu_sums(self._data if data is None else data, groups, ordered)
-        return _PSUTable(
-            values=values,
-            names=list(ordered),
-            d=d,
-            h=h,
-            psu=psu,
-            n_domains=domains.size,
-            domains=labels,
+        ordered = dict(sorted(summands.exprs.items(), key=lambda item: (item[0][:1], len(item[0]), item[0])))
+        values = psu_sums(self._data if data is None else data, groups.groups, ordered)
+        return _PSUTable(values=values, names=list(ordered), roles=summands.roles, groups=groups)
+
+    def _estimates(
+        self, kind: str, is_ratio: list[bool], table: _PSUTable, *, keep_scores: bool = False
+    ) -> dict[str, np.ndarray]:
+        """`domains.domain_estimates` of one PSU table, with the design's strata and lonely-PSU rule."""
+        return domain_estimates(
+            kind,
+            np.array(is_ratio, dtype=bool),
+            table.values,
+            table.names,
+            table.roles,
+            table.groups.d,
+            table.groups.h,
+            n_domains=table.groups.n_domains,
+            strata=self._info.strata,
+            lonely_psu=self.lonely_psu,
+            keep_scores=keep_scores,
         )
 
     def _estimate(
@@ -911,19 +948,18 @@ class SurveyDesign:
         )
         if kind == "proportion":
             require_binary(self._data.lazy(), [s.y for s in specs], stats, where)
-        table = self._reduce(build_summands(specs, stats, self._schema, weight=self.weight), by_cols)
-        domains = table.domains
-        res = domain_estimates(
-            kind,
-            np.array([s.x is not None for s in specs]),
-            table.values,
-            table.names,
-            table.d,
-            table.h,
-            n_domains=table.n_domains,
-            strata=self._info.strata,
-            lonely_psu=self.lonely_psu,
-        )
+        groups = self._groups(by_cols)
+        patterns = self._patterns(columns, stats)
+        per_chunk = max(1, CHUNK_VALUES // (3 * max(groups.size, 1)))
+        parts = []
+        for start in range(0, len(specs), per_chunk):  # the same key for every chunk of variables
+            chunk = specs[start : start + per_chunk]
+            summands = build_summands(chunk, stats, self._schema, weight=self.weight, patterns=patterns)
+            parts.append(
+                self._estimates(kind, [s.x is not None for s in chunk], self._reduce(summands, groups))
+            )
+        res = {key: np.concatenate([part[key] for part in parts], axis=1) for key in parts[0]}
+        domains = groups.domains
         if kind == "proportion":
             res["ci_low"], res["ci_high"] = proportion_ci(
                 res["estimate"], res["se"], res["df"], res["n"], level, ci

@@ -3,10 +3,9 @@ result frame.
 
 Everything here runs after the one pass over the data (`reduce.psu_sums`), on its small table of
 sums per (domain, PSU) group, in numpy: each group's domain and stratum are integer codes known
-before the pass (`encode`), so nothing here looks at a label. The summands follow the naming of
-`SurveyDesign` (``a{j}``, ``b{j}``, ``n{j}``, ``W{j}``, ``q{j}`` for variable ``j``, with ``__w`` and
-``__n`` for the weight and the row count); the variance goes through the one kernel,
-`variance.domain_variance`.
+before the pass (`encode`), so nothing here looks at a label. Each variable's sums are found by
+their role (``a``, ``b``, ``n``, ``W``, ``q``, `summands.Summands`); the variance goes through the one
+kernel, `variance.domain_variance`.
 """
 
 from __future__ import annotations
@@ -30,21 +29,11 @@ RESULT_SCHEMA = {
 }
 
 
-def positions(names: list[str], k: int) -> dict[str, list[int]]:
-    """For each of a, b, n, W, q, the rows of the PSU sums (named ``names``) holding its k columns."""
-
-    def name(prefix: str, j: int, fallback: str) -> str:
-        return f"{prefix}{j}" if f"{prefix}{j}" in names else fallback
-
-    wanted = {
-        "a": [f"a{j}" for j in range(k)],
-        "b": [name("b", j, "__w") for j in range(k)],
-        "n": [name("n", j, "__n") for j in range(k)],
-        "W": [name("W", j, "__w") for j in range(k)],
-        "q": [name("q", j, f"a{j}") for j in range(k)],  # no q column: y^2 == y
-    }
+def positions(names: list[str], roles: dict[str, list[str]]) -> dict[str, list[int]]:
+    """For each role (a, b, n, W, q), the rows of the PSU sums (named ``names``) holding each estimand's
+    summand (`summands.Summands.roles`)."""
     pos = {c: i for i, c in enumerate(names)}
-    return {key: [pos[c] for c in cols] for key, cols in wanted.items()}
+    return {key: [pos[c] for c in cols] for key, cols in roles.items()}
 
 
 def domain_estimates(
@@ -52,6 +41,7 @@ def domain_estimates(
     is_ratio: np.ndarray,
     values: np.ndarray,
     names: list[str],
+    roles: dict[str, list[str]],
     d: np.ndarray,
     h: np.ndarray,
     *,
@@ -68,8 +58,9 @@ def domain_estimates(
         ``mean``, ``proportion``, ``total`` or ``ratio``.
     is_ratio
         Per variable (``k``), whether it is a ratio (its ``b`` sums ``w x``, not ``w``).
-    values, names
-        The PSU sums of `reduce.psu_sums`, ``(summands, rows)``, and the summands' names.
+    values, names, roles
+        The PSU sums of `reduce.psu_sums`, ``(summands, rows)``, the summands' names and which
+        summand plays which role for each variable (`summands.Summands.roles`).
     d, h
         Each PSU-table row's domain and stratum code.
     n_domains, strata, lonely_psu
@@ -91,7 +82,7 @@ def domain_estimates(
     domain (``n = 0``) has null estimate and variance; ``cv`` is null where the estimate is 0.
     """
     cells = Cells.of(d, h, n_domains=n_domains, n_strata=strata.n_strata)
-    cols = positions(names, is_ratio.shape[0])
+    cols = positions(names, roles)
     cell_totals = cells.sum(values)  # domain totals add up their cells
     A, B, N, W, Q = (cell_totals[:, :, cols[key]].sum(axis=1) for key in "abnWq")  # (domains, k)
     a, b, nj = (rows(values, cols[key]) for key in "abn")  # (k, rows)

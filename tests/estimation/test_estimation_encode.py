@@ -171,3 +171,42 @@ def test_domain_codes_are_reused_across_verbs() -> None:
         ["y"], by=["region", "sex"]
     )
     assert first.equals(again) and again.equals(fresh)
+
+
+def test_chunks_and_shared_summands_change_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Variables missing on the same rows share their weight and count sums, and a verb's variables are
+    taken in chunks when the PSU table is large: neither changes a number (beyond the order of sums over
+    strata, which numpy adds pairwise along a contiguous axis)."""
+    from pipelines.estimation import design as design_module
+
+    frame = _sample().with_columns(
+        y2=pl.col("y") * 2,  # missing exactly where y is: one shared pattern
+        b2=pl.when(pl.col("y").is_nan()).then(None).otherwise(pl.col("b")),  # null where y is NaN: the same
+        z=pl.when(pl.col("sex") == 1).then(pl.col("y")),  # another pattern
+    )
+    variables = ["y", "y2", "b2", "z", "b"]
+
+    def run() -> list[pl.DataFrame]:
+        design = SurveyDesign(frame, weight="w", strata="stratum", psu="psu", lonely_psu="adjust")
+        return [
+            design.mean(variables, by=["region", "sex"]),
+            design.total(variables),
+            design.proportion(["b", "b2"], by="region"),
+            design.ratio(["y", "z"], "b2", by="sex"),
+            design.contrast(["y", "z"], by="sex", pairs="adjacent"),
+        ]
+
+    design = SurveyDesign(frame, weight="w", strata="stratum", psu="psu", lonely_psu="adjust")
+    patterns = design._patterns(variables, {v: _Stats(frame, v) for v in variables})
+    assert patterns["y"] == patterns["y2"] == patterns["b2"] != patterns["z"] and "b" not in patterns
+    whole = run()
+    monkeypatch.setattr(design_module, "CHUNK_VALUES", 1)  # one variable per chunk
+    for ours, theirs in zip(run(), whole):
+        _same(ours, theirs, [])
+
+
+def _Stats(frame: pl.DataFrame, col: str):
+    from pipelines.estimation.checks import ColumnStats
+
+    missing = frame[col].null_count() + (frame[col].is_nan().sum() if frame[col].dtype.is_float() else 0)
+    return ColumnStats(missing=int(missing), non_binary=None)
