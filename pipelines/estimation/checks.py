@@ -323,9 +323,17 @@ def _lonely_strata(
 
 # ---------------------------------------------------------------------- analysis variables
 def check_variables(
-    lf: pl.LazyFrame, schema: pl.Schema, kind: str, columns: list[str], by: list[str], *, n_rows: int
+    lf: pl.LazyFrame,
+    schema: pl.Schema,
+    kind: str,
+    columns: list[str],
+    by: list[str],
+    *,
+    n_rows: int,
+    known: Mapping[str, ColumnStats] | None = None,
 ) -> dict[str, ColumnStats]:
-    """Check names and dtypes; count missing (null or NaN) and non-0/1 values per column."""
+    """Check names and dtypes; count missing (null or NaN) and non-0/1 values per column (except the
+    columns whose stats are ``known`` already, from an earlier verb on the same data)."""
     where = f"SurveyDesign.{kind}"
     for col in [*columns, *by]:
         if col not in schema:
@@ -344,8 +352,10 @@ def check_variables(
                 got=str(dtype),
                 hint=f"recode it to a number or an indicator first, e.g. (pl.col({col!r}) == 'yes').",
             )
+    known = known or {}
+    todo = [col for col in dict.fromkeys(columns) if col not in known]
     exprs = []
-    for col in dict.fromkeys(columns):
+    for col in todo:
         c = pl.col(col)
         miss = c.null_count()
         if schema[col].is_float():
@@ -357,9 +367,9 @@ def check_variables(
             exprs.append(((c.min() >= 0) & (c.max() <= 1)).fill_null(True).alias(f"binary:{col}"))
         else:
             exprs.append((c.is_not_null() & (c != 0) & (c != 1)).sum().alias(f"nonbinary:{col}"))
-    stats = lf.select(exprs).collect().row(0, named=True)
-    out: dict[str, ColumnStats] = {}
-    for col in dict.fromkeys(columns):
+    stats = lf.select(exprs).collect().row(0, named=True) if exprs else {}
+    out: dict[str, ColumnStats] = {col: known[col] for col in dict.fromkeys(columns) if col in known}
+    for col in todo:
         if schema[col] == pl.Boolean:
             bad = 0
         elif schema[col].is_integer():

@@ -148,6 +148,7 @@ class _Memo:
     groups: tuple[tuple[str, ...], _Groups] | None = None  # the last verb's, for its next chunk
     pattern_of: dict[str, int] = field(default_factory=dict)  # column -> its missingness pattern
     patterns: dict[bytes, int] = field(default_factory=dict)  # packed missing-row mask -> pattern
+    stats: dict[str, ColumnStats] = field(default_factory=dict)  # column -> its missing and non-0/1 counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -526,9 +527,7 @@ class SurveyDesign:
         if not (0 < level < 1):
             raise DesignError("level must lie in (0, 1)", where=where, got=repr(level))
         by_cols = _names(by)
-        stats = check_variables(
-            self._data.lazy(), self._schema, "quantile", names, by_cols, n_rows=self._info.n_rows
-        )
+        stats = self._stats("quantile", names, by_cols)
 
         def value(col: str) -> pl.Expr:
             e = pl.col(col).cast(pl.Float64)
@@ -714,9 +713,7 @@ class SurveyDesign:
             columns = list(dict.fromkeys(c for p in var_pairs for c in p))
         specs = [Spec(c, c) for c in columns]
         kind = "total" if statistic == "total" else "mean"
-        stats = check_variables(
-            self._data.lazy(), self._schema, statistic, columns, by_cols, n_rows=self._info.n_rows
-        )
+        stats = self._stats(statistic, columns, by_cols)
         if statistic == "proportion":
             require_binary(self._data.lazy(), columns, stats, where)
         table = self._reduce(
@@ -861,6 +858,20 @@ class SurveyDesign:
         self._memo.groups = (tuple(by_cols), out)
         return out
 
+    def _stats(self, kind: str, columns: list[str], by_cols: list[str]) -> dict[str, ColumnStats]:
+        """`checks.check_variables`, each column's stats computed once per design and kept."""
+        stats = check_variables(
+            self._data.lazy(),
+            self._schema,
+            kind,
+            columns,
+            by_cols,
+            n_rows=self._info.n_rows,
+            known=self._memo.stats,
+        )
+        self._memo.stats.update(stats)
+        return stats
+
     def _patterns(self, columns: list[str], stats: dict[str, ColumnStats]) -> dict[str, int]:
         """Number each column's missing rows (null, or NaN), equal numbers for equal rows, so that
         variables of one universe share their summands of the weights and counts present."""
@@ -943,9 +954,7 @@ class SurveyDesign:
             raise DesignError("level must lie in (0, 1)", where=where, got=repr(level))
         by_cols = _names(by)
         columns = [s.y for s in specs] + [s.x for s in specs if s.x is not None]
-        stats = check_variables(
-            self._data.lazy(), self._schema, kind, columns, by_cols, n_rows=self._info.n_rows
-        )
+        stats = self._stats(kind, columns, by_cols)
         if kind == "proportion":
             require_binary(self._data.lazy(), [s.y for s in specs], stats, where)
         groups = self._groups(by_cols)

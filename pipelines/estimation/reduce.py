@@ -57,8 +57,12 @@ def psu_sums(
     for start in range(0, len(exprs), per_batch):
         batch = list(exprs)[start : start + per_batch]
         source = frame
-        if max(frame.n_chunks("all"), default=1) > 1:  # the batch's columns made contiguous first: about twice as fast
-            source = frame.select(sorted({c for name in batch for c in exprs[name].meta.root_names()})).rechunk()
+        if (
+            max(frame.n_chunks("all"), default=1) > 1
+        ):  # the batch's columns made contiguous first: about twice as fast
+            source = frame.select(
+                sorted({c for name in batch for c in exprs[name].meta.root_names()})
+            ).rechunk()
         values = source.select(exprs[name].cast(pl.Float64).fill_null(0.0).alias(name) for name in batch)
         for name in batch:
             column = values[name].to_numpy()  # float64 without nulls: a view, no copy
