@@ -64,6 +64,8 @@ def person_measures(parameters: dict, fieldwork_start: date) -> list[pl.Expr]:
     status = pl.col("employment_status")
     return [
         (~pl.col("has_health_insurance")).alias("no_health_insurance"),
+        # The dwelling's rooms come from the person's household (joined in by the estimate stage).
+        (pl.col("household_rooms") == 1).alias("lives_in_one_room_dwelling"),
         (~pl.col("chronic_treated_in_peru")).alias("chronic_untreated"),
         pl.when(pl.col("ill_or_injured_4w")).then(~pl.col("sought_care")).alias("no_care_sought"),
         pl.when(pl.col("age") >= 14).then(employed).alias("employed"),
