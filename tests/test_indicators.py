@@ -4,7 +4,9 @@ straight from INEI's files (plain polars, no crosswalk), and on the fixture roun
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -217,3 +219,35 @@ def test_every_catalogue_indicator_equals_its_filtered_weighted_mean(real_enpove
         assert rows["estimate"].item() == pytest.approx(expected, rel=1e-10, abs=1e-12), indicator.indicator_id
         checked += 1
     assert checked >= 35
+
+
+def _catalogue_with(tmp_path, name: str, edit) -> Path:
+    """A copy of the catalogue folder with one file edited."""
+    import shutil
+
+    folder = tmp_path / "indicators"
+    shutil.copytree(REPO / "surveys" / "indicators", folder)
+    path = folder / name
+    path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("name, edit, words", [
+    ("catalogue.csv", lambda t: t.replace("proportion,proportion,no_health_insurance",
+                                          "proportion,dollars,no_health_insurance", 1), "measured_in 'dollars'"),
+    ("catalogue.csv", lambda t: t.replace("median,soles", "mode,soles", 1), "statistic 'mode'"),
+    ("contrasts.csv", lambda t: t + "religion,a,b,Religion,Religión\n", "['religion']"),
+])
+def test_a_catalogue_rule_broken_is_a_spec_error(tmp_path, name, edit, words):
+    from pipelines.errors import SpecError
+
+    with pytest.raises(SpecError, match=re.escape(words)):
+        load_catalogue(_catalogue_with(tmp_path, name, edit))
+
+
+def test_reliability_thresholds_come_from_parameters(tmp_path):
+    from pipelines.indicators import reliability
+
+    folder = _catalogue_with(tmp_path, "parameters.yaml", lambda t: t.replace("max_cv: 0.3", "max_cv: 0.15"))
+    assert reliability(load_catalogue(folder)).max_cv == 0.15
+    assert reliability(load_catalogue()).max_cv == 0.3 and reliability(load_catalogue()).min_n == 30
