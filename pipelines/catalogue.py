@@ -17,12 +17,13 @@ import polars as pl
 import yaml
 
 from pipelines.errors import SpecError
+from pipelines.measures import available_columns
 
 CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "surveys" / "indicators"
 THEMES = ("health", "housing", "food_security", "violence", "employment")
 STATISTICS = ("proportion", "mean", "median", "distribution", "fies_prevalence", "fies_prevalence_individuals")
 MEASURED_IN = ("proportion", "soles")  # what an estimate's number is: a share (0-1), or soles per month
-UNITS = ("household", "person")
+UNITS = ("household", "person")  # what an indicator, universe or domain is about
 OPERATORS = ("eq", "ge")
 
 
@@ -136,6 +137,25 @@ def _check(indicators: tuple[Indicator, ...], universes: dict[str, Universe], wh
             raise SpecError(f"indicator {ind.indicator_id}: " + "; ".join(problems), where=where)
 
 
+def _check_columns(indicators: tuple[Indicator, ...], universes: dict[str, Universe], domains: tuple[Domain, ...],
+                   parameters: dict, folder: Path) -> None:
+    """Every unit is a known one and every column named exists for it (a harmonised column, a measure, or what
+    the estimate stage adds), so a misspelling stops the load naming its row instead of failing later in polars."""
+    problems = []
+    for where, unit, names in (
+        *((f"catalogue.csv: indicator {i.indicator_id}", i.unit, [i.numerator] if i.numerator else []) for i in indicators),
+        *((f"universes.csv: universe {u.universe_id}", u.unit, [c.var for c in u.conditions]) for u in universes.values()),
+        *((f"domains.csv: domain {d.domain}", unit, [d.column]) for d in domains for unit in d.units),
+    ):
+        if unit not in UNITS:
+            problems.append(f"{where}: unit {unit!r} not in {UNITS}")
+            continue
+        known = available_columns(unit, parameters)
+        problems += [f"{where}: no {unit} column or measure {name!r}" for name in names if name not in known]
+    if problems:
+        raise SpecError("; ".join(problems), where=str(folder))
+
+
 @cache
 def load_catalogue(folder: Path = CATALOGUE_DIR) -> Catalogue:
     """The indicator catalogue in `folder` (default `surveys/indicators/`)."""
@@ -147,6 +167,8 @@ def load_catalogue(folder: Path = CATALOGUE_DIR) -> Catalogue:
         Domain(r["domain"], tuple(r["units"].split(";")), r["column"], r["label_en"], r["label_es"])
         for r in _read(folder / "domains.csv").iter_rows(named=True)
     )
+    parameters = yaml.safe_load((folder / "parameters.yaml").read_text(encoding="utf-8"))
+    _check_columns(indicators, universes, domains, parameters, folder)
     contrasts = tuple(DomainContrast(**r) for r in _read(folder / "contrasts.csv").iter_rows(named=True))
     unknown = sorted({c.domain for c in contrasts} - {d.domain for d in domains})
     if unknown:
@@ -154,6 +176,6 @@ def load_catalogue(folder: Path = CATALOGUE_DIR) -> Catalogue:
                         where=str(folder / "contrasts.csv"))
     return Catalogue(
         indicators=indicators, universes=universes, domains=domains, contrasts=contrasts,
-        parameters=yaml.safe_load((folder / "parameters.yaml").read_text(encoding="utf-8")),
+        parameters=parameters,
         sources=_read(folder / "sources.csv"), published_concepts=_read(folder / "published_concepts.csv"),
     )

@@ -36,7 +36,15 @@ from pipelines.errors import NotInStore
 from pipelines.estimation import SurveyDesign
 from pipelines.estimation.flags import Reliability
 from pipelines.fies import ITEMS, equate_to_global_standard, fit_rasch, respondent_probabilities
-from pipelines.measures import FIES_COLUMNS, household_measures, person_measures
+from pipelines.measures import (
+    FIES_COLUMNS,
+    FIES_PROBABILITIES,
+    HOUSEHOLD_ROOMS,
+    INDIVIDUALS_WEIGHT,
+    common_coverage,
+    household_measures,
+    person_measures,
+)
 from pipelines.published import published_indicators
 from pipelines.specs import available_specs
 from pipelines.store import (
@@ -86,9 +94,8 @@ def _fies_probabilities(households: pl.DataFrame) -> pl.DataFrame:
     items = households.select(pl.col(f"fies_{i.lower()}").cast(pl.Float64).alias(i) for i in ITEMS)
     equating = equate_to_global_standard(fit_rasch(items, households["weight"].to_numpy()))
     probs = respondent_probabilities(items, equating)
-    return households.with_columns(
-        probs["p_moderate_severe"].alias("moderate_severe"), probs["p_severe"].alias("severe")
-    )
+    moderate_severe, severe = FIES_PROBABILITIES
+    return households.with_columns(probs["p_moderate_severe"].alias(moderate_severe), probs["p_severe"].alias(severe))
 
 
 def _numerator_columns(frame: pl.DataFrame, indicators: list[Indicator], catalogue: Catalogue):
@@ -157,7 +164,7 @@ def _groups(columns: dict, catalogue: Catalogue) -> dict[tuple[str, str], list[s
     for column, (ind_id, _) in columns.items():
         ind = catalogue.indicator(ind_id)
         statistic = {"proportion": "proportion", "distribution": "proportion", "median": "median"}.get(ind.statistic, "mean")
-        weight = "weight_individuals" if ind.statistic == "fies_prevalence_individuals" else "weight"
+        weight = INDIVIDUALS_WEIGHT if ind.statistic == "fies_prevalence_individuals" else "weight"
         groups.setdefault((statistic, weight), []).append(column)
     return groups
 
@@ -255,26 +262,20 @@ def contrast_unit(frame: pl.DataFrame, indicators: list[Indicator], catalogue: C
 
 def _prepare_households(households: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
     frame = households.with_columns(household_measures(catalogue.parameters))
-    frame = frame.with_columns((pl.col("weight") * pl.col("hh_size")).alias("weight_individuals"))
+    frame = frame.with_columns((pl.col("weight") * pl.col("hh_size")).alias(INDIVIDUALS_WEIGHT))
     if frame.select(pl.all_horizontal(pl.col(c).is_not_null() for c in FIES_COLUMNS).sum()).item() > 0:
         return _fies_probabilities(frame)
     # A round without FIES answers (ENPOVE 2018 did not ask them): the prevalences are not measured, so no row.
-    return frame.with_columns(pl.lit(None, pl.Float64).alias("moderate_severe"), pl.lit(None, pl.Float64).alias("severe"))
+    return frame.with_columns(pl.lit(None, pl.Float64).alias(name) for name in FIES_PROBABILITIES)
 
 
 def _prepare_persons(persons: pl.DataFrame, households: pl.DataFrame, catalogue: Catalogue,
                      context: RoundContext) -> pl.DataFrame:
     """Person measures, with the household facts a person-level housing indicator needs (its dwelling's rooms)."""
-    dwelling = households.select("hh_id", pl.col("rooms").alias("household_rooms"))
+    dwelling = households.select("hh_id", pl.col("rooms").alias(HOUSEHOLD_ROOMS))
     return persons.join(dwelling, on="hh_id", how="left").with_columns(
         person_measures(catalogue.parameters, context.fieldwork_start)
     )
-
-
-def _coverage(context: RoundContext) -> pl.Expr:
-    """`common` on the rows of the cities every stored round of the source covered (domain `coverage`)."""
-    inside = pl.col("city").is_in(list(context.common_cities)) if context.common_cities else pl.lit(False)
-    return pl.when(inside).then(pl.lit("common")).otherwise(pl.lit(None, pl.String)).alias("common_coverage")
 
 
 def _units(households: pl.DataFrame, persons: pl.DataFrame, context: RoundContext, catalogue: Catalogue,
@@ -284,9 +285,9 @@ def _units(households: pl.DataFrame, persons: pl.DataFrame, context: RoundContex
     hh = [i for i in chosen if i.unit == "household"]
     pp = [i for i in chosen if i.unit == "person"]
     if hh:
-        yield _prepare_households(households, catalogue).with_columns(_coverage(context)), hh
+        yield _prepare_households(households, catalogue).with_columns(common_coverage(context.common_cities)), hh
     if pp:
-        yield _prepare_persons(persons, households, catalogue, context).with_columns(_coverage(context)), pp
+        yield _prepare_persons(persons, households, catalogue, context).with_columns(common_coverage(context.common_cities)), pp
 
 
 def estimate_round(households: pl.DataFrame, persons: pl.DataFrame, context: RoundContext, *,

@@ -237,6 +237,14 @@ def _catalogue_with(tmp_path, name: str, edit) -> Path:
                                           "proportion,dollars,no_health_insurance", 1), "measured_in 'dollars'"),
     ("catalogue.csv", lambda t: t.replace("median,soles", "mode,soles", 1), "statistic 'mode'"),
     ("contrasts.csv", lambda t: t + "religion,a,b,Religion,Religión\n", "['religion']"),
+    ("catalogue.csv", lambda t: t.replace("proportion,no_health_insurance,migrants",
+                                          "proportion,no_helth_insurance,migrants", 1),
+     "indicator no_health_insurance: no person column or measure 'no_helth_insurance'"),
+    ("universes.csv", lambda t: t.replace("migrant,eq,true", "migrnat,eq,true", 1),
+     "universe migrants: no person column or measure 'migrnat'"),
+    ("domains.csv", lambda t: t.replace("sex,person,sex,", "sex,person,gender,", 1),
+     "domain sex: no person column or measure 'gender'"),
+    ("domains.csv", lambda t: t.replace("sex,person,sex,", "sex,people,sex,", 1), "unit 'people' not in"),
 ])
 def test_a_catalogue_rule_broken_is_a_spec_error(tmp_path, name, edit, words):
     from pipelines.errors import SpecError
