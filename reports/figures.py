@@ -288,14 +288,14 @@ def _dumbbell(rows: list[dict], scale: float, side_names: tuple[str, str], label
     for r in rows:
         if r["estimate_a"] is not None and r["estimate_b"] is not None:
             link_x += [r["estimate_a"] * scale, r["estimate_b"] * scale, None]
-            link_y += [r["label"], r["label"], None]
+            link_y += [r["_y"], r["_y"], None]
     traces = [go.Scatter(x=link_x, y=link_y, mode="lines", line={"color": "#bcccdc", "width": 3},
                          hoverinfo="skip", showlegend=False, xaxis="x", yaxis="y")]
     for i, (s, name) in enumerate(zip(("a", "b"), side_names)):
         kept = [r for r in rows if r[f"estimate_{s}"] is not None]
         symbols = ["circle-open" if r.get(f"flag_{s}") in HOLLOW_FLAGS else "circle" for r in kept]
         traces.append(go.Scatter(
-            x=[r[f"estimate_{s}"] * scale for r in kept], y=[r["label"] for r in kept], mode="markers",
+            x=[r[f"estimate_{s}"] * scale for r in kept], y=[r["_y"] for r in kept], mode="markers",
             name=esc(name), marker={"color": SIDE_COLOURS[i], "size": 10, "symbol": symbols,
                                     "line": {"width": 2, "color": SIDE_COLOURS[i]}},
             error_x={"type": "data", "symmetric": False, "thickness": 1.5, "width": 3, "color": SIDE_COLOURS[i],
@@ -322,7 +322,7 @@ def _differences(rows: list[dict], scale: float, labels: Labels, hovers) -> list
         if not comparable:
             name += f" · {labels['not_comparable'].lower()}"
         traces.append(go.Scatter(
-            x=[r["difference"] * scale for r in part], y=[r["label"] for r in part], mode="markers", name=name,
+            x=[r["difference"] * scale for r in part], y=[r["_y"] for r in part], mode="markers", name=name,
             marker={"color": colour, "size": 10, "symbol": "diamond" if significant else "diamond-open",
                     "line": {"width": 2, "color": colour}},
             error_x={"type": "data", "symmetric": False, "thickness": 1.5, "width": 3, "color": colour,
@@ -343,12 +343,12 @@ def contrast_figure(frame: pl.DataFrame, *, labels: Labels, title: str, side_nam
     Left: side a and side b as dots with their 95 % CIs joined by a segment (a dumbbell); right: the difference
     b − a with its CI, a filled diamond when significant after the family's adjustment, open otherwise, brown when
     the sides are not comparable. One unit per figure: proportions in % and points, other units as they are."""
-    rows = frame.to_dicts()
+    rows = [{**r, "_y": esc(r["label"])} for r in frame.to_dicts()]  # tick labels render a subset of HTML
     scale = _scale(unit)
     hovers = {id(r): contrast_hover(r, labels, unit, side_names) for r in rows}
     figure = go.Figure(data=_dumbbell(rows, scale, side_names, labels, unit, hovers)
                        + _differences(rows, scale, labels, hovers))
-    names = list(dict.fromkeys(r["label"] for r in rows))
+    names = list(dict.fromkeys(r["_y"] for r in rows))
     plot_height = ROW_HEIGHT * max(len(names), 2)
     margin = {"l": 16, "r": 16, "t": 40, "b": 110}
     proportion = is_proportion(unit)
