@@ -5,6 +5,7 @@ Layout of `<out>`::
     households/source=<source>/round=<round>/part-0.parquet   harmonised, hive partitions
     persons/source=<source>/round=<round>/part-0.parquet
     indicators.parquet   comparisons.parquet                 the derived tables, when the store has them
+    policy_frames.parquet                                    GCM / SDG / MGI tags of every indicator id exported
     dictionary.csv   dictionary.json   datapackage.json
 
 `source` and `round` are hive partition keys: they are the folder names and are not repeated inside the files, so
@@ -12,6 +13,10 @@ Arrow, polars, DuckDB and Spark read them back as columns without a clash. Only 
 (`surveys/schema.py`) and of the derived tables' schemas (`pipelines/tables.py`) leave the package: the survey's own
 keys (hh_id, person_id, psu, stratum) and nothing else identifying. A store table with any other column stops the
 export (`SchemaViolation`), so a name or a telephone number that slipped into a table never reaches another team.
+
+The policy frames (`surveys/indicators/policy_frames.csv`) leave as their own long table keyed by `indicator_id`,
+one row per tag, rather than as columns repeated on each of the indicator table's rows: the tags are facts about
+an indicator, not about an estimate (`pipelines.frames`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.errors import NotInStore, SchemaViolation
+from pipelines.frames import frame_tags
 from pipelines.specs import RoundSpec, available_specs
 from pipelines.store import (
     TABLES,
@@ -36,10 +42,11 @@ from pipelines.store import (
     read_derived,
     read_manifest,
 )
-from pipelines.tables import COMPARISONS, INDICATORS
+from pipelines.tables import COMPARISONS, INDICATORS, POLICY_FRAMES
 from surveys import schema
 
 DERIVED = {"indicators": INDICATORS, "comparisons": COMPARISONS}
+JOINED = {"policy_frames": POLICY_FRAMES}  # written from the catalogue for the exported indicators
 DERIVED_COLUMNS = Path(__file__).resolve().with_name("derived_columns.csv")
 PARTITION_KEYS = ("source", "round")
 DICTIONARY_FIELDS = ("table", "column", "arrow_type", "type", "description", "unit", "categories", "role",
@@ -80,6 +87,8 @@ def run_export(store: Path, *, out: Path = Path("data/exports")) -> list[str]:
         resources.append(_resource(name, [path], out, dictionary, partitioned=False))
         stale = "" if derived_is_current(store, name) else " (built before the last refresh: may be stale)"
         lines.append(f"exported {name}: {frame.height:,} rows to {path}{stale}")
+        if name == "indicators":
+            lines.append(export_policy_frames(frame, out, dictionary, resources))
     write_dictionary(dictionary, out)
     write_datapackage(resources, out, synthetic=any(w.synthetic for w in waves.values()))
     lines.append(f"wrote {out / 'dictionary.csv'}, {out / 'dictionary.json'} and {out / 'datapackage.json'}")
@@ -142,6 +151,15 @@ def export_derived(frame: pl.DataFrame, name: str, expected: pl.Schema, out: Pat
         if partial.exists():
             partial.unlink()
     return path
+
+
+def export_policy_frames(indicators: pl.DataFrame, out: Path, dictionary: list[dict], resources: list[dict]) -> str:
+    """The GCM / SDG / MGI tags of the exported indicators, as `policy_frames.parquet`; returns the line to print."""
+    tags = frame_tags(indicators)
+    path = export_derived(tags, "policy_frames", POLICY_FRAMES, out)
+    dictionary += derived_dictionary("policy_frames", _fields(out, [path], "policy_frames"))
+    resources.append(_resource("policy_frames", [path], out, dictionary, partitioned=False))
+    return f"exported policy_frames: {tags.height:,} tags of {tags['indicator_id'].n_unique():,} indicators to {path}"
 
 
 def _fields(out: Path, paths: list[Path], table: str) -> dict[str, pa.DataType]:
@@ -213,7 +231,7 @@ def derived_dictionary(name: str, types: dict[str, pa.DataType]) -> list[dict]:
     with DERIVED_COLUMNS.open(encoding="utf-8", newline="") as handle:
         described = {(r["table"], r["column"]): r for r in csv.DictReader(handle)}
     entries = []
-    for column in DERIVED[name]:
+    for column in {**DERIVED, **JOINED}[name]:
         row = described.get((name, column))
         if row is None:
             raise SchemaViolation(f"{name}.{column} has no description", where=str(DERIVED_COLUMNS),

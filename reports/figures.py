@@ -1,17 +1,11 @@
 """Plotly figures of the indicator table: one frame in, one `go.Figure` out. Nothing here estimates.
 
-Each chart is built as its plain Plotly JSON (``*_spec``: a dict of ``data`` and ``layout``), which the report
-embeds as it is; the ``*_figure`` functions wrap the same spec in a `go.Figure`, which validates every property.
-Building `go.Figure` objects was nearly all of the report's time (Plotly validates each property as it is set,
-and `make_subplots` plus `update_layout` set them many times over): a few hundred figures took tens of seconds.
-`tests/reports/test_figures.py` checks that each spec is exactly what Plotly serialises for its figure.
-
 Conventions shared by every chart:
 
 - proportions (stored 0-1) are drawn as percentages; error bars are the row's confidence interval;
 - sources are told apart by colour, origins by marker symbol (circle microdata, square synthetic, open diamond
   published, named "publicado"/"published" in the legend);
-- rows flagged `cv>0.3` or `n<30` are drawn with the open variant of their symbol, in a legend entry that says why;
+- rows flagged `high_cv` or `small_n` (thresholds in `surveys/indicators/parameters.yaml`) are drawn with the open variant of their symbol, in a legend entry that says why;
   rows flagged `empty` are not drawn;
 - every text taken from data (labels, sources, domain values, citations) is HTML-escaped, because Plotly renders a
   subset of HTML in titles, legends and hover labels.
@@ -19,14 +13,10 @@ Conventions shared by every chart:
 
 from __future__ import annotations
 
-import copy
 import html
-import json
 import math
-from functools import cache
 
 import plotly.graph_objects as go
-import plotly.io as pio
 import polars as pl
 from plotly.subplots import make_subplots
 
@@ -34,7 +24,7 @@ from reports.labels import Labels, is_proportion
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 ORIGIN_SYMBOLS = {"microdata": "circle", "synthetic": "square", "published": "diamond-open"}
-HOLLOW_FLAGS = ("cv>0.3", "n<30")
+HOLLOW_FLAGS = ("high_cv", "small_n")
 BAR_PATTERNS = {"microdata": "", "synthetic": "/", "published": "x"}
 HEIGHT = 340
 PANEL_HEIGHT = 210
@@ -93,7 +83,7 @@ def _group(row: dict) -> tuple[str, str, str]:
 def _trace_name(group: tuple[str, str, str], labels: Labels) -> str:
     source, origin, flag = group
     name = f"{esc(labels.source(source))} · {labels.origin(origin)}"
-    return name if flag == "ok" else f"{name} · {labels['legend_' + flag]}"
+    return name if flag == "ok" else f"{name} · {labels.legend(flag)}"
 
 
 def marker(group: tuple[str, str, str], colours: dict[str, str]) -> dict:
@@ -116,7 +106,7 @@ def _error_bars(rows: list[dict], scale: float) -> dict:
 
 
 def estimate_traces(frame: pl.DataFrame, labels: Labels, colours: dict[str, str], title: str, *,
-                    shown: set | None = None) -> list[dict]:
+                    shown: set | None = None) -> list[go.Scatter]:
     """One marker trace per source × origin × reliability, x = period, with CI error bars and hover text.
 
     `shown` collects legend groups already in the legend, so small multiples list each group once.
@@ -128,13 +118,13 @@ def estimate_traces(frame: pl.DataFrame, labels: Labels, colours: dict[str, str]
     for group, rows in sorted(rows_by_group.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] != "ok")):
         scale = _scale(rows[0]["unit"])
         key = "|".join(group)
-        traces.append({
-            "type": "scatter", "x": [r["period"] or r["round"] for r in rows],
-            "y": [r["estimate"] * scale for r in rows], "mode": "markers", "name": _trace_name(group, labels),
-            "legendgroup": key, "showlegend": shown is None or key not in shown, "marker": marker(group, colours),
-            "error_y": _error_bars(rows, scale), "hovertext": [hover_text(r, labels, title) for r in rows],
-            "hoverinfo": "text", "meta": {"source": group[0], "origin": group[1], "flag": group[2]},
-        })
+        traces.append(go.Scatter(
+            x=[r["period"] or r["round"] for r in rows], y=[r["estimate"] * scale for r in rows],
+            mode="markers", name=_trace_name(group, labels), legendgroup=key,
+            showlegend=shown is None or key not in shown, marker=marker(group, colours),
+            error_y=_error_bars(rows, scale), hovertext=[hover_text(r, labels, title) for r in rows],
+            hoverinfo="text", meta={"source": group[0], "origin": group[1], "flag": group[2]},
+        ))
         if shown is not None:
             shown.add(key)
     return traces
@@ -154,20 +144,9 @@ def _layout(labels: Labels, unit: str | None, *, height: int = HEIGHT) -> dict:
     }
 
 
-def figure(spec: dict) -> go.Figure:
-    """A spec as a `go.Figure` (Plotly validates every property on the way)."""
-    return go.Figure(spec)
-
-
 def rounds_figure(frame: pl.DataFrame, *, labels: Labels, title: str, colours: dict[str, str],
                   notes: tuple[str, ...] = ()) -> go.Figure:
     """One indicator (domain `all`) across rounds and sources; `notes` are comparability caveats shown below."""
-    return figure(rounds_spec(frame, labels=labels, title=title, colours=colours, notes=notes))
-
-
-def rounds_spec(frame: pl.DataFrame, *, labels: Labels, title: str, colours: dict[str, str],
-                notes: tuple[str, ...] = ()) -> dict:
-    """`rounds_figure` as Plotly JSON."""
     unit = frame["unit"][0] if frame.height else None
     layout = _layout(labels, unit)
     layout["title"] = {"text": esc(title), "x": 0, "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 10},
@@ -182,120 +161,211 @@ def rounds_spec(frame: pl.DataFrame, *, labels: Labels, title: str, colours: dic
              "align": "left", "font": {"color": "#8a4b00", "size": 11}}
             for i, note in enumerate(notes)
         ]
-    return {"data": estimate_traces(frame, labels, colours, title), "layout": layout}
+    return go.Figure(data=estimate_traces(frame, labels, colours, title), layout=layout)
 
 
 def domain_figure(frame: pl.DataFrame, domain: str, *, labels: Labels, title: str,
                   colours: dict[str, str]) -> go.Figure:
     """Small multiples: one panel per value of `domain`, each the indicator across rounds and sources."""
-    return figure(domain_spec(frame, domain, labels=labels, title=title, colours=colours))
-
-
-def domain_spec(frame: pl.DataFrame, domain: str, *, labels: Labels, title: str, colours: dict[str, str]) -> dict:
-    """`domain_figure` as Plotly JSON: the panels' axes and titles are `make_subplots`'s for the grid."""
-    panels = frame.partition_by("domain_value", maintain_order=True, include_key=True)
-    values = [panel["domain_value"][0] for panel in panels]
+    values = list(dict.fromkeys(frame["domain_value"].to_list()))
     cols = min(len(values), PANELS_PER_ROW)
     rows = math.ceil(len(values) / cols)
-    layout = _grid(rows, cols, len(values))
+    panel_titles = []
+    for value in values:
+        name = esc(labels.domain_value(domain, value))
+        if drawable(frame.filter(pl.col("domain_value") == value)).height == 0:
+            name += f" ({labels['flag_empty']})"
+        panel_titles.append(name)
+    figure = make_subplots(rows=rows, cols=cols, shared_yaxes=True, subplot_titles=panel_titles,
+                           horizontal_spacing=0.03, vertical_spacing=0.5 / max(rows, 1) if rows > 1 else 0.1)
     shown: set = set()
-    data = []
-    for i, (value, panel, annotation) in enumerate(zip(values, panels, layout["annotations"])):
-        traces = estimate_traces(panel, labels, colours, title, shown=shown)
-        annotation["text"] = esc(labels.domain_value(domain, value)) + ("" if traces else f" ({labels['flag_empty']})")
-        axis = "" if i == 0 else str(i + 1)  # panel i's axes, as make_subplots numbers them (row-major)
-        data += [{**trace, "xaxis": f"x{axis}", "yaxis": f"y{axis}"} for trace in traces]
+    for i, value in enumerate(values):
+        for trace in estimate_traces(frame.filter(pl.col("domain_value") == value), labels, colours, title,
+                                     shown=shown):
+            figure.add_trace(trace, row=i // cols + 1, col=i % cols + 1)
     unit = frame["unit"][0] if frame.height else None
-    common = _layout(labels, unit, height=PANEL_HEIGHT * rows + 120)
-    y_title = common.pop("yaxis")["title"]
-    common.pop("xaxis")
-    common["title"] = {"text": f"{esc(title)} · {esc(labels.domain(domain))}", "x": 0, "font": {"size": 14}}
-    plot_height = common["height"] - common["margin"]["t"] - common["margin"]["b"]
-    common["legend"]["y"] = -36 / plot_height  # just under the bottom row's tick labels
-    common["meta"] = {"domain": domain}
-    for key, axis in layout.items():
-        if key.startswith("xaxis"):
-            axis.update(type="category", categoryorder="category ascending")
-        elif key.startswith("yaxis"):
-            axis["rangemode"] = "tozero"
-    for row in range(rows):  # the first column's y axes carry the title
-        layout["yaxis" + ("" if row == 0 else str(row * cols + 1))]["title"] = dict(y_title)
-    layout.update(common)
-    return {"data": data, "layout": layout}
-
-
-@cache
-def _grid_json(rows: int, cols: int, panels: int) -> str:
-    grid = make_subplots(rows=rows, cols=cols, shared_yaxes=True, subplot_titles=[str(i) for i in range(panels)],
-                         horizontal_spacing=0.03, vertical_spacing=0.5 / max(rows, 1) if rows > 1 else 0.1)
-    layout = json.loads(pio.to_json(grid, validate=False))["layout"]
-    layout.pop("template", None)
-    return json.dumps(layout)
-
-
-def _grid(rows: int, cols: int, panels: int) -> dict:
-    """`make_subplots`'s layout (axes and title annotations) for a grid of `panels` panels, made once per grid."""
-    return copy.deepcopy(json.loads(_grid_json(rows, cols, panels)))
+    layout = _layout(labels, unit, height=PANEL_HEIGHT * rows + 120)
+    y_title = layout.pop("yaxis")["title"]
+    layout.pop("xaxis")
+    layout["title"] = {"text": f"{esc(title)} · {esc(labels.domain(domain))}", "x": 0, "font": {"size": 14}}
+    plot_height = layout["height"] - layout["margin"]["t"] - layout["margin"]["b"]
+    layout["legend"]["y"] = -36 / plot_height  # just under the bottom row's tick labels
+    layout["meta"] = {"domain": domain}
+    figure.update_layout(layout)
+    figure.update_xaxes(type="category", categoryorder="category ascending")
+    figure.update_yaxes(rangemode="tozero")
+    figure.update_yaxes(title=y_title, col=1)
+    return figure
 
 
 def fies_distribution_figure(frame: pl.DataFrame, *, labels: Labels, title: str,
                              colours: dict[str, str]) -> go.Figure:
     """FIES raw-score distribution (domain `raw_score`, values "0".."8"): bars per source and round."""
-    return figure(fies_distribution_spec(frame, labels=labels, title=title, colours=colours))
-
-
-def fies_distribution_spec(frame: pl.DataFrame, *, labels: Labels, title: str, colours: dict[str, str]) -> dict:
-    """`fies_distribution_figure` as Plotly JSON."""
-    data = []
+    figure = go.Figure()
     frame = drawable(frame).with_columns(pl.col("domain_value").cast(pl.Int64, strict=False).alias("_score"))
     groups = frame.sort("period", "source", "round", "_score").group_by(["source", "round", "origin"],
                                                                          maintain_order=True)
     for i, ((source, round_, origin), part) in enumerate(groups):
         rows = part.to_dicts()
-        data.append({
-            "type": "bar", "x": [r["domain_value"] for r in rows], "y": [r["estimate"] * 100 for r in rows],
-            "name": f"{esc(labels.source(source))} {esc(round_)} · {labels.origin(origin)}",
-            "marker": {"color": PALETTE[i % len(PALETTE)], "pattern": {"shape": BAR_PATTERNS.get(origin, "")}},
-            "error_y": _error_bars(rows, 100.0), "hovertext": [hover_text(r, labels, title) for r in rows],
-            "hoverinfo": "text", "meta": {"source": source, "round": round_, "origin": origin},
-        })
+        figure.add_trace(go.Bar(
+            x=[r["domain_value"] for r in rows], y=[r["estimate"] * 100 for r in rows],
+            name=f"{esc(labels.source(source))} {esc(round_)} · {labels.origin(origin)}",
+            marker={"color": PALETTE[i % len(PALETTE)], "pattern": {"shape": BAR_PATTERNS.get(origin, "")}},
+            error_y=_error_bars(rows, 100.0), hovertext=[hover_text(r, labels, title) for r in rows],
+            hoverinfo="text", meta={"source": source, "round": round_, "origin": origin},
+        ))
     layout = _layout(labels, "proportion")
     layout["title"] = {"text": esc(title), "x": 0, "font": {"size": 14}}
     layout["barmode"] = "group"
     layout["xaxis"] = {"type": "category", "categoryorder": "array", "categoryarray": [str(k) for k in range(9)],
                        "title": {"text": labels["domain_raw_score"]}}
     layout["yaxis"]["title"]["text"] = labels["fies_share"]
-    return {"data": data, "layout": layout}
+    figure.update_layout(layout)
+    return figure
 
 
 def fies_prevalence_figure(frame: pl.DataFrame, *, labels: Labels, title: str, names: dict[str, str]) -> go.Figure:
     """Moderate-or-severe and severe prevalences side by side per source and round; `names` maps a row's
     chart id (column `chart`) to its series name. Published bars are cross-hatched, imprecise ones dotted."""
-    return figure(fies_prevalence_spec(frame, labels=labels, title=title, names=names))
-
-
-def fies_prevalence_spec(frame: pl.DataFrame, *, labels: Labels, title: str, names: dict[str, str]) -> dict:
-    """`fies_prevalence_figure` as Plotly JSON."""
-    data = []
+    figure = go.Figure()
     frame = drawable(frame).sort("period", "source", "round").with_columns(
         (pl.col("origin") == "published").alias("_published"))
     charts = frame["chart"].unique(maintain_order=True).to_list()
     for (chart, published), part in frame.group_by("chart", "_published", maintain_order=True):
         rows = part.to_dicts()
         name = names.get(chart, chart)
-        data.append({
-            "type": "bar",
-            "x": [esc(f"{labels.source(r['source'])} {r['round']} ({labels.origin(r['origin'])})") for r in rows],
-            "y": [r["estimate"] * 100 for r in rows], "offsetgroup": chart, "legendgroup": chart,
-            "name": esc(name) + (f" · {labels.origin('published')}" if published else ""),
-            "marker": {"color": ("#D55E00", "#7f1d1d")[charts.index(chart) % 2],
-                       "pattern": {"shape": ["x" if published else "." if r["flag"] in HOLLOW_FLAGS else ""
-                                             for r in rows]}},
-            "error_y": _error_bars(rows, 100.0), "hovertext": [hover_text(r, labels, name) for r in rows],
-            "hoverinfo": "text", "meta": {"chart": chart, "published": published},
-        })
+        figure.add_trace(go.Bar(
+            x=[esc(f"{labels.source(r['source'])} {r['round']} ({labels.origin(r['origin'])})") for r in rows],
+            y=[r["estimate"] * 100 for r in rows], offsetgroup=chart, legendgroup=chart,
+            name=esc(name) + (f" · {labels.origin('published')}" if published else ""),
+            marker={"color": ("#D55E00", "#7f1d1d")[charts.index(chart) % 2],
+                    "pattern": {"shape": ["x" if published else "." if r["flag"] in HOLLOW_FLAGS else ""
+                                          for r in rows]}},
+            error_y=_error_bars(rows, 100.0), hovertext=[hover_text(r, labels, name) for r in rows],
+            hoverinfo="text", meta={"chart": chart, "published": published},
+        ))
     layout = _layout(labels, "proportion")
     layout["title"] = {"text": esc(title), "x": 0, "font": {"size": 14}}
     layout["barmode"] = "group"
     layout["xaxis"] = {"type": "category", "title": {"text": labels["axis_round"]}}
-    return {"data": data, "layout": layout}
+    figure.update_layout(layout)
+    return figure
+
+
+SIGNIFICANCE = 0.05
+ROW_HEIGHT = 26
+SIDE_COLOURS = ("#0072B2", "#E69F00")
+NOT_COMPARABLE = "#A6461F"
+
+
+def _significant(row: dict) -> bool:
+    return bool(row["testable"]) and row["p_adjusted"] is not None and row["p_adjusted"] < SIGNIFICANCE
+
+
+def contrast_hover(row: dict, labels: Labels, unit: str | None, side_names: tuple[str, str]) -> str:
+    """Both sides, the difference with its CI, raw and adjusted p-values, and the comparability reasons."""
+    lines = [f"<b>{esc(row['label'])}</b>"]
+    for s, name in zip(("a", "b"), side_names):
+        estimate = labels.estimate(row[f"estimate_{s}"], unit)
+        ci = ("" if row[f"ci_low_{s}"] is None else
+              f" ({labels.estimate(row[f'ci_low_{s}'], unit)} – {labels.estimate(row[f'ci_high_{s}'], unit)})")
+        lines.append(f"{esc(row.get(f'side_{s}') or name)}: {estimate}{ci}")
+    ci = ("" if row["ci_low"] is None else
+          f" ({labels['hover_ci']}: {labels.difference(row['ci_low'], unit)} – {labels.difference(row['ci_high'], unit)})")
+    lines.append(f"{labels['cmp_difference']}: {labels.difference(row['difference'], unit)}{ci}")
+    if row["testable"]:
+        lines.append(f"{labels['cmp_p_value']}: {labels.p_value(row['p_value'])} · {labels['cmp_p_adjusted']}: "
+                     f"{labels.p_value(row['p_adjusted'])} ({esc(row['adjust_method'] or '')})")
+    lines.append(f"{labels['cmp_comparable']}: {labels['yes'] if row['comparable'] else labels['no']}")
+    if row["reasons"]:
+        lines.append(esc(row["reasons"]))
+    return "<br>".join(lines)
+
+
+def _dumbbell(rows: list[dict], scale: float, side_names: tuple[str, str], labels: Labels, unit, hovers) -> list:
+    """Left panel: a grey segment joins the two sides; each side a dot with its CI, hollow when flagged."""
+    link_x, link_y = [], []
+    for r in rows:
+        if r["estimate_a"] is not None and r["estimate_b"] is not None:
+            link_x += [r["estimate_a"] * scale, r["estimate_b"] * scale, None]
+            link_y += [r["_y"], r["_y"], None]
+    traces = [go.Scatter(x=link_x, y=link_y, mode="lines", line={"color": "#bcccdc", "width": 3},
+                         hoverinfo="skip", showlegend=False, xaxis="x", yaxis="y")]
+    for i, (s, name) in enumerate(zip(("a", "b"), side_names)):
+        kept = [r for r in rows if r[f"estimate_{s}"] is not None]
+        symbols = ["circle-open" if r.get(f"flag_{s}") in HOLLOW_FLAGS else "circle" for r in kept]
+        traces.append(go.Scatter(
+            x=[r[f"estimate_{s}"] * scale for r in kept], y=[r["_y"] for r in kept], mode="markers",
+            name=esc(name), marker={"color": SIDE_COLOURS[i], "size": 10, "symbol": symbols,
+                                    "line": {"width": 2, "color": SIDE_COLOURS[i]}},
+            error_x={"type": "data", "symmetric": False, "thickness": 1.5, "width": 3, "color": SIDE_COLOURS[i],
+                     "array": [None if r[f"ci_high_{s}"] is None else (r[f"ci_high_{s}"] - r[f"estimate_{s}"]) * scale
+                               for r in kept],
+                     "arrayminus": [None if r[f"ci_low_{s}"] is None else (r[f"estimate_{s}"] - r[f"ci_low_{s}"]) * scale
+                                    for r in kept]},
+            hovertext=[hovers[id(r)] for r in kept], hoverinfo="text", meta={"side": s}, xaxis="x", yaxis="y",
+        ))
+    return traces
+
+
+def _differences(rows: list[dict], scale: float, labels: Labels, hovers) -> list:
+    """Right panel: the difference and its CI, filled when significant after adjustment, brown when the two
+    sides are not comparable; one legend entry per kind."""
+    groups: dict[tuple[bool, bool], list[dict]] = {}
+    for r in rows:
+        if r["difference"] is not None:
+            groups.setdefault((_significant(r), bool(r["comparable"])), []).append(r)
+    traces = []
+    for (significant, comparable), part in sorted(groups.items(), key=lambda kv: (not kv[0][0], not kv[0][1])):
+        colour = "#1f2933" if comparable else NOT_COMPARABLE
+        name = labels["significant" if significant else "not_significant"]
+        if not comparable:
+            name += f" · {labels['not_comparable'].lower()}"
+        traces.append(go.Scatter(
+            x=[r["difference"] * scale for r in part], y=[r["_y"] for r in part], mode="markers", name=name,
+            marker={"color": colour, "size": 10, "symbol": "diamond" if significant else "diamond-open",
+                    "line": {"width": 2, "color": colour}},
+            error_x={"type": "data", "symmetric": False, "thickness": 1.5, "width": 3, "color": colour,
+                     "array": [None if r["ci_high"] is None else (r["ci_high"] - r["difference"]) * scale for r in part],
+                     "arrayminus": [None if r["ci_low"] is None else (r["difference"] - r["ci_low"]) * scale
+                                    for r in part]},
+            hovertext=[hovers[id(r)] for r in part], hoverinfo="text", xaxis="x2", yaxis="y2",
+            meta={"significant": significant, "comparable": comparable},
+        ))
+    return traces
+
+
+def contrast_figure(frame: pl.DataFrame, *, labels: Labels, title: str, side_names: tuple[str, str],
+                    unit: str | None = None) -> go.Figure:
+    """Two estimates per row and their difference, for comparisons (`pipelines.tables.COMPARISONS` rows plus a
+    `label` column, and optionally `side_a`/`side_b` names and `flag_a`/`flag_b` reliability flags).
+
+    Left: side a and side b as dots with their 95 % CIs joined by a segment (a dumbbell); right: the difference
+    b − a with its CI, a filled diamond when significant after the family's adjustment, open otherwise, brown when
+    the sides are not comparable. One unit per figure: proportions in % and points, other units as they are."""
+    rows = [{**r, "_y": esc(r["label"])} for r in frame.to_dicts()]  # tick labels render a subset of HTML
+    scale = _scale(unit)
+    hovers = {id(r): contrast_hover(r, labels, unit, side_names) for r in rows}
+    figure = go.Figure(data=_dumbbell(rows, scale, side_names, labels, unit, hovers)
+                       + _differences(rows, scale, labels, hovers))
+    names = list(dict.fromkeys(r["_y"] for r in rows))
+    plot_height = ROW_HEIGHT * max(len(names), 2)
+    margin = {"l": 16, "r": 16, "t": 40, "b": 110}
+    proportion = is_proportion(unit)
+    axis_y = {"type": "category", "categoryorder": "array", "categoryarray": names, "autorange": "reversed",
+              "automargin": True, "gridcolor": "#EBF0F8"}
+    layout = _layout(labels, unit, height=plot_height + margin["t"] + margin["b"])
+    layout.update({
+        "title": {"text": esc(title), "x": 0, "font": {"size": 14}},
+        "margin": margin,
+        "xaxis": {"domain": [0, 0.56], "title": {"text": labels["axis_percent"] if proportion else esc(unit or "")},
+                  "zeroline": False, "rangemode": "tozero" if proportion else "normal"},
+        "xaxis2": {"domain": [0.62, 1], "anchor": "y2", "zeroline": True, "zerolinecolor": "#52606d",
+                   "zerolinewidth": 1, "title": {"text": labels["axis_points"] if proportion else esc(unit or "")}},
+        "yaxis": axis_y, "yaxis2": {**axis_y, "anchor": "x2", "matches": "y", "showticklabels": False},
+        # under the axis titles, whatever the number of rows
+        "legend": {"orientation": "h", "yanchor": "top", "y": -62 / plot_height, "x": 0},
+        "meta": {"rows": len(names)},
+    })
+    figure.update_layout(layout)
+    return figure

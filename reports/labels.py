@@ -13,6 +13,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
+from pipelines.estimation.flags import Reliability
+
 LANGS = ("es", "en")
 LABELS_CSV = Path(__file__).resolve().parent / "labels.csv"
 SURVEYS_DIR = Path(__file__).resolve().parent.parent / "surveys"
@@ -42,6 +46,9 @@ class Labels:
     domains: dict[str, str] = field(default_factory=dict)
     catalogue_order: tuple[str, ...] = ()
     concepts: dict[str, str] = field(default_factory=dict)  # indicator_id -> concept_id, from the catalogue
+    reliability: dict[str, float] = field(default_factory=dict)  # min_n, max_cv of the catalogue's parameters.yaml
+    populations: dict[str, str] = field(default_factory=dict)  # source -> population it is about (sources.csv order)
+    contrasts: dict[str, str] = field(default_factory=dict)  # domain -> name of its within-round contrast
 
     def __getitem__(self, key: str) -> str:
         return self.ui.get(key, key)
@@ -59,6 +66,16 @@ class Labels:
     def domain_value(self, domain: str, value: str) -> str:
         return self.ui.get(f"value_{domain}_{value}", value)
 
+    def population(self, population: str) -> str:
+        return self.ui.get(f"population_{population}", population) if population else self.ui["population_other"]
+
+    def cmp_flag(self, flag: str) -> str:
+        """A comparability flag of the comparisons table (universe, definition, ...) in words."""
+        return self.ui.get(f"cmpflag_{flag}", flag)
+
+    def contrast(self, domain: str) -> str:
+        return self.contrasts.get(domain) or self.ui.get(f"contrast_{domain}", domain)
+
     def theme(self, theme: str) -> str:
         return self.ui.get(f"theme_{theme}", theme)
 
@@ -66,7 +83,16 @@ class Labels:
         return self.ui.get(f"origin_{origin}", origin)
 
     def flag(self, flag: str | None) -> str:
-        return self.ui.get(f"flag_{flag}", flag or "")
+        """A reliability flag kind in words, with the threshold of `parameters.yaml` that raised it."""
+        return self._thresholds(self.ui.get(f"flag_{flag}", flag or ""))
+
+    def legend(self, flag: str) -> str:
+        return self._thresholds(self.ui.get(f"legend_{flag}", flag))
+
+    def _thresholds(self, text: str) -> str:
+        values = {k: self.number(v, 0) if k == "min_n" else f"{v:g}".replace(".", "," if self.lang == "es" else ".")
+                  for k, v in self.reliability.items()}
+        return text.format(**values) if values and "{" in text else text
 
     # --- numbers -----------------------------------------------------------------------------------------------
     def number(self, value: float | None, decimals: int = 1) -> str:
@@ -136,13 +162,24 @@ def load_labels(lang: str, *, surveys_dir: Path = SURVEYS_DIR) -> Labels:
         raise ValueError(f"language `{lang}` is not one of {LANGS}; use --lang es or --lang en")
     ui = {row["key"]: row[lang] for row in _read_csv(LABELS_CSV)}
     catalogue = _catalogue_rows(surveys_dir)
+    sources = _read_csv(surveys_dir / "indicators" / "sources.csv")
     return Labels(
         lang=lang,
         ui=ui,
         indicators=_by(catalogue, "indicator_id", lang),
-        sources=_by(_read_csv(surveys_dir / "indicators" / "sources.csv"), "source", lang),
+        sources=_by(sources, "source", lang),
         domains=_by(_read_csv(surveys_dir / "indicators" / "domains.csv"), "domain", lang),
         catalogue_order=tuple(row["indicator_id"] for row in catalogue if row.get("indicator_id")),
         concepts={row["indicator_id"]: row.get("concept_id") or row["indicator_id"] for row in catalogue
                   if row.get("indicator_id")},
+        reliability=_reliability(surveys_dir / "indicators" / "parameters.yaml"),
+        populations={row["source"]: row.get("population") or "" for row in sources if row.get("source")},
+        contrasts=_by(_read_csv(surveys_dir / "indicators" / "contrasts.csv"), "domain", lang),
     )
+
+
+def _reliability(path: Path) -> dict[str, float]:
+    """The catalogue's flag thresholds; the engine's defaults for a catalogue without them."""
+    stated = yaml.safe_load(path.read_text(encoding="utf-8")).get("reliability", {}) if path.exists() else {}
+    default = Reliability()
+    return {"min_n": default.min_n, "max_cv": default.max_cv, **stated}

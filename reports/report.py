@@ -1,9 +1,14 @@
-"""The self-contained HTML report: overview, one section per theme, FIES, and the comparison table.
+"""The self-contained HTML report: overview, the indicator × source matrix, change between rounds, gaps within a
+round, published vs microdata, and every comparison.
 
 `run_report` reads the store's derived tables, asks `reports.figures` for one `go.Figure` per chart, and writes ONE
 HTML file: plotly.js is inlined once for the whole page, every figure's JSON sits in one `application/json` block
-(template stored once), and a few lines of vanilla JS draw the charts, switch the small-multiples view and sort the
-comparison table. Nothing in the page asks the network for anything, so it opens offline.
+(template stored once), and a few lines of vanilla JS draw the charts in view, open a matrix row's chart when the
+row is clicked, switch the matrix between its theme and GCM views and the sections between their panels, and sort
+the tables. Nothing in the page asks the network for anything, so it opens offline.
+
+Sections: `matrix_section` (rows and chart cards; the table itself is `reports.matrix`), `reports.changes` (change
+between rounds, gaps within a round, reconciliation), `comparison_section` (every comparison, sortable).
 """
 
 from __future__ import annotations
@@ -13,12 +18,17 @@ import os
 import re
 from pathlib import Path
 
+import plotly.io as pio
 import plotly.offline
 import polars as pl
 from plotly.utils import PlotlyJSONEncoder
 
+from pipelines.catalogue import CATALOGUE_DIR
+from pipelines.frames import frame_tags, load_policy_frames
+from pipelines.published import PUBLISHED_CSV
 from pipelines.store import current_version, derived_is_current, read_derived, read_manifest
-from reports import figures
+from reports import changes, figures, matrix
+from reports.html import table as _table
 from reports.labels import Labels, load_labels
 
 THEMES = ("health", "housing", "food_security", "violence", "employment")
@@ -41,7 +51,10 @@ def run_report(store: Path, *, lang: str = "es", out: Path = Path("data/exports/
     except FileNotFoundError:
         comparisons = None
     stale = not derived_is_current(store, "indicators")
-    page = build_report(indicators, comparisons, read_manifest(store), labels, stale=stale)
+    frames_dir = Path(surveys_dir) / "indicators" if surveys_dir else CATALOGUE_DIR
+    if not (frames_dir / "policy_frames.csv").exists():  # a test catalogue without frames: the package's
+        frames_dir = CATALOGUE_DIR
+    page = build_report(indicators, comparisons, read_manifest(store), labels, stale=stale, frames_dir=frames_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     try:
@@ -59,19 +72,19 @@ def run_report(store: Path, *, lang: str = "es", out: Path = Path("data/exports/
 
 
 def build_report(indicators: pl.DataFrame, comparisons: pl.DataFrame | None, manifest: dict, labels: Labels, *,
-                 stale: bool = False) -> str:
+                 stale: bool = False, frames_dir: Path = CATALOGUE_DIR) -> str:
     """The whole page as a string."""
     indicators = assign_charts(indicators, labels)
     colours = figures.source_colours(indicators["source"].to_list())
     registry = FigureRegistry()
-    themes = list(THEMES) + sorted(set(indicators["theme"].drop_nulls()) - set(THEMES))
-    sections = [theme_section(theme, indicators.filter(pl.col("theme") == theme), comparisons, labels, colours,
-                              registry) if theme in THEMES else
-                other_section(theme, indicators.filter(pl.col("theme") == theme), labels) for theme in themes]
+    tags = frame_tags(indicators, load_policy_frames(frames_dir), frames_dir)
     body = "\n".join([
-        header(labels, themes),
+        header(labels),
         overview(indicators, manifest, labels, stale=stale),
-        *sections,
+        matrix_section(indicators, comparisons, labels, colours, registry, tags, frames_dir),
+        changes.change_section(comparisons, indicators, labels, registry),
+        changes.gap_section(comparisons, indicators, labels, registry),
+        changes.reconciliation_section(comparisons, indicators, labels),
         comparison_section(comparisons, indicators, labels),
         f'<footer>{esc(labels["footer"])}</footer>',
     ])
@@ -83,14 +96,14 @@ def build_report(indicators: pl.DataFrame, comparisons: pl.DataFrame | None, man
 
 
 class FigureRegistry:
-    """Figures (Plotly JSON specs, `reports.figures`) by id, serialised once; the shared Plotly template is
-    stored a single time."""
+    """Figures by id, serialised once; the shared Plotly template is stored a single time."""
 
     def __init__(self) -> None:
         self.figures: dict[str, dict] = {}
         self.template: dict | None = None
 
-    def add(self, spec: dict) -> str:
+    def add(self, figure) -> str:
+        spec = json.loads(pio.to_json(figure, validate=False))
         template = spec.get("layout", {}).pop("template", None)
         self.template = self.template or template
         figure_id = f"fig-{len(self.figures)}"
@@ -128,36 +141,13 @@ def assign_charts(indicators: pl.DataFrame, labels: Labels) -> pl.DataFrame:
     return indicators.with_columns(pl.col("indicator_id").replace_strict(chart).alias("chart"))
 
 
-def _chart_order(frame: pl.DataFrame, labels: Labels) -> list[str]:
-    order = {indicator_id: i for i, indicator_id in enumerate(labels.catalogue_order)}
-    charts = frame["chart"].unique(maintain_order=True).to_list()
-    return sorted(charts, key=lambda c: (order.get(c, len(order)), c))
+SECTIONS = ("overview", "matrix", "change", "gaps", "reconciliation", "comparisons")
 
 
-def header(labels: Labels, themes: list[str]) -> str:
-    links = [f'<a href="#overview">{esc(labels["overview"])}</a>']
-    links += [f'<a href="#theme-{esc(t)}">{esc(labels.theme(t))}</a>' for t in themes]
-    links.append(f'<a href="#comparisons">{esc(labels["comparisons"])}</a>')
+def header(labels: Labels) -> str:
+    links = [f'<a href="#{section}">{esc(labels["nav_" + section])}</a>' for section in SECTIONS]
     return (f'<header><h1>{esc(labels["title"])}</h1><p class="subtitle">{esc(labels["subtitle"])}</p>'
             f'<nav aria-label="{esc(labels["contents"])}">{" · ".join(links)}</nav></header>')
-
-
-_NUM = ' class="num"'
-
-
-def _numeric(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _table(head: list[str], rows: list[list[tuple[str, object]]], *, cls: str = "") -> str:
-    """`rows` cells are (escaped html, sort value); the sort value goes to `data-v` for the sorting script."""
-    ths = "".join(f"<th scope=\"col\">{h}</th>" for h in head)
-    trs = []
-    for row in rows:
-        tds = "".join(f'<td{_NUM if _numeric(v) else ""} data-v="{esc("" if v is None else v)}">{cell}</td>'
-                      for cell, v in row)
-        trs.append(f"<tr>{tds}</tr>")
-    return f'<table class="{cls}"><thead><tr>{ths}</tr></thead><tbody>{"".join(trs)}</tbody></table>'
 
 
 def overview(indicators: pl.DataFrame, manifest: dict, labels: Labels, *, stale: bool) -> str:
@@ -186,7 +176,7 @@ def overview(indicators: pl.DataFrame, manifest: dict, labels: Labels, *, stale:
     banner = f'<div class="banner synthetic" role="alert">{esc(labels["synthetic_banner"])}</div>' if synthetic else ""
     warning = f'<div class="banner stale" role="status">{esc(labels["stale_warning"])}</div>' if stale else ""
     legend = (f'<p class="legend-help">● {esc(labels.origin("microdata"))} · ■ {esc(labels.origin("synthetic"))} · '
-              f'◇ {esc(labels.origin("published"))} · ○ {esc(labels["legend_cv>0.3"])} / {esc(labels["legend_n<30"])}'
+              f'◇ {esc(labels.origin("published"))} · ○ {esc(labels.legend("high_cv"))} / {esc(labels.legend("small_n"))}'
               f' · ⟂ {esc(labels["hover_ci"])}</p>')
     return (f'{banner}{warning}<section id="overview"><h2>{esc(labels["overview"])}</h2>'
             f'<p>{esc(labels["overview_text"])}</p>{_table(head, rows, cls="overview sortable")}{legend}</section>')
@@ -201,7 +191,8 @@ def _notes(comparisons: pl.DataFrame | None, indicator_ids: list[str], labels: L
     if comparisons is None:
         return ()
     pairs = comparisons.filter(pl.col("indicator_a").is_in(indicator_ids) & pl.col("indicator_b").is_in(indicator_ids)
-                               & (pl.col("domain") == "all") & ~pl.col("comparable").fill_null(False))
+                               & (pl.col("kind") == "across_rounds") & (pl.col("domain") == "all")
+                               & ~pl.col("comparable").fill_null(False))
     notes = list(dict.fromkeys(
         f"{labels['not_comparable']}: {labels.source(r['source_a'])} {r['round_a']} – "
         f"{labels.source(r['source_b'])} {r['round_b']} ({(r['flags'] or '').replace(';', ', ')})"
@@ -212,79 +203,93 @@ def _notes(comparisons: pl.DataFrame | None, indicator_ids: list[str], labels: L
     return tuple(notes)
 
 
-def chart_card(chart: str, frame: pl.DataFrame, comparisons, labels: Labels, colours, registry) -> str:
-    title = labels.indicator(chart)
-    overall = frame.filter(pl.col("domain") == "all")
-    notes = _notes(comparisons, overall["indicator_id"].unique().to_list(), labels)
-    main_id = registry.add(figures.rounds_spec(overall, labels=labels, title=title, colours=colours, notes=notes))
-    by_domain = {key[0]: part for key, part in frame.partition_by("domain", as_dict=True).items()}
-    domains = [d for d in by_domain if d not in ("all", "raw_score")]
+def _domain_options(frame: pl.DataFrame, title: str, labels: Labels, colours, registry) -> list[tuple[str, str]]:
+    """(figure id, option text) of the row's breakdowns: one small-multiples figure per domain."""
+    domains = [d for d in frame["domain"].unique(maintain_order=True).to_list() if d not in ("all", "raw_score")]
     domains.sort(key=lambda d: (DOMAIN_ORDER.index(d) if d in DOMAIN_ORDER else len(DOMAIN_ORDER), d))
-    card = [f'<article class="card" id="chart-{esc(chart)}">',
-            registry.div(main_id)]
-    if domains:
-        ids = [registry.add(figures.domain_spec(by_domain[domain], domain, labels=labels, title=title,
-                                                colours=colours)) for domain in domains]
-        options = "".join(f'<option value="{fig_id}">{esc(labels.domain(domain))}</option>'
-                          for fig_id, domain in zip(ids, domains))
-        target = f"{main_id}-domains"
-        select = (f'<label>{esc(labels["choose_domain"])} <select class="domain-select" data-target="{target}">'
-                  f'{options}</select></label>')
-        card += [f'<details class="domains"><summary>{esc(labels["by_domain"])}</summary>', select,
-                 registry.div(ids[0], element_id=target, cls="chart small-multiples"), "</details>"]
-    card.append("</article>")
-    return "\n".join(card)
+    return [(registry.add(figures.domain_figure(frame.filter(pl.col("domain") == domain), domain, labels=labels,
+                                                title=title, colours=colours)), labels.domain(domain))
+            for domain in domains]
 
 
-def fies_block(frame: pl.DataFrame, labels: Labels, colours, registry) -> str:
-    parts = []
-    for indicator_id in FIES_DISTRIBUTIONS:
-        rows = frame.filter(pl.col("chart") == indicator_id)
-        if rows.height:
-            title = f"{labels['fies_title']} · {labels[indicator_id]}"
-            fig_id = registry.add(figures.fies_distribution_spec(rows, labels=labels, title=title, colours=colours))
-            parts.append(registry.div(fig_id))
-    prevalence = frame.filter(pl.col("chart").is_in(FIES_PREVALENCES) & (pl.col("domain") == "all"))
+def fies_options(indicators: pl.DataFrame, labels: Labels, colours, registry) -> list[tuple[str, str]]:
+    """The FIES figures shown with the prevalence rows: both prevalences side by side, the raw-score distributions."""
+    options = []
+    prevalence = indicators.filter(pl.col("chart").is_in(FIES_PREVALENCES) & (pl.col("domain") == "all"))
     if prevalence.height:
         names = {chart: labels[chart] for chart in FIES_PREVALENCES}
-        fig_id = registry.add(figures.fies_prevalence_spec(prevalence, labels=labels,
-                                                             title=labels["fies_prevalence_title"], names=names))
-        parts.append(registry.div(fig_id))
-    return f'<article class="card fies">{"".join(parts)}</article>' if parts else ""
+        options.append((registry.add(figures.fies_prevalence_figure(
+            prevalence, labels=labels, title=labels["fies_prevalence_title"], names=names)),
+            labels["fies_prevalence_title"]))
+    for indicator_id in FIES_DISTRIBUTIONS:
+        rows = indicators.filter(pl.col("chart") == indicator_id)
+        if rows.height:
+            title = f"{labels['fies_title']} · {labels[indicator_id]}"
+            options.append((registry.add(figures.fies_distribution_figure(rows, labels=labels, title=title,
+                                                                          colours=colours)), labels[indicator_id]))
+    return options
 
 
-def theme_section(theme: str, frame: pl.DataFrame, comparisons, labels: Labels, colours, registry) -> str:
-    parts = [f'<section class="theme" id="theme-{esc(theme)}"><h2>{esc(labels.theme(theme))}</h2>']
-    if theme == "food_security":
-        parts.append(fies_block(frame, labels, colours, registry))
-    charts = [c for c in _chart_order(frame, labels) if c not in FIES_DISTRIBUTIONS]
-    by_chart = {key[0]: part for key, part in frame.partition_by("chart", as_dict=True).items()} if charts else {}
-    for chart in charts:
-        parts.append(chart_card(chart, by_chart[chart], comparisons, labels, colours, registry))
-    if frame.height == 0:
-        parts.append(f'<p class="empty">{esc(labels["theme_empty"])}</p>')
-    parts.append("</section>")
-    return "\n".join(parts)
+def row_card(card_id: str, title: str, frame: pl.DataFrame, comparisons, labels: Labels, colours, registry, *,
+             extra: list[tuple[str, str]] = ()) -> str:
+    """A matrix row's chart, hidden until the row is clicked: the figure across rounds and sources, and a choice of
+    its breakdowns by domain (and `extra` figures, for FIES)."""
+    overall = frame.filter(pl.col("domain") == "all")
+    notes = _notes(comparisons, overall["indicator_id"].unique().to_list(), labels)
+    main_id = registry.add(figures.rounds_figure(overall, labels=labels, title=title, colours=colours, notes=notes))
+    options = [(main_id, labels["view_rounds"]), *_domain_options(frame, title, labels, colours, registry), *extra]
+    select = ""
+    if len(options) > 1:
+        items = "".join(f'<option value="{fig_id}">{esc(text)}</option>' for fig_id, text in options)
+        select = (f'<label>{esc(labels["choose_domain"])} <select class="domain-select" data-target="{card_id}-chart">'
+                  f'{items}</select></label>')
+    return (f'<article class="card row-card" id="{card_id}" hidden>{select}'
+            f'{registry.div(main_id, element_id=f"{card_id}-chart")}</article>')
 
 
-def other_section(theme: str, frame: pl.DataFrame, labels: Labels) -> str:
-    """A theme outside the five (context figures, mostly published): a sortable table, no charts."""
-    head = [esc(labels[k]) for k in ("cmp_indicator", "col_source", "col_round", "cmp_domain", "hover_estimate",
-                                     "hover_ci", "hover_n", "hover_flag", "hover_citation")]
-    rows = []
-    for r in frame.sort("chart", "source", "round", "domain", "domain_value").iter_rows(named=True):
-        label = labels.indicator(r["chart"])
-        domain = (labels.domain("all") if r["domain"] == "all" else
-                  f"{labels.domain(r['domain'])}: {labels.domain_value(r['domain'], r['domain_value'])}")
-        ci = ("" if r["ci_low"] is None or r["ci_high"] is None else
-              f"{labels.estimate(r['ci_low'], r['unit'])} – {labels.estimate(r['ci_high'], r['unit'])}")
-        rows.append([(esc(label), label), (esc(labels.source(r["source"])), r["source"]), (esc(r["round"]), r["round"]),
-                     (esc(domain), domain), (labels.estimate(r["estimate"], r["unit"]), r["estimate"]),
-                     (ci, r["ci_low"]), (labels.count(r["n"]) if r["n"] is not None else "", r["n"]),
-                     (esc(labels.flag(r["flag"])), r["flag"]), (esc(r["citation"]), r["citation"])])
-    return (f'<section class="theme other" id="theme-{esc(theme)}"><h2>{esc(labels.theme(theme))}</h2>'
-            f'<p>{esc(labels["other_text"])}</p><div class="table-wrap">{_table(head, rows, cls="other sortable")}'
-            f'</div></section>')
+def published_definitions(path: Path = PUBLISHED_CSV) -> dict[str, str]:
+    """What each published figure counts, as transcribed (English): the tooltip of a context row."""
+    frame = pl.read_csv(path, infer_schema=False, columns=["indicator_id", "definition"])
+    return dict(frame.unique("indicator_id", keep="first", maintain_order=True).rows())
+
+
+def _row_order(frame: pl.DataFrame, labels: Labels) -> list[tuple[str, str]]:
+    """(theme, row) in the matrix's order: themes as THEMES then the rest, catalogue order, then context rows."""
+    order = {indicator_id: i for i, indicator_id in enumerate(labels.catalogue_order)}
+    themes = list(THEMES) + sorted(set(frame["theme"].drop_nulls()) - set(THEMES))
+    pairs = frame.select("theme", "row").unique("row", keep="first", maintain_order=True).rows()
+    return sorted(pairs, key=lambda p: (themes.index(p[0]) if p[0] in themes else len(themes),
+                                        order.get(p[1], len(order)), p[1]))
+
+
+def matrix_section(indicators: pl.DataFrame, comparisons, labels: Labels, colours, registry, tags: pl.DataFrame,
+                   frames_dir: Path = CATALOGUE_DIR) -> str:
+    """The matrix (`reports.matrix`) with a hidden chart card per row, opened by a click on the row."""
+    frame = matrix.assign_rows(indicators, labels)
+    cols = matrix.columns(frame, labels)
+    lang = labels.lang
+    names = {(f, c): label for f, c, label in load_policy_frames(frames_dir).labels.select(
+        "frame", "code", f"label_{lang}").rows()}
+    definitions = published_definitions()
+    fies = fies_options(indicators, labels, colours, registry)
+    rows, cards = [], []
+    for theme, key in _row_order(frame, labels):
+        part = frame.filter(pl.col("row") == key)
+        if part.filter(pl.col("domain") == "all").height == 0:
+            continue  # the FIES raw-score distributions: shown with the prevalences
+        card_id = f"card-{len(cards)}"
+        label = matrix.row_label(key, labels)
+        ids = part["indicator_id"].unique(maintain_order=True).to_list()
+        cards.append(row_card(card_id, label, part, comparisons, labels, colours, registry,
+                              extra=fies if key in FIES_PREVALENCES else ()))
+        title = definitions.get(ids[0], "") if key.startswith(matrix.CONTEXT_PREFIX) else ""
+        rows.append(matrix.MatrixRow(key, theme, label, card_id, matrix.cells(part, cols, labels),
+                                     matrix.row_tags(tags, ids), title))
+    themes = list(dict.fromkeys(r.theme for r in rows))
+    return (f'<section id="matrix" class="wide"><h2>{esc(labels["matrix_title"])}</h2>'
+            f'<p>{esc(labels["matrix_text"])}</p>{matrix.view_switch(labels)}{matrix.legend(labels)}'
+            f'<div class="matrix-wrap">{matrix.matrix_table(rows, cols, themes, labels, names)}</div>'
+            f'<div id="matrix-cards" hidden>{"".join(cards)}</div></section>')
 
 
 def _concept_label(concept: str, indicator_id: str, labels: Labels) -> str:
@@ -293,6 +298,16 @@ def _concept_label(concept: str, indicator_id: str, labels: Labels) -> str:
         if labels.concepts.get(catalogued) == concept:
             return labels.indicator(catalogued)
     return labels.indicator(indicator_id)
+
+
+def _side_text(r: dict, s: str, labels: Labels) -> str:
+    """One side of a comparison: the round for comparisons across rounds, the domain value or the definition
+    within a round, the origin for a reconciliation."""
+    if r["kind"] == "within_round":
+        if r["domain"] == "all":
+            return labels.indicator(r[f"indicator_{s}"])
+        return labels.domain_value(r["domain"], r[f"domain_value_{s}"])
+    return f"{labels.source(r[f'source_{s}'])} {r[f'round_{s}']} ({labels.origin(r[f'origin_{s}'])})"
 
 
 def comparison_section(comparisons: pl.DataFrame | None, indicators: pl.DataFrame, labels: Labels) -> str:
@@ -305,19 +320,23 @@ def comparison_section(comparisons: pl.DataFrame | None, indicators: pl.DataFram
             "cmp_se_difference", "cmp_p_adjusted", "cmp_comparable")
     rows = []
     for r in comparisons.iter_rows(named=True):
-        unit = units.get(r["indicator_a"])
-        side = [esc(f"{labels.source(r[f'source_{s}'])} {r[f'round_{s}']} ({labels.origin(r[f'origin_{s}'])})")
-                for s in ("a", "b")]
-        domain = (labels.domain("all") if r["domain"] == "all" else
-                  f"{labels.domain(r['domain'])}: {labels.domain_value(r['domain'], r['domain_value'])}")
+        unit = units.get(r["indicator_b"])
+        side = [esc(_side_text(r, s, labels)) for s in ("a", "b")]
+        domain = labels.domain(r["domain"])
+        if r["kind"] == "across_rounds" and r["domain"] not in ("all", "coverage"):
+            domain = f"{domain}: {labels.domain_value(r['domain'], r['domain_value_a'])}"
         caveats = "; ".join(x for x in ((r["flags"] or "").replace(";", ", "), r["reasons"]) if x)
         comparable = (esc(labels["yes"]) if r["comparable"] else
                       f'<strong>{esc(labels["no"])}</strong><br><small>{esc(caveats)}</small>')
-        label = _concept_label(r["concept_id"], r["indicator_a"], labels)
-        kind = labels[f"kind_{r['kind']}"]
-        p_raw = f'{labels["cmp_p_value"]}: {labels.p_value(r["p_value"])}'
-        p_adjusted = (f'<span title="{esc(p_raw)}">{labels.p_value(r["p_adjusted"])}</span> '
-                      f'<small>{esc(r["adjust_method"] or "")}</small>')
+        label = _concept_label(r["concept_id"], r["indicator_b"], labels)
+        kind = labels[f"kind_{r['kind']}"] + (f" · {labels['coverage_common']}" if r["coverage"] == "common" else "")
+        if r["kind"] == "reconciliation":
+            p_text = f'{labels["cmp_inside"]}: {labels["yes"] if r["inside"] else labels["no"]}'
+            p_cell = (esc(p_text), 1.0 if r["inside"] else 0.0)
+        else:
+            p_raw = f'{labels["cmp_p_value"]}: {labels.p_value(r["p_value"])}'
+            p_cell = (f'<span title="{esc(p_raw)}">{labels.p_value(r["p_adjusted"])}</span> '
+                      f'<small>{esc(r["adjust_method"] or "")}</small>', r["p_adjusted"])
         rows.append([
             (f"{esc(label)}<br><small>{esc(kind)}</small>", label), (esc(domain), domain),
             (side[0], side[0]), (side[1], side[1]),
@@ -325,7 +344,7 @@ def comparison_section(comparisons: pl.DataFrame | None, indicators: pl.DataFram
             (labels.estimate(r["estimate_b"], unit), r["estimate_b"]),
             (labels.difference(r["difference"], unit), r["difference"]),
             (labels.difference(r["se_difference"], unit).lstrip("+"), r["se_difference"]),
-            (p_adjusted, r["p_adjusted"]),
+            p_cell,
             (comparable, labels["yes"] if r["comparable"] else labels["no"]),
         ])
     table = _table([esc(labels[k]) for k in keys], rows, cls="comparisons sortable")
