@@ -80,7 +80,7 @@ def contrast_panel(frame: pl.DataFrame, labels: Labels, registry, *, title: str,
     charts = []
     for (unit,), part in frame.group_by("unit", maintain_order=True):
         unit_title = title if is_proportion(unit) else f"{title} ({labels.ui.get('unit_' + str(unit), unit)})"
-        fig_id = registry.add(figures.contrast_figure(part, labels=labels, title=unit_title, side_names=side_names,
+        fig_id = registry.add(figures.contrast_spec(part, labels=labels, title=unit_title, side_names=side_names,
                                                       unit=unit))
         charts.append(registry.div(fig_id, cls="chart contrast"))
     return "".join(charts) + comparison_table(frame, labels, side_names, cls=cls)

@@ -1,5 +1,11 @@
 """Plotly figures of the indicator table: one frame in, one `go.Figure` out. Nothing here estimates.
 
+Each chart is built as its plain Plotly JSON (``*_spec``: a dict of ``data`` and ``layout``), which the report
+embeds as it is; the ``*_figure`` functions wrap the same spec in a `go.Figure`, which validates every property.
+Building `go.Figure` objects was nearly all of the report's time (Plotly validates each property as it is set,
+and `make_subplots` plus `update_layout` set them many times over): a few hundred figures took tens of seconds.
+`tests/reports/test_figures.py` checks that each spec is exactly what Plotly serialises for its figure.
+
 Conventions shared by every chart:
 
 - proportions (stored 0-1) are drawn as percentages; error bars are the row's confidence interval;
@@ -13,10 +19,14 @@ Conventions shared by every chart:
 
 from __future__ import annotations
 
+import copy
 import html
+import json
 import math
+from functools import cache
 
 import plotly.graph_objects as go
+import plotly.io as pio
 import polars as pl
 from plotly.subplots import make_subplots
 
@@ -51,6 +61,16 @@ def source_colours(sources) -> dict[str, str]:
 def drawable(frame: pl.DataFrame) -> pl.DataFrame:
     """Rows that have something to draw: `empty` rows and missing estimates are left out."""
     return frame.filter(pl.col("estimate").is_not_null() & (pl.col("flag") != "empty"))
+
+
+def _drawable_rows(frame: pl.DataFrame) -> list[dict]:
+    """`drawable` as a list of row dicts (a figure's few rows: plain Python is cheaper than a polars query)."""
+    return [r for r in frame.iter_rows(named=True) if r["estimate"] is not None and r["flag"] != "empty"]
+
+
+def _by_period(row: dict) -> tuple:
+    """Sort key of period, source, round, nulls first (as polars' sort)."""
+    return tuple((row[k] is not None, row[k] or "") for k in ("period", "source", "round"))
 
 
 def _scale(unit: str | None) -> float:
@@ -106,25 +126,25 @@ def _error_bars(rows: list[dict], scale: float) -> dict:
 
 
 def estimate_traces(frame: pl.DataFrame, labels: Labels, colours: dict[str, str], title: str, *,
-                    shown: set | None = None) -> list[go.Scatter]:
+                    shown: set | None = None) -> list[dict]:
     """One marker trace per source × origin × reliability, x = period, with CI error bars and hover text.
 
     `shown` collects legend groups already in the legend, so small multiples list each group once.
     """
     rows_by_group: dict[tuple, list[dict]] = {}
-    for row in drawable(frame).sort("period", "source", "round").iter_rows(named=True):
+    for row in sorted(_drawable_rows(frame), key=_by_period):
         rows_by_group.setdefault(_group(row), []).append(row)
     traces = []
     for group, rows in sorted(rows_by_group.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] != "ok")):
         scale = _scale(rows[0]["unit"])
         key = "|".join(group)
-        traces.append(go.Scatter(
-            x=[r["period"] or r["round"] for r in rows], y=[r["estimate"] * scale for r in rows],
-            mode="markers", name=_trace_name(group, labels), legendgroup=key,
-            showlegend=shown is None or key not in shown, marker=marker(group, colours),
-            error_y=_error_bars(rows, scale), hovertext=[hover_text(r, labels, title) for r in rows],
-            hoverinfo="text", meta={"source": group[0], "origin": group[1], "flag": group[2]},
-        ))
+        traces.append({
+            "type": "scatter", "x": [r["period"] or r["round"] for r in rows],
+            "y": [r["estimate"] * scale for r in rows], "mode": "markers", "name": _trace_name(group, labels),
+            "legendgroup": key, "showlegend": shown is None or key not in shown, "marker": marker(group, colours),
+            "error_y": _error_bars(rows, scale), "hovertext": [hover_text(r, labels, title) for r in rows],
+            "hoverinfo": "text", "meta": {"source": group[0], "origin": group[1], "flag": group[2]},
+        })
         if shown is not None:
             shown.add(key)
     return traces
@@ -144,9 +164,20 @@ def _layout(labels: Labels, unit: str | None, *, height: int = HEIGHT) -> dict:
     }
 
 
+def figure(spec: dict) -> go.Figure:
+    """A spec as a `go.Figure` (Plotly validates every property on the way)."""
+    return go.Figure(spec)
+
+
 def rounds_figure(frame: pl.DataFrame, *, labels: Labels, title: str, colours: dict[str, str],
                   notes: tuple[str, ...] = ()) -> go.Figure:
     """One indicator (domain `all`) across rounds and sources; `notes` are comparability caveats shown below."""
+    return figure(rounds_spec(frame, labels=labels, title=title, colours=colours, notes=notes))
+
+
+def rounds_spec(frame: pl.DataFrame, *, labels: Labels, title: str, colours: dict[str, str],
+                notes: tuple[str, ...] = ()) -> dict:
+    """`rounds_figure` as Plotly JSON."""
     unit = frame["unit"][0] if frame.height else None
     layout = _layout(labels, unit)
     layout["title"] = {"text": esc(title), "x": 0, "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 10},
@@ -161,95 +192,145 @@ def rounds_figure(frame: pl.DataFrame, *, labels: Labels, title: str, colours: d
              "align": "left", "font": {"color": "#8a4b00", "size": 11}}
             for i, note in enumerate(notes)
         ]
-    return go.Figure(data=estimate_traces(frame, labels, colours, title), layout=layout)
+    return {"data": estimate_traces(frame, labels, colours, title), "layout": layout}
 
 
 def domain_figure(frame: pl.DataFrame, domain: str, *, labels: Labels, title: str,
                   colours: dict[str, str]) -> go.Figure:
     """Small multiples: one panel per value of `domain`, each the indicator across rounds and sources."""
-    values = list(dict.fromkeys(frame["domain_value"].to_list()))
+    return figure(domain_spec(frame, domain, labels=labels, title=title, colours=colours))
+
+
+def domain_spec(frame: pl.DataFrame, domain: str, *, labels: Labels, title: str, colours: dict[str, str]) -> dict:
+    """`domain_figure` as Plotly JSON: the panels' axes and titles are `make_subplots`'s for the grid."""
+    panels = frame.partition_by("domain_value", maintain_order=True, include_key=True)
+    values = [panel["domain_value"][0] for panel in panels]
     cols = min(len(values), PANELS_PER_ROW)
     rows = math.ceil(len(values) / cols)
-    panel_titles = []
-    for value in values:
-        name = esc(labels.domain_value(domain, value))
-        if drawable(frame.filter(pl.col("domain_value") == value)).height == 0:
-            name += f" ({labels['flag_empty']})"
-        panel_titles.append(name)
-    figure = make_subplots(rows=rows, cols=cols, shared_yaxes=True, subplot_titles=panel_titles,
-                           horizontal_spacing=0.03, vertical_spacing=0.5 / max(rows, 1) if rows > 1 else 0.1)
+    layout = _grid(rows, cols, len(values))
     shown: set = set()
-    for i, value in enumerate(values):
-        for trace in estimate_traces(frame.filter(pl.col("domain_value") == value), labels, colours, title,
-                                     shown=shown):
-            figure.add_trace(trace, row=i // cols + 1, col=i % cols + 1)
+    data = []
+    for i, (value, panel, annotation) in enumerate(zip(values, panels, layout["annotations"])):
+        traces = estimate_traces(panel, labels, colours, title, shown=shown)
+        annotation["text"] = esc(labels.domain_value(domain, value)) + ("" if traces else f" ({labels['flag_empty']})")
+        axis = "" if i == 0 else str(i + 1)  # panel i's axes, as make_subplots numbers them (row-major)
+        data += [{**trace, "xaxis": f"x{axis}", "yaxis": f"y{axis}"} for trace in traces]
     unit = frame["unit"][0] if frame.height else None
-    layout = _layout(labels, unit, height=PANEL_HEIGHT * rows + 120)
-    y_title = layout.pop("yaxis")["title"]
-    layout.pop("xaxis")
-    layout["title"] = {"text": f"{esc(title)} · {esc(labels.domain(domain))}", "x": 0, "font": {"size": 14}}
-    plot_height = layout["height"] - layout["margin"]["t"] - layout["margin"]["b"]
-    layout["legend"]["y"] = -36 / plot_height  # just under the bottom row's tick labels
-    layout["meta"] = {"domain": domain}
-    figure.update_layout(layout)
-    figure.update_xaxes(type="category", categoryorder="category ascending")
-    figure.update_yaxes(rangemode="tozero")
-    figure.update_yaxes(title=y_title, col=1)
-    return figure
+    common = _layout(labels, unit, height=PANEL_HEIGHT * rows + 120)
+    y_title = common.pop("yaxis")["title"]
+    common.pop("xaxis")
+    common["title"] = {"text": f"{esc(title)} · {esc(labels.domain(domain))}", "x": 0, "font": {"size": 14}}
+    plot_height = common["height"] - common["margin"]["t"] - common["margin"]["b"]
+    common["legend"]["y"] = -36 / plot_height  # just under the bottom row's tick labels
+    common["meta"] = {"domain": domain}
+    common["template"] = _merged_template()
+    for key, axis in layout.items():
+        if key.startswith("xaxis"):
+            axis.update(type="category", categoryorder="category ascending")
+        elif key.startswith("yaxis"):
+            axis["rangemode"] = "tozero"
+    for row in range(rows):  # the first column's y axes carry the title
+        layout["yaxis" + ("" if row == 0 else str(row * cols + 1))]["title"] = dict(y_title)
+    layout.update(common)
+    return {"data": data, "layout": layout}
+
+
+@cache
+def _grid_json(rows: int, cols: int, panels: int) -> str:
+    grid = make_subplots(rows=rows, cols=cols, shared_yaxes=True, subplot_titles=[str(i) for i in range(panels)],
+                         horizontal_spacing=0.03, vertical_spacing=0.5 / max(rows, 1) if rows > 1 else 0.1)
+    layout = json.loads(pio.to_json(grid, validate=False))["layout"]
+    layout.pop("template", None)
+    return json.dumps(layout)
+
+
+def _grid(rows: int, cols: int, panels: int) -> dict:
+    """`make_subplots`'s layout (axes and title annotations) for a grid of `panels` panels, made once per grid."""
+    return json.loads(_grid_json(rows, cols, panels))
+
+
+@cache
+def _merged_template_json() -> str:
+    """TEMPLATE merged into Plotly's default template: what a figure started empty (`go.Figure()`,
+    `make_subplots`) and then given TEMPLATE by `update_layout` carries."""
+    return json.dumps(_merged(json.loads(pio.to_json(go.Figure(), validate=False))["layout"]["template"], TEMPLATE))
+
+
+def _merged_template() -> dict:
+    return json.loads(_merged_template_json())
+
+
+def _merged(base: dict, update: dict) -> dict:
+    """``base`` updated by ``update`` as Plotly's ``update_layout`` does: dicts merged key by key, the rest replaced."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        out[key] = _merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
 
 
 def fies_distribution_figure(frame: pl.DataFrame, *, labels: Labels, title: str,
                              colours: dict[str, str]) -> go.Figure:
     """FIES raw-score distribution (domain `raw_score`, values "0".."8"): bars per source and round."""
-    figure = go.Figure()
+    return figure(fies_distribution_spec(frame, labels=labels, title=title, colours=colours))
+
+
+def fies_distribution_spec(frame: pl.DataFrame, *, labels: Labels, title: str, colours: dict[str, str]) -> dict:
+    """`fies_distribution_figure` as Plotly JSON."""
+    data = []
     frame = drawable(frame).with_columns(pl.col("domain_value").cast(pl.Int64, strict=False).alias("_score"))
     groups = frame.sort("period", "source", "round", "_score").group_by(["source", "round", "origin"],
                                                                          maintain_order=True)
     for i, ((source, round_, origin), part) in enumerate(groups):
         rows = part.to_dicts()
-        figure.add_trace(go.Bar(
-            x=[r["domain_value"] for r in rows], y=[r["estimate"] * 100 for r in rows],
-            name=f"{esc(labels.source(source))} {esc(round_)} · {labels.origin(origin)}",
-            marker={"color": PALETTE[i % len(PALETTE)], "pattern": {"shape": BAR_PATTERNS.get(origin, "")}},
-            error_y=_error_bars(rows, 100.0), hovertext=[hover_text(r, labels, title) for r in rows],
-            hoverinfo="text", meta={"source": source, "round": round_, "origin": origin},
-        ))
+        data.append({
+            "type": "bar", "x": [r["domain_value"] for r in rows], "y": [r["estimate"] * 100 for r in rows],
+            "name": f"{esc(labels.source(source))} {esc(round_)} · {labels.origin(origin)}",
+            "marker": {"color": PALETTE[i % len(PALETTE)], "pattern": {"shape": BAR_PATTERNS.get(origin, "")}},
+            "error_y": _error_bars(rows, 100.0), "hovertext": [hover_text(r, labels, title) for r in rows],
+            "hoverinfo": "text", "meta": {"source": source, "round": round_, "origin": origin},
+        })
     layout = _layout(labels, "proportion")
     layout["title"] = {"text": esc(title), "x": 0, "font": {"size": 14}}
     layout["barmode"] = "group"
     layout["xaxis"] = {"type": "category", "categoryorder": "array", "categoryarray": [str(k) for k in range(9)],
                        "title": {"text": labels["domain_raw_score"]}}
     layout["yaxis"]["title"]["text"] = labels["fies_share"]
-    figure.update_layout(layout)
-    return figure
+    layout["template"] = _merged_template()
+    return {"data": data, "layout": layout}
 
 
 def fies_prevalence_figure(frame: pl.DataFrame, *, labels: Labels, title: str, names: dict[str, str]) -> go.Figure:
     """Moderate-or-severe and severe prevalences side by side per source and round; `names` maps a row's
     chart id (column `chart`) to its series name. Published bars are cross-hatched, imprecise ones dotted."""
-    figure = go.Figure()
+    return figure(fies_prevalence_spec(frame, labels=labels, title=title, names=names))
+
+
+def fies_prevalence_spec(frame: pl.DataFrame, *, labels: Labels, title: str, names: dict[str, str]) -> dict:
+    """`fies_prevalence_figure` as Plotly JSON."""
+    data = []
     frame = drawable(frame).sort("period", "source", "round").with_columns(
         (pl.col("origin") == "published").alias("_published"))
     charts = frame["chart"].unique(maintain_order=True).to_list()
     for (chart, published), part in frame.group_by("chart", "_published", maintain_order=True):
         rows = part.to_dicts()
         name = names.get(chart, chart)
-        figure.add_trace(go.Bar(
-            x=[esc(f"{labels.source(r['source'])} {r['round']} ({labels.origin(r['origin'])})") for r in rows],
-            y=[r["estimate"] * 100 for r in rows], offsetgroup=chart, legendgroup=chart,
-            name=esc(name) + (f" · {labels.origin('published')}" if published else ""),
-            marker={"color": ("#D55E00", "#7f1d1d")[charts.index(chart) % 2],
-                    "pattern": {"shape": ["x" if published else "." if r["flag"] in HOLLOW_FLAGS else ""
-                                          for r in rows]}},
-            error_y=_error_bars(rows, 100.0), hovertext=[hover_text(r, labels, name) for r in rows],
-            hoverinfo="text", meta={"chart": chart, "published": published},
-        ))
+        data.append({
+            "type": "bar",
+            "x": [esc(f"{labels.source(r['source'])} {r['round']} ({labels.origin(r['origin'])})") for r in rows],
+            "y": [r["estimate"] * 100 for r in rows], "offsetgroup": chart, "legendgroup": chart,
+            "name": esc(name) + (f" · {labels.origin('published')}" if published else ""),
+            "marker": {"color": ("#D55E00", "#7f1d1d")[charts.index(chart) % 2],
+                       "pattern": {"shape": ["x" if published else "." if r["flag"] in HOLLOW_FLAGS else ""
+                                             for r in rows]}},
+            "error_y": _error_bars(rows, 100.0), "hovertext": [hover_text(r, labels, name) for r in rows],
+            "hoverinfo": "text", "meta": {"chart": chart, "published": published},
+        })
     layout = _layout(labels, "proportion")
     layout["title"] = {"text": esc(title), "x": 0, "font": {"size": 14}}
     layout["barmode"] = "group"
     layout["xaxis"] = {"type": "category", "title": {"text": labels["axis_round"]}}
-    figure.update_layout(layout)
-    return figure
+    layout["template"] = _merged_template()
+    return {"data": data, "layout": layout}
 
 
 SIGNIFICANCE = 0.05
@@ -289,22 +370,24 @@ def _dumbbell(rows: list[dict], scale: float, side_names: tuple[str, str], label
         if r["estimate_a"] is not None and r["estimate_b"] is not None:
             link_x += [r["estimate_a"] * scale, r["estimate_b"] * scale, None]
             link_y += [r["_y"], r["_y"], None]
-    traces = [go.Scatter(x=link_x, y=link_y, mode="lines", line={"color": "#bcccdc", "width": 3},
-                         hoverinfo="skip", showlegend=False, xaxis="x", yaxis="y")]
+    traces = [{"type": "scatter", "x": link_x, "y": link_y, "mode": "lines", "line": {"color": "#bcccdc", "width": 3},
+               "hoverinfo": "skip", "showlegend": False, "xaxis": "x", "yaxis": "y"}]
     for i, (s, name) in enumerate(zip(("a", "b"), side_names)):
         kept = [r for r in rows if r[f"estimate_{s}"] is not None]
         symbols = ["circle-open" if r.get(f"flag_{s}") in HOLLOW_FLAGS else "circle" for r in kept]
-        traces.append(go.Scatter(
-            x=[r[f"estimate_{s}"] * scale for r in kept], y=[r["_y"] for r in kept], mode="markers",
-            name=esc(name), marker={"color": SIDE_COLOURS[i], "size": 10, "symbol": symbols,
-                                    "line": {"width": 2, "color": SIDE_COLOURS[i]}},
-            error_x={"type": "data", "symmetric": False, "thickness": 1.5, "width": 3, "color": SIDE_COLOURS[i],
-                     "array": [None if r[f"ci_high_{s}"] is None else (r[f"ci_high_{s}"] - r[f"estimate_{s}"]) * scale
-                               for r in kept],
-                     "arrayminus": [None if r[f"ci_low_{s}"] is None else (r[f"estimate_{s}"] - r[f"ci_low_{s}"]) * scale
-                                    for r in kept]},
-            hovertext=[hovers[id(r)] for r in kept], hoverinfo="text", meta={"side": s}, xaxis="x", yaxis="y",
-        ))
+        traces.append({
+            "type": "scatter", "x": [r[f"estimate_{s}"] * scale for r in kept], "y": [r["_y"] for r in kept],
+            "mode": "markers", "name": esc(name),
+            "marker": {"color": SIDE_COLOURS[i], "size": 10, "symbol": symbols,
+                       "line": {"width": 2, "color": SIDE_COLOURS[i]}},
+            "error_x": {"type": "data", "symmetric": False, "thickness": 1.5, "width": 3, "color": SIDE_COLOURS[i],
+                        "array": [None if r[f"ci_high_{s}"] is None else
+                                  (r[f"ci_high_{s}"] - r[f"estimate_{s}"]) * scale for r in kept],
+                        "arrayminus": [None if r[f"ci_low_{s}"] is None else
+                                       (r[f"estimate_{s}"] - r[f"ci_low_{s}"]) * scale for r in kept]},
+            "hovertext": [hovers[id(r)] for r in kept], "hoverinfo": "text", "meta": {"side": s},
+            "xaxis": "x", "yaxis": "y",
+        })
     return traces
 
 
@@ -321,22 +404,30 @@ def _differences(rows: list[dict], scale: float, labels: Labels, hovers) -> list
         name = labels["significant" if significant else "not_significant"]
         if not comparable:
             name += f" · {labels['not_comparable'].lower()}"
-        traces.append(go.Scatter(
-            x=[r["difference"] * scale for r in part], y=[r["_y"] for r in part], mode="markers", name=name,
-            marker={"color": colour, "size": 10, "symbol": "diamond" if significant else "diamond-open",
-                    "line": {"width": 2, "color": colour}},
-            error_x={"type": "data", "symmetric": False, "thickness": 1.5, "width": 3, "color": colour,
-                     "array": [None if r["ci_high"] is None else (r["ci_high"] - r["difference"]) * scale for r in part],
-                     "arrayminus": [None if r["ci_low"] is None else (r["difference"] - r["ci_low"]) * scale
-                                    for r in part]},
-            hovertext=[hovers[id(r)] for r in part], hoverinfo="text", xaxis="x2", yaxis="y2",
-            meta={"significant": significant, "comparable": comparable},
-        ))
+        traces.append({
+            "type": "scatter", "x": [r["difference"] * scale for r in part], "y": [r["_y"] for r in part],
+            "mode": "markers", "name": name,
+            "marker": {"color": colour, "size": 10, "symbol": "diamond" if significant else "diamond-open",
+                       "line": {"width": 2, "color": colour}},
+            "error_x": {"type": "data", "symmetric": False, "thickness": 1.5, "width": 3, "color": colour,
+                        "array": [None if r["ci_high"] is None else (r["ci_high"] - r["difference"]) * scale
+                                  for r in part],
+                        "arrayminus": [None if r["ci_low"] is None else (r["difference"] - r["ci_low"]) * scale
+                                       for r in part]},
+            "hovertext": [hovers[id(r)] for r in part], "hoverinfo": "text", "xaxis": "x2", "yaxis": "y2",
+            "meta": {"significant": significant, "comparable": comparable},
+        })
     return traces
 
 
 def contrast_figure(frame: pl.DataFrame, *, labels: Labels, title: str, side_names: tuple[str, str],
                     unit: str | None = None) -> go.Figure:
+    """`contrast_spec` as a `go.Figure`."""
+    return figure(contrast_spec(frame, labels=labels, title=title, side_names=side_names, unit=unit))
+
+
+def contrast_spec(frame: pl.DataFrame, *, labels: Labels, title: str, side_names: tuple[str, str],
+                  unit: str | None = None) -> dict:
     """Two estimates per row and their difference, for comparisons (`pipelines.tables.COMPARISONS` rows plus a
     `label` column, and optionally `side_a`/`side_b` names and `flag_a`/`flag_b` reliability flags).
 
@@ -346,8 +437,7 @@ def contrast_figure(frame: pl.DataFrame, *, labels: Labels, title: str, side_nam
     rows = [{**r, "_y": esc(r["label"])} for r in frame.to_dicts()]  # tick labels render a subset of HTML
     scale = _scale(unit)
     hovers = {id(r): contrast_hover(r, labels, unit, side_names) for r in rows}
-    figure = go.Figure(data=_dumbbell(rows, scale, side_names, labels, unit, hovers)
-                       + _differences(rows, scale, labels, hovers))
+    data = _dumbbell(rows, scale, side_names, labels, unit, hovers) + _differences(rows, scale, labels, hovers)
     names = list(dict.fromkeys(r["_y"] for r in rows))
     plot_height = ROW_HEIGHT * max(len(names), 2)
     margin = {"l": 16, "r": 16, "t": 40, "b": 110}
@@ -366,6 +456,6 @@ def contrast_figure(frame: pl.DataFrame, *, labels: Labels, title: str, side_nam
         # under the axis titles, whatever the number of rows
         "legend": {"orientation": "h", "yanchor": "top", "y": -62 / plot_height, "x": 0},
         "meta": {"rows": len(names)},
+        "template": _merged_template(),
     })
-    figure.update_layout(layout)
-    return figure
+    return {"data": data, "layout": layout}

@@ -18,7 +18,6 @@ import os
 import re
 from pathlib import Path
 
-import plotly.io as pio
 import plotly.offline
 import polars as pl
 from plotly.utils import PlotlyJSONEncoder
@@ -96,14 +95,15 @@ def build_report(indicators: pl.DataFrame, comparisons: pl.DataFrame | None, man
 
 
 class FigureRegistry:
-    """Figures by id, serialised once; the shared Plotly template is stored a single time."""
+    """Figures (their Plotly JSON specs, `reports.figures`) by id, serialised once; the shared Plotly template is
+    stored a single time."""
 
     def __init__(self) -> None:
         self.figures: dict[str, dict] = {}
         self.template: dict | None = None
 
-    def add(self, figure) -> str:
-        spec = json.loads(pio.to_json(figure, validate=False))
+    def add(self, spec: dict) -> str:
+        """Register a figure's Plotly JSON (`reports.figures`' ``*_spec``); returns its id."""
         template = spec.get("layout", {}).pop("template", None)
         self.template = self.template or template
         figure_id = f"fig-{len(self.figures)}"
@@ -207,8 +207,9 @@ def _domain_options(frame: pl.DataFrame, title: str, labels: Labels, colours, re
     """(figure id, option text) of the row's breakdowns: one small-multiples figure per domain."""
     domains = [d for d in frame["domain"].unique(maintain_order=True).to_list() if d not in ("all", "raw_score")]
     domains.sort(key=lambda d: (DOMAIN_ORDER.index(d) if d in DOMAIN_ORDER else len(DOMAIN_ORDER), d))
-    return [(registry.add(figures.domain_figure(frame.filter(pl.col("domain") == domain), domain, labels=labels,
-                                                title=title, colours=colours)), labels.domain(domain))
+    by_domain = {key[0]: part for key, part in frame.partition_by("domain", as_dict=True).items()}
+    return [(registry.add(figures.domain_spec(by_domain[domain], domain, labels=labels, title=title,
+                                              colours=colours)), labels.domain(domain))
             for domain in domains]
 
 
@@ -218,14 +219,14 @@ def fies_options(indicators: pl.DataFrame, labels: Labels, colours, registry) ->
     prevalence = indicators.filter(pl.col("chart").is_in(FIES_PREVALENCES) & (pl.col("domain") == "all"))
     if prevalence.height:
         names = {chart: labels[chart] for chart in FIES_PREVALENCES}
-        options.append((registry.add(figures.fies_prevalence_figure(
+        options.append((registry.add(figures.fies_prevalence_spec(
             prevalence, labels=labels, title=labels["fies_prevalence_title"], names=names)),
             labels["fies_prevalence_title"]))
     for indicator_id in FIES_DISTRIBUTIONS:
         rows = indicators.filter(pl.col("chart") == indicator_id)
         if rows.height:
             title = f"{labels['fies_title']} · {labels[indicator_id]}"
-            options.append((registry.add(figures.fies_distribution_figure(rows, labels=labels, title=title,
+            options.append((registry.add(figures.fies_distribution_spec(rows, labels=labels, title=title,
                                                                           colours=colours)), labels[indicator_id]))
     return options
 
@@ -236,7 +237,7 @@ def row_card(card_id: str, title: str, frame: pl.DataFrame, comparisons, labels:
     its breakdowns by domain (and `extra` figures, for FIES)."""
     overall = frame.filter(pl.col("domain") == "all")
     notes = _notes(comparisons, overall["indicator_id"].unique().to_list(), labels)
-    main_id = registry.add(figures.rounds_figure(overall, labels=labels, title=title, colours=colours, notes=notes))
+    main_id = registry.add(figures.rounds_spec(overall, labels=labels, title=title, colours=colours, notes=notes))
     options = [(main_id, labels["view_rounds"]), *_domain_options(frame, title, labels, colours, registry), *extra]
     select = ""
     if len(options) > 1:
@@ -273,8 +274,9 @@ def matrix_section(indicators: pl.DataFrame, comparisons, labels: Labels, colour
     definitions = published_definitions()
     fies = fies_options(indicators, labels, colours, registry)
     rows, cards = [], []
+    by_row = {k[0]: part for k, part in frame.partition_by("row", as_dict=True).items()}
     for theme, key in _row_order(frame, labels):
-        part = frame.filter(pl.col("row") == key)
+        part = by_row[key]
         if part.filter(pl.col("domain") == "all").height == 0:
             continue  # the FIES raw-score distributions: shown with the prevalences
         card_id = f"card-{len(cards)}"

@@ -181,3 +181,30 @@ def test_contrast_figure_draws_both_sides_and_the_difference(labels_es):
     assert "<script" not in json.dumps(spec["layout"]["yaxis"]) and "<script" not in json.dumps(spec["data"])
     hover = " ".join(h for t in differences for h in t["hovertext"])
     assert "Valor p ajustado: 0,310 (holm)" in hover and "Diferencia: +5,0 pp" in hover
+
+
+def _specs(labels) -> list[dict]:
+    frame = indicators_frame()
+    fies = frame.filter(pl.col("concept_id").str.starts_with("food_insecurity")).with_columns(
+        pl.lit("fies_severe").alias("chart"))
+    return [
+        figures.rounds_spec(_rows("no_health_insurance"), labels=labels, title="Sin seguro", colours=COLOURS,
+                            notes=("a caveat",)),
+        *[figures.domain_spec(_rows("employed", d), d, labels=labels, title="Ocupado", colours=COLOURS)
+          for d in ("sex", "age_group", "city")],
+        figures.fies_distribution_spec(_rows("fies_raw_score_8", "raw_score"), labels=labels, title="FIES",
+                                       colours=COLOURS),
+        figures.fies_prevalence_spec(fies, labels=labels, title="FIES", names={"fies_severe": "Grave"}),
+        figures.contrast_spec(_contrasts(), labels=labels, title="2018 → 2022",
+                              side_names=("ENPOVE 2018", "ENPOVE 2022"), unit="proportion"),
+    ]
+
+
+def test_specs_are_what_plotly_serialises(labels_es):
+    """The report embeds the plain specs without going through `go.Figure`: each one must be exactly the JSON
+    Plotly writes for the figure built from it (valid property names and values, make_subplots' axes)."""
+    from plotly.utils import PlotlyJSONEncoder
+
+    for spec in _specs(labels_es):
+        ours = json.loads(json.dumps(spec, cls=PlotlyJSONEncoder))
+        assert json.loads(pio.to_json(figures.figure(spec), validate=True)) == ours
