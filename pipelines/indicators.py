@@ -25,7 +25,7 @@ threshold's text.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -178,18 +178,37 @@ def _domains(frame: pl.DataFrame, unit: str, catalogue: Catalogue):
     return [d for d in catalogue.domains if unit in d.units and _observed(frame, d.column)]
 
 
+@dataclass
+class PreparedUnit:
+    """One unit (households or persons) of one round as every estimate and contrast uses it: the prepared frame
+    with one numerator column per indicator (null outside its universe), the columns the round measures, and
+    the designs on it, one per weight, declared on first use (strata, PSUs and domains encoded once)."""
+
+    frame: pl.DataFrame
+    indicators: list[Indicator]
+    columns: dict[str, tuple[str, str]]
+    designs: dict[str, SurveyDesign] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, frame: pl.DataFrame, indicators: list[Indicator], catalogue: Catalogue) -> PreparedUnit:
+        frame, columns = _numerator_columns(frame, indicators, catalogue)
+        return cls(frame, indicators, _measured(frame, columns))
+
+    def design(self, context: RoundContext, catalogue: Catalogue, weight: str) -> SurveyDesign:
+        if weight not in self.designs:
+            self.designs[weight] = _design(self.frame, context, catalogue, weight)
+        return self.designs[weight]
+
+
 def estimate_unit(frame: pl.DataFrame, indicators: list[Indicator], catalogue: Catalogue,
-                  context: RoundContext) -> pl.DataFrame:
+                  context: RoundContext, *, prepared: PreparedUnit | None = None) -> pl.DataFrame:
     """All indicators of one unit of one round: overall, by every domain, and distributions."""
-    frame, columns = _numerator_columns(frame, indicators, catalogue)
-    columns = _measured(frame, columns)
+    prepared = prepared or PreparedUnit.of(frame, indicators, catalogue)
+    frame, columns = prepared.frame, prepared.columns
     unit = indicators[0].unit if indicators else "person"
     parts = []
-    designs: dict[str, SurveyDesign] = {}  # one per weight: its strata, PSUs and domains are encoded once
     for (statistic, weight), variables in _groups(columns, catalogue).items():
-        if weight not in designs:
-            designs[weight] = _design(frame, context, catalogue, weight)
-        design = designs[weight]
+        design = prepared.design(context, catalogue, weight)
         parts.append(_long(_estimate(design, statistic, variables, None), None, columns, "all"))
         plain = [v for v in variables if not columns[v][1]]  # distributions are reported overall only
         for domain in _domains(frame, unit, catalogue):
@@ -239,17 +258,18 @@ def _contrast_rows(result: pl.DataFrame, domain: str, columns: dict, variants: b
 
 
 def contrast_unit(frame: pl.DataFrame, indicators: list[Indicator], catalogue: Catalogue,
-                  context: RoundContext) -> pl.DataFrame:
+                  context: RoundContext, *, prepared: PreparedUnit | None = None) -> pl.DataFrame:
     """Within-round contrasts of one unit's indicators: domain contrasts and definition variants, one design."""
-    frame, columns = _numerator_columns(frame, indicators, catalogue)
-    columns = {c: v for c, v in _measured(frame, columns).items() if not v[1]}  # no distributions
+    prepared = prepared or PreparedUnit.of(frame, indicators, catalogue)
+    frame = prepared.frame
+    columns = {c: v for c, v in prepared.columns.items() if not v[1]}  # no distributions
     unit = indicators[0].unit if indicators else "person"
     domains = {d.domain: d for d in _domains(frame, unit, catalogue)}
     parts = []
     for (statistic, weight), variables in _groups(columns, catalogue).items():
         if statistic == "median":
             continue  # a difference of medians needs their joint distribution; not linearised here
-        design = _design(frame, context, catalogue, weight)
+        design = prepared.design(context, catalogue, weight)
         for contrast in catalogue.contrasts:
             domain = domains.get(contrast.domain)
             pairs = _domain_pairs(frame, domain.column, contrast) if domain else []
@@ -293,22 +313,35 @@ def _units(households: pl.DataFrame, persons: pl.DataFrame, context: RoundContex
         yield _prepare_persons(persons, households, catalogue, context).with_columns(common_coverage(context.common_cities)), pp
 
 
+def prepare_units(households: pl.DataFrame, persons: pl.DataFrame, context: RoundContext, catalogue: Catalogue,
+                  theme: str | None = None) -> list[PreparedUnit]:
+    """The round's units prepared once (measures, FIES, numerators), for `estimate_round` and `contrast_round`."""
+    return [PreparedUnit.of(frame, inds, catalogue) for frame, inds in _units(households, persons, context, catalogue,
+                                                                              theme)]
+
+
 def estimate_round(households: pl.DataFrame, persons: pl.DataFrame, context: RoundContext, *,
-                   catalogue: Catalogue | None = None, theme: str | None = None) -> pl.DataFrame:
-    """The long indicator table (schema `pipelines.tables.INDICATORS`) of one round's microdata."""
+                   catalogue: Catalogue | None = None, theme: str | None = None,
+                   prepared: list[PreparedUnit] | None = None) -> pl.DataFrame:
+    """The long indicator table (schema `pipelines.tables.INDICATORS`) of one round's microdata (`prepared`: its
+    units from `prepare_units`, shared with `contrast_round`; prepared here when not given)."""
     catalogue = catalogue or load_catalogue()
-    parts = [estimate_unit(frame, inds, catalogue, context)
-             for frame, inds in _units(households, persons, context, catalogue, theme)]
+    if prepared is None:
+        prepared = prepare_units(households, persons, context, catalogue, theme)
+    parts = [estimate_unit(p.frame, p.indicators, catalogue, context, prepared=p) for p in prepared]
     rows = pl.concat([p for p in parts if not p.is_empty()], how="diagonal_relaxed")
     return _describe(rows, catalogue, context)
 
 
 def contrast_round(households: pl.DataFrame, persons: pl.DataFrame, context: RoundContext, *,
-                   catalogue: Catalogue | None = None, theme: str | None = None) -> pl.DataFrame:
-    """The within-round contrasts (schema `pipelines.tables.CONTRASTS`) of one round's microdata."""
+                   catalogue: Catalogue | None = None, theme: str | None = None,
+                   prepared: list[PreparedUnit] | None = None) -> pl.DataFrame:
+    """The within-round contrasts (schema `pipelines.tables.CONTRASTS`) of one round's microdata (`prepared` as
+    in `estimate_round`)."""
     catalogue = catalogue or load_catalogue()
-    parts = [contrast_unit(frame, inds, catalogue, context)
-             for frame, inds in _units(households, persons, context, catalogue, theme)]
+    if prepared is None:
+        prepared = prepare_units(households, persons, context, catalogue, theme)
+    parts = [contrast_unit(p.frame, p.indicators, catalogue, context, prepared=p) for p in prepared]
     parts = [p for p in parts if not p.is_empty()]
     if not parts:
         return pl.DataFrame(schema=CONTRASTS)
@@ -373,14 +406,19 @@ def build_tables(store: Path, *, source: str | None = None, round_: str | None =
     (the stored rounds' within-round contrasts)."""
     estimates, contrasts = [], []
     specs = available_specs()  # read once for every round
+    catalogue = load_catalogue()
     for name, wave in read_manifest(store).items():
         if (source and wave.source != source) or (round_ and wave.round != round_):
             continue
         context = _context(store, name, specs)
         households = scan_table(store, "households", source=wave.source, round_=wave.round).collect()
         persons = scan_table(store, "persons", source=wave.source, round_=wave.round).collect()
-        estimates.append(estimate_round(households, persons, context, theme=theme))
-        contrasts.append(contrast_round(households, persons, context, theme=theme))
+        # Measures, FIES and numerators once per round; both tables use the same designs.
+        prepared = prepare_units(households, persons, context, catalogue, theme)
+        estimates.append(estimate_round(households, persons, context, catalogue=catalogue, theme=theme,
+                                        prepared=prepared))
+        contrasts.append(contrast_round(households, persons, context, catalogue=catalogue, theme=theme,
+                                        prepared=prepared))
     published = published_indicators()
     if source:
         published = published.filter(pl.col("source") == source)

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special
 
+from pipelines.estimation.encode import dense
 from pipelines.estimation.intervals import wald
 from pipelines.estimation.variance import Cells, StrataInfo, domain_df, domain_variance
 
@@ -55,7 +56,7 @@ def contrast_variance(
         Per PSU-table row, the scores and whether the row holds a case of the variable, ``(k, rows)``.
     d, h, psu
         Each PSU-table row's domain, stratum and PSU codes (a PSU code identifies the PSU across
-        domains; it is unique within its stratum).
+        domains and strata: `encode` numbers the (stratum, PSU) pairs of a nested design).
     strata, lonely_psu
         The design's per-stratum constants and lonely-PSU rule.
 
@@ -82,15 +83,18 @@ def contrast_variance(
     con, row, var, sign = (np.concatenate(x) for x in (con_ids, rows, var_ids, signs))
     score = z[var, row]
     has = present[var, row].astype(float)
-    # One row per (contrast, stratum, PSU): both sides' terms of a PSU add up.
+    # One row per (contrast, PSU): both sides' terms of a PSU add up. PSU codes are unique across strata, so
+    # each PSU's stratum is looked up, and within a (contrast, stratum) cell rows stay in PSU order.
     n_h_codes, n_psu_codes = int(strata.n_strata), int(psu.max()) + 1 if psu.size else 1
-    key = (con * n_h_codes + h[row]) * n_psu_codes + psu[row]
-    uniq, inv = np.unique(key, return_inverse=True)
+    stratum_of = np.zeros(n_psu_codes, dtype=np.intp)
+    stratum_of[psu] = h
+    groups = dense(con * n_psu_codes + psu[row], n_con * n_psu_codes)
+    inv, uniq = groups.codes, groups.values
     minus = np.bincount(inv, weights=sign * score, minlength=uniq.size)
     plus = np.bincount(inv, weights=score, minlength=uniq.size)
     with_case = np.bincount(inv, weights=has, minlength=uniq.size) > 0
-    con_u = uniq // (n_h_codes * n_psu_codes)
-    h_u = (uniq // n_psu_codes) % n_h_codes
+    con_u = uniq // n_psu_codes
+    h_u = stratum_of[uniq % n_psu_codes]
     cells = Cells.of(con_u, h_u, n_domains=n_con, n_strata=n_h_codes)
     # As svyby(covmat=TRUE): the whole design's strata count for every contrast.
     whole = np.broadcast_to(strata.n_psu.astype(float)[None, :, None], (n_con, n_h_codes, 2))
