@@ -68,9 +68,20 @@ def dense(raw: np.ndarray, bound: int) -> Codes:
 
 
 def representatives(codes: Codes) -> np.ndarray:
-    """One row index per code (gather the label columns there to read each code's labels)."""
-    rows = np.empty(codes.size, dtype=np.intp)
-    rows[codes.codes] = np.arange(codes.codes.shape[0], dtype=np.intp)  # whichever write lands is a row of it
+    """One row index per code (gather the label columns there to read each code's labels).
+
+    Rows are scanned in growing blocks until every code has one: a few domains are all found in the first
+    block, a PSU table's codes in one pass over the rows at worst.
+    """
+    rows = np.full(codes.size, -1, dtype=np.intp)
+    start, step, n = 0, 4096, codes.codes.shape[0]
+    while start < n:
+        block = codes.codes[start : start + step]
+        rows[block] = np.arange(start, start + block.shape[0], dtype=np.intp)  # any write is a row of its code
+        start += step
+        step *= 4
+        if rows.min(initial=0) >= 0:
+            break
     return rows
 
 
