@@ -8,8 +8,8 @@ verb's domains (``by=``) and the reduction's (PSU, domain) key are formed. `Surv
 its strata and PSUs at construction, and each domain column the first time a verb names it.
 
 Only this step touches the labels; from then on every pass over the rows is over small integers,
-so its cost does not depend on how the producer spelled its codes. A null is a value of its own (its
-code comes last); the design columns never hold one (construction rejects them).
+so its cost does not depend on how the producer spelled its codes. A null is a value of its own; the
+design columns never hold one (construction rejects them).
 """
 
 from __future__ import annotations
@@ -86,7 +86,11 @@ def representatives(codes: Codes) -> np.ndarray:
 
 
 def encode(series: pl.Series) -> Codes:
-    """Dense codes of one label column (nulls form one code, the last)."""
+    """Dense codes of one label column (nulls form one code of their own)."""
+    if series.dtype == pl.String:
+        codes = _encode_strings(series)
+        if codes is not None:
+            return codes
     physical = _physical(series)
     if physical is None:  # floats, decimals, ...: their sort rank
         physical = series.rank("dense").cast(pl.Int64)
@@ -118,6 +122,35 @@ def combine(parts: Sequence[Codes], n_rows: int) -> Codes:
         raw += part.codes
         bound *= part.size
     return dense(raw, bound)
+
+
+def _encode_strings(series: pl.Series) -> Codes | None:
+    """Codes of a text column through its 64-bit hashes, checked against the text itself (None if any check
+    fails: two labels sharing a hash, which the caller then encodes exactly another way).
+
+    Hashing is parallel and an order of magnitude cheaper than building a categorical mapping. Each hash's
+    leading bits pick one of ``2**bits`` slots; a slot holding two hashes sends the rows of all but one to
+    extra codes (numbered by sorting their few hashes). Wide slots are used only when narrow ones clash often.
+    """
+    hashes = series.hash().to_numpy()
+    n = hashes.shape[0]
+    for bits in dict.fromkeys((16, max(16, n.bit_length()))):
+        slot = (hashes >> np.uint64(64 - bits)).view(np.int64)  # below 2**bits: the same numbers as int64
+        owner = np.empty(1 << bits, dtype=np.uint64)
+        owner[slot] = hashes  # one hash per slot wins; the others' rows clash
+        clash = owner[slot] != hashes
+        n_clash = int(np.count_nonzero(clash))
+        if n_clash * 16 <= n:
+            break
+    bound = 1 << bits
+    if n_clash:
+        extra, inverse = np.unique(hashes[clash], return_inverse=True)
+        slot[clash] = bound + inverse.reshape(-1)
+        bound += extra.shape[0]
+    codes = dense(slot, bound)
+    if not series.equals(series.gather(representatives(codes)).gather(codes.codes)):
+        return None  # two labels share a hash (or a slot's rows disagree): not these codes
+    return codes
 
 
 def _physical(series: pl.Series) -> pl.Series | None:

@@ -58,6 +58,17 @@ def test_encode_strings_property(values: list[str | None]) -> None:
     _check_codes(pl.Series(values, dtype=pl.String))
 
 
+def test_strings_sharing_a_hash_are_encoded_exactly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Text is encoded through its hashes and checked against the text: labels whose hashes collide (here all
+    of them, by a hash that is constant) are caught and encoded exactly another way."""
+    from pipelines.estimation import encode as encode_module
+
+    series = pl.Series(["0001", "0002", "0001", None, "10"])
+    monkeypatch.setattr(pl.Series, "hash", lambda self, *a, **k: pl.Series([7] * self.len(), dtype=pl.UInt64))
+    assert encode_module._encode_strings(series) is None
+    _check_codes(series)
+
+
 def test_combine_is_the_distinct_pairs() -> None:
     rng = np.random.default_rng(3)
     a = pl.Series(rng.integers(0, 7, 500))
