@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 
 from pipelines.errors import DesignError
-from pipelines.estimation.encode import Codes, combine, encode, representatives
+from pipelines.estimation.encode import Codes, combine, dense, encode, representatives
 from pipelines.estimation.variance import CERTAINTY_TOL, StrataInfo
 
 LonelyPSU = Literal["adjust", "remove", "average", "fail"]
@@ -129,24 +129,27 @@ def inspect_design(df: pl.DataFrame, cols: DesignColumns) -> DesignInfo:
 
     One pass counts rows and bad weights; strata and PSUs are then encoded (`encode`) and every
     later check (PSUs nested in strata, fpc constant within a stratum, PSUs per stratum) runs on the
-    integer codes. Strata are numbered by their sorted labels (`DesignInfo.strata_labels`).
+    integer codes. Strata are numbered by their sorted labels (`DesignInfo.strata_labels`). With PSU
+    labels unique across strata (``nest=False``) the PSUs are encoded first and the stratum is read
+    as the PSU's attribute: its labels are encoded once per PSU, and each row's label is checked
+    against its PSU's.
     """
     c = df.select(_count_exprs(cols)).row(0, named=True)
     n_rows = int(c["rows"])
     _check_counts(c, n_rows, cols)
-    strata_labels, stratum_codes, h = _strata(df, cols)
-    n_strata = 1 if strata_labels is None else strata_labels.len()
     units = None
-    unit_strata = h
-    if cols.psu:
-        if cols.nest and cols.strata:  # PSU labels unique within strata: the unit is (stratum, label)
-            units = combine([stratum_codes, encode(df[cols.psu])], n_rows)
-        else:
-            units = encode(df[cols.psu])
-        unit_strata = np.zeros(units.size, dtype=np.intp)
-        unit_strata[units.codes] = h
-        if cols.strata and not cols.nest:
-            _check_nesting(df, cols, units, unit_strata, h)
+    if cols.psu and cols.strata and not cols.nest:
+        units = encode(df[cols.psu])
+        strata_labels, unit_strata = _strata_of_units(df, cols, units)
+        h = unit_strata[units.codes] if cols.fpc else None
+    else:
+        strata_labels, stratum_codes, h = _strata(df, cols)
+        unit_strata = h
+        if cols.psu:  # with nest=True the unit is the (stratum, PSU label) pair
+            units = combine([stratum_codes, encode(df[cols.psu])], n_rows) if cols.strata else encode(df[cols.psu])
+            unit_strata = np.zeros(units.size, dtype=np.intp)
+            unit_strata[units.codes] = h
+    n_strata = 1 if strata_labels is None else strata_labels.len()
     n_psu = np.bincount(unit_strata, minlength=n_strata).astype(np.int64)
     fpc_factor = _fpc_factor(df, h, n_psu, strata_labels, cols) if cols.fpc else np.ones(n_strata)
     lonely_labels = _lonely_strata(strata_labels, n_psu, fpc_factor, cols)
@@ -169,21 +172,34 @@ def _strata(df: pl.DataFrame, cols: DesignColumns) -> tuple[pl.Series | None, Co
     if not cols.strata:
         codes = combine([], df.height)
         return None, codes, codes.codes
-    codes = encode(df[cols.strata])
-    labels = df[cols.strata].gather(representatives(codes))
-    order = labels.arg_sort().to_numpy()
+    labels, h = _sorted_codes(df[cols.strata])
+    return labels, dense(h, labels.len()), h
+
+
+def _sorted_codes(labels: pl.Series) -> tuple[pl.Series, np.ndarray]:
+    """The distinct labels sorted, and each value's position among them."""
+    codes = encode(labels)
+    distinct = labels.gather(representatives(codes))
+    order = distinct.arg_sort().to_numpy()
     rank = np.empty(codes.size, dtype=np.intp)
     rank[order] = np.arange(codes.size, dtype=np.intp)
-    return labels.gather(order), codes, rank[codes.codes]
+    return distinct.gather(order), rank[codes.codes]
 
 
-def _check_nesting(
-    df: pl.DataFrame, cols: DesignColumns, units: Codes, unit_strata: np.ndarray, h: np.ndarray
-) -> None:
-    """Raise naming the PSU labels found in more than one stratum (and their rows)."""
-    elsewhere = unit_strata[units.codes] != h  # the PSU's stratum was overwritten by another one
-    if not elsewhere.any():
-        return
+def _strata_of_units(df: pl.DataFrame, cols: DesignColumns, units: Codes) -> tuple[pl.Series, np.ndarray]:
+    """The sorted stratum labels and each PSU's stratum code, read at one row of each PSU; raise naming the
+    PSU labels found in more than one stratum (R ``svydesign`` without ``nest=TRUE``)."""
+    labels = df[cols.strata]
+    per_unit = labels.gather(representatives(units))
+    at_rows = per_unit.gather(units.codes)
+    if not labels.equals(at_rows):
+        _raise_unnested(df, cols, units, (labels != at_rows).to_numpy())
+    return _sorted_codes(per_unit)
+
+
+def _raise_unnested(df: pl.DataFrame, cols: DesignColumns, units: Codes, elsewhere: np.ndarray) -> None:
+    """Raise naming the PSU labels found in more than one stratum (and their rows); ``elsewhere`` marks the
+    rows whose stratum differs from another row's of their PSU."""
     bad = np.unique(units.codes[elsewhere])
     labels = df[cols.psu].gather(representatives(units)[bad]).to_list()
     raise DesignError(
