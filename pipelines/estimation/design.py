@@ -832,7 +832,7 @@ class SurveyDesign:
         """The domains of ``by_cols`` as dense codes and each code's values of ``by_cols`` (no columns
         without ``by``), encoded the first time a verb names them."""
         key, memo = tuple(by_cols), self._memo.domains
-        if key not in memo:
+        if key not in memo:  # kept per tuple of columns only: a row's code per column would be n_rows each
             parts = [memo[(c,)][0] if (c,) in memo else encode(self._data[c]) for c in by_cols]
             codes = combine(parts, self._info.n_rows)
             labels = self._data.select(by_cols).gather(representatives(codes)) if by_cols else pl.DataFrame()

@@ -20,8 +20,9 @@ import polars as pl
 from pipelines.estimation.encode import Codes
 
 # Summands are evaluated in batches of at most this many values (8 bytes each), so that a verb's
-# extra memory stays near 2**24 * 8 bytes = 128 MB whatever the number of rows and variables.
-BATCH_VALUES = 1 << 24
+# extra memory stays near 2**23 * 8 bytes = 64 MB (and polars' temporaries) whatever the number of
+# rows and variables.
+BATCH_VALUES = 1 << 23
 
 
 def psu_sums(
