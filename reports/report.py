@@ -13,6 +13,7 @@ import os
 import re
 from pathlib import Path
 
+import plotly.graph_objects as go
 import plotly.io as pio
 import plotly.offline
 import polars as pl
@@ -213,18 +214,33 @@ def _notes(comparisons: pl.DataFrame | None, indicator_ids: list[str], labels: L
     return tuple(notes)
 
 
-def chart_card(chart: str, frame: pl.DataFrame, comparisons, labels: Labels, colours, registry) -> str:
+def chart_figure(frame: pl.DataFrame, chart: str, *, domain: str, labels: Labels, colours: dict[str, str],
+                 comparisons: pl.DataFrame | None = None) -> go.Figure:
+    """The figure of one chart (`assign_charts`) in one domain: across rounds and sources for domain `all`, with
+    the comparability caveats of its pairs; one panel per value otherwise; the raw-score bars for a FIES
+    distribution. The report and `sv.figure` both draw through here."""
     title = labels.indicator(chart)
-    overall = frame.filter(pl.col("domain") == "all")
-    notes = _notes(comparisons, overall["indicator_id"].unique().to_list(), labels)
-    main_id = registry.add(figures.rounds_figure(overall, labels=labels, title=title, colours=colours, notes=notes))
+    if chart in FIES_DISTRIBUTIONS:
+        rows = frame.filter(pl.col("chart") == chart)
+        return figures.fies_distribution_figure(rows, labels=labels, colours=colours,
+                                                title=f"{labels['fies_title']} · {labels[chart]}")
+    rows = frame.filter((pl.col("chart") == chart) & (pl.col("domain") == domain))
+    if domain == "all":
+        notes = _notes(comparisons, rows["indicator_id"].unique().to_list(), labels)
+        return figures.rounds_figure(rows, labels=labels, title=title, colours=colours, notes=notes)
+    return figures.domain_figure(rows, domain, labels=labels, title=title, colours=colours)
+
+
+def chart_card(chart: str, frame: pl.DataFrame, comparisons, labels: Labels, colours, registry) -> str:
+    main_id = registry.add(chart_figure(frame, chart, domain="all", labels=labels, colours=colours,
+                                        comparisons=comparisons))
     domains = [d for d in frame["domain"].unique(maintain_order=True).to_list() if d not in ("all", "raw_score")]
     domains.sort(key=lambda d: (DOMAIN_ORDER.index(d) if d in DOMAIN_ORDER else len(DOMAIN_ORDER), d))
     card = [f'<article class="card" id="chart-{esc(chart)}">',
             registry.div(main_id)]
     if domains:
-        ids = [registry.add(figures.domain_figure(frame.filter(pl.col("domain") == domain), domain, labels=labels,
-                                                  title=title, colours=colours)) for domain in domains]
+        ids = [registry.add(chart_figure(frame, chart, domain=domain, labels=labels, colours=colours))
+               for domain in domains]
         options = "".join(f'<option value="{fig_id}">{esc(labels.domain(domain))}</option>'
                           for fig_id, domain in zip(ids, domains))
         target = f"{main_id}-domains"
@@ -239,10 +255,9 @@ def chart_card(chart: str, frame: pl.DataFrame, comparisons, labels: Labels, col
 def fies_block(frame: pl.DataFrame, labels: Labels, colours, registry) -> str:
     parts = []
     for indicator_id in FIES_DISTRIBUTIONS:
-        rows = frame.filter(pl.col("chart") == indicator_id)
-        if rows.height:
-            title = f"{labels['fies_title']} · {labels[indicator_id]}"
-            fig_id = registry.add(figures.fies_distribution_figure(rows, labels=labels, title=title, colours=colours))
+        if frame.filter(pl.col("chart") == indicator_id).height:
+            fig_id = registry.add(chart_figure(frame, indicator_id, domain="raw_score", labels=labels,
+                                               colours=colours))
             parts.append(registry.div(fig_id))
     prevalence = frame.filter(pl.col("chart").is_in(FIES_PREVALENCES) & (pl.col("domain") == "all"))
     if prevalence.height:
