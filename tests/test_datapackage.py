@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import ClassVar
 
 import frictionless
 import pandas as pd
@@ -31,8 +32,8 @@ STOCK_ROWS = 60
 class ArrowParquetParser(Parser):
     """Cells of a Parquet file straight from Arrow (`None` for a null), for frictionless' validator."""
 
-    supported_types = ["array", "boolean", "date", "datetime", "duration", "integer", "number", "object", "string",
-                       "time"]
+    supported_types: ClassVar[list[str]] = ["array", "boolean", "date", "datetime", "duration", "integer", "number",
+                                            "object", "string", "time"]
 
     def read_cell_stream_create(self):
         table = pq.read_table(self.resource.normpath)
