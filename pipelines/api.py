@@ -8,9 +8,9 @@ as the `Store` that `open_store` returns, and reads the store's current version 
 >>> import surveys as sv
 >>> store = sv.open_store("data/harmonized")
 >>> sv.rounds(store)                                    # kind, design and provenance of every round
->>> d = sv.design(store, "enpove", "2022", unit="person")  # weight, strata, PSU, lonely-PSU rule declared
->>> d.proportion("no_health_insurance", by="sex")
->>> sv.figure(sv.indicators(store), "no_health_insurance", by="sex")
+>>> d = sv.design(store, "enpove", "2022", unit="household")  # weight, strata, PSU, lonely-PSU rule declared
+>>> d.proportion("internet", by="city")
+>>> sv.figure(sv.indicators(store), "internet", by="city")
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ This package holds what each source round is (`surveys/<source>_<round>/`, the c
 
     store = sv.open_store("data/harmonized")                  # after `surveys refresh`
     sv.rounds(store)                                          # kind, design and provenance of each round
-    d = sv.design(store, "enpove", "2022", unit="person")     # the round's design, declared from its spec
-    d.proportion("no_health_insurance", by="sex")             # estimate, se, CI, df, n, cv, deff, flag
-    sv.figure(sv.indicators(store), "no_health_insurance", by="sex")   # the report's chart, a plotly Figure
+    d = sv.design(store, "enpove", "2022", unit="household")  # the round's design, declared from its spec
+    d.proportion("internet", by="city")                       # estimate, se, CI, df, n, cv, deff, flag
+    sv.figure(sv.indicators(store), "internet", by="city")    # the report's chart, a plotly Figure
 
 Reading: `open_store`, `rounds`, `households`, `persons`, `design`, `universe`, `indicator_expr`, `tables`,
 `table`, `indicators`, `comparisons`, `figure` (`pipelines.api`). Writing: `refresh`, `estimate`, `compare`,
