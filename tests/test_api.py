@@ -198,3 +198,18 @@ def test_public_functions_are_keyword_only_typed_and_documented():
         assert positional == POSITIONAL.get(name, ["store"]), name
         assert all(p.annotation is not p.empty for p in signature.parameters.values()), name
         assert signature.return_annotation is not signature.empty, name
+
+
+def test_the_readme_python_runs_and_matches_the_stored_table(embedded_store):
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```python\n", 1)[1].split("```", 1)[0]
+    assert len(block.strip().splitlines()) == 5  # the first screen: five lines of Python
+    lines = block.replace('"data/harmonized"', repr(str(embedded_store))).strip().splitlines()
+    scope: dict = {}
+    exec("\n".join(lines[:-2]), scope)
+    by_city = (eval(lines[-2].split("#")[0], scope).with_columns(pl.col("city").cast(pl.String))
+               .filter(pl.col("city").is_not_null()).sort("city"))
+    assert isinstance(eval(lines[-1].split("#")[0], scope), go.Figure)
+    stored = sv.indicators(embedded_store, indicator="internet", round="2022", domain="city").sort("domain_value")
+    assert by_city["city"].to_list() == stored["domain_value"].to_list()
+    assert_series_equal(by_city["estimate"], stored["estimate"], rel_tol=RTOL, check_names=False)
