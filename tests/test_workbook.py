@@ -112,3 +112,34 @@ def test_dictionary_and_rounds_sheets(exported):
     stored = [(r[0], r[1], r[2]) for r in rounds if r[2] != "published"]
     kind_name = "synthetic" if kind == "embedded" else "microdata"
     assert stored == [("enpove", "2018", kind_name), ("enpove", "2022", kind_name)]
+
+
+def test_a_new_derived_table_needs_only_its_column_descriptions(embedded_store, tmp_path, monkeypatch):
+    """A stage that stores a new table (the comparison stage's `reconciliation`) or new columns changes no export or
+    API code: describing its columns in `derived_columns.csv` is all it takes."""
+    import shutil
+
+    import pipelines.export as export
+    from pipelines.store import write_derived
+
+    store = tmp_path / "store"
+    shutil.copytree(embedded_store, store)
+    reconciliation = pl.DataFrame({
+        "concept_id": ["no_health_insurance"], "source": ["enpove"], "round": ["2018"], "unit": ["proportion"],
+        "origin": ["synthetic"], "estimate_published": [0.9], "difference": [0.05], "ci_high_difference": [0.08],
+        "ci_low_difference": [0.02], "kind": ["reconciliation"]})
+    write_derived(store, {"reconciliation": reconciliation})
+    described = tmp_path / "derived_columns.csv"
+    rows = "".join(f"reconciliation,{c},Test column {c}.,\n" for c in reconciliation.columns)
+    described.write_text(export.DERIVED_COLUMNS.read_text(encoding="utf-8") + rows, encoding="utf-8")
+    monkeypatch.setattr(export, "DERIVED_COLUMNS", described)
+
+    assert sv.tables(store) == ("indicators", "comparisons", "reconciliation")
+    assert sv.table(store, "reconciliation", kind="reconciliation", round="2018").height == 1
+    paths = sv.export(store, format="xlsx", out=tmp_path / "out")
+    sheet = openpyxl.load_workbook(paths[0])["reconciliation"]
+    assert [c.value for c in sheet[2]][-4:] == ["difference", "ci_low_difference", "ci_high_difference", "kind"]
+    assert sheet.cell(3, [c.value for c in sheet[2]].index("difference") + 1).number_format == FORMATS["percent"]
+    assert "SYNTHETIC" in sheet["A1"].value
+    sv.export(store, out=tmp_path / "parquet")
+    assert pl.read_parquet(tmp_path / "parquet" / "reconciliation.parquet").equals(reconciliation)
