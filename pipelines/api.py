@@ -29,7 +29,7 @@ from pipelines.errors import NotInStore, UsageError
 from pipelines.estimation import SurveyDesign
 from pipelines.indicators import universe_expr
 from pipelines.measures import household_measures, person_measures
-from pipelines.specs import RoundSpec, available_specs
+from pipelines.specs import SPECS_DIR, RoundSpec, available_specs, load_round_spec
 from pipelines.store import (
     current_version,
     derived_is_current,
@@ -191,18 +191,15 @@ def _round(version: Path, source: str, round: str) -> tuple[str, RoundSpec]:
     if name not in waves:
         raise UsageError(f"round {name} is not in the store (it holds: {', '.join(waves) or 'none'})",
                          where=str(version), hint="Run `surveys refresh` with the round's raw folder.")
-    spec = next((s for s in available_specs() if s.name == name), None)
-    if spec is None:
+    folder = SPECS_DIR / f"{source}_{round}"
+    if not (folder / "source.yaml").is_file():
         raise UsageError(f"no spec surveys/{source}_{round}/ for the stored round {name}",
                          hint="Install the package version that stored it.")
-    return name, spec
+    return name, load_round_spec(folder)
 
 
-def _frame(store: StoreLike, source: str, round: str, unit: str, *, measures: bool) -> pl.LazyFrame:
-    if unit not in UNIT_TABLES:
-        raise UsageError(f"unit {unit!r} is not one of {', '.join(UNIT_TABLES)}")
-    version = _version(store)
-    _, spec = _round(version, source, round)
+def _frame(version: Path, spec: RoundSpec, unit: str, *, measures: bool) -> pl.LazyFrame:
+    source, round = spec.source, spec.round
     table = UNIT_TABLES[unit]
     frame = pl.scan_parquet(table_files(version, table, source=source, round_=round), hive_partitioning=False,
                             glob=False)
@@ -236,7 +233,8 @@ def households(store: StoreLike, source: str, round: str, *, measures: bool = Fa
     --------
     >>> sv.households(store, "enpove", "2022").select("city", "tenure").collect()
     """
-    return _frame(store, source, round, "household", measures=measures)
+    version = _version(store)
+    return _frame(version, _round(version, source, round)[1], "household", measures=measures)
 
 
 def persons(store: StoreLike, source: str, round: str, *, measures: bool = False) -> pl.LazyFrame:
@@ -261,7 +259,8 @@ def persons(store: StoreLike, source: str, round: str, *, measures: bool = False
     --------
     >>> sv.persons(store, "enpove", "2018").filter(pl.col("age") >= 18).collect()
     """
-    return _frame(store, source, round, "person", measures=measures)
+    version = _version(store)
+    return _frame(version, _round(version, source, round)[1], "person", measures=measures)
 
 
 def design(store: StoreLike, source: str, round: str, *, unit: Unit,
@@ -316,15 +315,17 @@ def design(store: StoreLike, source: str, round: str, *, unit: Unit,
     >>> d = sv.design(store, "enpove", "2022", unit="person", columns={"degree": pl.when(women).then(degree)})
     >>> d.proportion("degree", by="city")
     """
-    frame = _frame(store, source, round, unit, measures=measures)
+    if unit not in UNIT_TABLES:
+        raise UsageError(f"unit {unit!r} is not one of {', '.join(UNIT_TABLES)}")
+    version = _version(store)
+    name, spec = _round(version, source, round)
+    frame = _frame(version, spec, unit, measures=measures)
     if columns:
         clash = sorted(set(columns) & set(DESIGN_COLUMNS))
         if clash:
             raise UsageError(f"columns {clash} would replace the round's design columns",
                              hint="Give your column another name.")
         frame = frame.with_columns(expr.alias(name) for name, expr in columns.items())
-    version = _version(store)
-    name, spec = _round(version, source, round)
     lonely = read_manifest(version)[name].design.get("lonely_psu") or spec.design.lonely_psu
     return SurveyDesign(frame, weight="weight", strata="stratum", psu="psu", lonely_psu=lonely)
 
@@ -389,6 +390,16 @@ def indicator_expr(indicator_id: str) -> pl.Expr:
 
 def tables(store: StoreLike) -> tuple[str, ...]:
     """The derived tables the store holds (``indicators``, ``comparisons``, ``reconciliation``, ...).
+
+    Parameters
+    ----------
+    store
+        A `Store` or the store's folder.
+
+    Returns
+    -------
+    tuple of str
+        Their names, in `pipelines.store.DERIVED_TABLES` order, any other after them.
 
     Examples
     --------
@@ -475,8 +486,19 @@ def indicators(store: StoreLike, *, theme: Values = None, concept: Values = None
                origin: Values = None, where: pl.Expr | None = None) -> pl.DataFrame:
     """The indicator table: every estimate (and published figure) by source, round and domain, filtered.
 
-    Parameters are those of `table`. Columns: ``pipelines.tables.INDICATORS`` (estimate, se, ci_low, ci_high,
-    df, n, weighted_n, cv, deff, flag, with the indicator's theme, concept, universe and citation).
+    Parameters
+    ----------
+    store
+        A `Store` or the store's folder.
+    theme, concept, indicator, source, round, domain, domain_value, origin, where
+        As in `table`.
+
+    Returns
+    -------
+    polars.DataFrame
+        Columns of ``pipelines.tables.INDICATORS``: estimate, se, ci_low, ci_high, df, n, weighted_n, cv, deff,
+        flag, with the indicator's theme, concept, universe, origin (``microdata``, ``synthetic``,
+        ``published``) and citation.
 
     Examples
     --------
@@ -491,7 +513,17 @@ def comparisons(store: StoreLike, *, theme: Values = None, concept: Values = Non
                 origin: Values = None, kind: Values = None, where: pl.Expr | None = None) -> pl.DataFrame:
     """The comparison table: pairs of estimates of one concept and domain, their difference, SE and test.
 
-    Parameters are those of `table`; `round`, `source`, `indicator` and `origin` match either side.
+    Parameters
+    ----------
+    store
+        A `Store` or the store's folder.
+    theme, concept, indicator, source, round, domain, domain_value, origin, kind, where
+        As in `table`; `round`, `source`, `indicator` and `origin` match either side of a pair.
+
+    Returns
+    -------
+    polars.DataFrame
+        The comparison stage's columns, as stored (``pipelines.tables.COMPARISONS``).
 
     Examples
     --------

@@ -177,6 +177,13 @@ def update_estimates(store: StoreLike = DEFAULT_STORE, *, echo: Echo = None) -> 
     """Re-estimate the indicators when the store's rounds changed since they were built, and re-compare when the
     indicators are newer than the comparisons, so a report or export never shows stale numbers.
 
+    Parameters
+    ----------
+    store
+        A `Store` or the store's folder.
+    echo
+        Called with each line to report.
+
     Returns
     -------
     list of str
