@@ -2,7 +2,8 @@
 default, and nullable columns read back as nulls (not NaN) through pandas and frictionless.
 
 Frictionless reads Parquet through pandas, converting each row with one `to_dict` per field: on the 82 columns of
-a persons file that is about 25 ms a row, some 9 minutes for the two real rounds. So every file is validated whole
+a persons file that is about 25 ms a row (measured: `frictionless validate datapackage.json` on the export of the
+two real rounds passes after 5.6 minutes of CPU, 24 on this busy machine). So every file is validated whole
 by frictionless' own validator (schema, types, enums, patterns, row by row) fed by an Arrow reader of the same
 rows (`ArrowParquetPlugin`: nulls arrive as None, exactly as the pandas path gives them once the files carry
 their pandas metadata), and the stock pandas reader runs on the first `STOCK_ROWS` rows of every file, which
