@@ -31,6 +31,7 @@ from pipelines.indicators import universe_expr
 from pipelines.measures import household_measures, person_measures
 from pipelines.specs import SPECS_DIR, RoundSpec, available_specs, load_round_spec
 from pipelines.store import (
+    DEFAULT_STORE,
     current_version,
     derived_is_current,
     derived_tables,
@@ -42,7 +43,6 @@ from pipelines.store import (
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-DEFAULT_STORE = Path("data/harmonized")
 Unit = Literal["household", "person"]
 UNIT_TABLES: dict[str, str] = {"household": "households", "person": "persons"}
 DESIGN_COLUMNS = ("weight", "stratum", "psu")

@@ -22,11 +22,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pipelines.errors import StoreError, SurveysError, UsageError
-from pipelines.jobs import DEFAULT_RAW
-from pipelines.refresh import stored_microdata
-from pipelines.store import current_version, is_store
-
-DEFAULT_STORE = Path("data/harmonized")
+from pipelines.store import DEFAULT_RAW, DEFAULT_STORE, current_version, is_store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 console = Console(stderr=True)
@@ -90,6 +86,7 @@ def refresh(
     """Read, harmonise and store every round under RAW; with no --raw and nothing in data/raw, the embedded
     synthetic default (never over a stored microdata round)."""
     from pipelines import jobs
+    from pipelines.refresh import stored_microdata
 
     embedded = jobs.uses_embedded_default(raw)
     columns = (SpinnerColumn(), TextColumn("[bold]{task.fields[wave]}"), TextColumn("{task.description}"),

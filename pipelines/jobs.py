@@ -18,12 +18,11 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.api import DEFAULT_STORE, StoreLike, table
+from pipelines.api import StoreLike, table
 from pipelines.errors import StoreError, UsageError
 from pipelines.refresh import Progress, RefreshReport
-from pipelines.store import read_manifest
+from pipelines.store import DEFAULT_RAW, DEFAULT_STORE, read_manifest
 
-DEFAULT_RAW = Path("data/raw")
 DEFAULT_REPORT = Path("data/exports/report.html")
 DEFAULT_EXPORTS = Path("data/exports")
 EXPORT_FORMATS = ("parquet", "xlsx", "dta", "sav")

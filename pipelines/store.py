@@ -42,6 +42,8 @@ import pyarrow.parquet as pq
 from pipelines.errors import NotInStore, StoreError, StoreLocked
 from surveys.schema import SCHEMA_VERSION
 
+DEFAULT_STORE = Path("data/harmonized")  # where commands and the API look when no store is given
+DEFAULT_RAW = Path("data/raw")  # where `surveys refresh` looks for rounds when no raw folder is given
 TABLES = ("households", "persons")
 # The derived tables, in the order the API, the exports and the workbook list them. A table the store holds that is
 # not named here is still read, listed and exported (after these, by name): new tables need no code change.
