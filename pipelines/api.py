@@ -27,8 +27,7 @@ import polars as pl
 from pipelines.catalogue import load_catalogue
 from pipelines.errors import NotInStore, UsageError
 from pipelines.estimation import SurveyDesign
-from pipelines.indicators import universe_expr
-from pipelines.measures import household_measures, person_measures
+from pipelines.indicators import prepare_unit, reliability, round_context, universe_expr
 from pipelines.specs import SPECS_DIR, RoundSpec, available_specs, load_round_spec
 from pipelines.store import (
     DEFAULT_STORE,
@@ -199,15 +198,18 @@ def _round(version: Path, source: str, round: str) -> tuple[str, RoundSpec]:
 
 
 def _frame(version: Path, spec: RoundSpec, unit: str, *, measures: bool) -> pl.LazyFrame:
-    source, round = spec.source, spec.round
-    table = UNIT_TABLES[unit]
-    frame = pl.scan_parquet(table_files(version, table, source=source, round_=round), hive_partitioning=False,
-                            glob=False)
-    if measures:
-        parameters = load_catalogue().parameters
-        frame = frame.with_columns(household_measures(parameters) if unit == "household"
-                                   else person_measures(parameters, spec.fieldwork_start))
-    return frame
+    def scan(table: str) -> pl.LazyFrame:
+        return pl.scan_parquet(table_files(version, table, source=spec.source, round_=spec.round),
+                               hive_partitioning=False, glob=False)
+
+    if not measures:
+        return scan(UNIT_TABLES[unit])
+    # The estimate stage's own preparation, so a design sees exactly the frame the indicator table came from; it
+    # reads the round now (the FIES probabilities need the round's Rasch model).
+    context = round_context(version, spec.name)
+    households = scan("households").collect()
+    persons = scan("persons").collect() if unit == "person" else households.clear()
+    return prepare_unit(unit, households, persons, context, load_catalogue()).lazy()
 
 
 def households(store: StoreLike, source: str, round: str, *, measures: bool = False) -> pl.LazyFrame:
@@ -220,8 +222,10 @@ def households(store: StoreLike, source: str, round: str, *, measures: bool = Fa
     source, round
         The round, e.g. ``"enpove", "2022"``.
     measures
-        Add the catalogue's household measures (overcrowding, FIES raw scores, ``lima``, ...), the columns the
-        indicators are built from (`pipelines.measures`).
+        Add what the indicators are built from: the catalogue's household measures (overcrowding, FIES raw
+        scores, ``lima``, ...; `pipelines.measures`) and the estimate stage's additions (the FIES probabilities
+        ``moderate_severe`` and ``severe`` from the round's Rasch model, ``weight_individuals``,
+        ``common_coverage``). The round is then read and prepared at once (the model needs the data).
 
     Returns
     -------
@@ -247,8 +251,9 @@ def persons(store: StoreLike, source: str, round: str, *, measures: bool = False
     source, round
         The round, e.g. ``"enpove", "2018"``.
     measures
-        Add the catalogue's person measures (``no_health_insurance``, ``employed``, ``age_group``,
-        ``time_since_arrival``, ``lima``, ...).
+        Add what the indicators are built from: the catalogue's person measures (``no_health_insurance``,
+        ``employed``, ``age_group``, ``time_since_arrival``, ``lima``, ...), the dwelling's rooms
+        (``household_rooms``) and ``common_coverage``; the round is then read and prepared at once.
 
     Returns
     -------
@@ -285,8 +290,10 @@ def design(store: StoreLike, source: str, round: str, *, unit: Unit,
         `universe` or ``pl.when(...).then(...)`` to restrict them) and domains. The design columns
         (``weight``, ``stratum``, ``psu``) cannot be replaced.
     measures
-        Add the catalogue's measures first (default), so `columns` and ``by=`` can use ``age_group``,
-        ``time_since_arrival``, ``lima``, ``no_health_insurance``, ...
+        Start from the frame the indicator table was estimated from (default: the catalogue's measures and the
+        estimate stage's additions, see `households` and `persons`), so `columns` and ``by=`` can use
+        ``age_group``, ``time_since_arrival``, ``lima``, ``no_health_insurance``, ... False: the harmonised
+        columns only, read lazily.
 
     Returns
     -------
@@ -327,7 +334,8 @@ def design(store: StoreLike, source: str, round: str, *, unit: Unit,
                              hint="Give your column another name.")
         frame = frame.with_columns(expr.alias(name) for name, expr in columns.items())
     lonely = read_manifest(version)[name].design.get("lonely_psu") or spec.design.lonely_psu
-    return SurveyDesign(frame, weight="weight", strata="stratum", psu="psu", lonely_psu=lonely)
+    return SurveyDesign(frame, weight="weight", strata="stratum", psu="psu", lonely_psu=lonely,
+                        reliability=reliability(load_catalogue()))
 
 
 def universe(name: str) -> pl.Expr:
@@ -362,8 +370,10 @@ def indicator_expr(indicator_id: str) -> pl.Expr:
     Parameters
     ----------
     indicator_id
-        A catalogue indicator of statistic ``proportion`` or ``mean`` (FIES prevalences need the Rasch model and
-        raw-score distributions several columns: use the indicator table for those).
+        A catalogue indicator of statistic ``proportion``, ``mean``, ``median`` or ``fies_prevalence`` (estimate
+        it with ``proportion``, ``mean``, ``quantile(q=0.5)`` and ``mean`` respectively). Raw-score
+        distributions (several columns) and prevalences among individuals (another weight) are read from the
+        indicator table.
 
     Returns
     -------
@@ -381,7 +391,7 @@ def indicator_expr(indicator_id: str) -> pl.Expr:
         raise UsageError(f"indicator {indicator_id!r} is not in the catalogue",
                          hint="sv.indicators(store)['indicator_id'].unique() lists those estimated.")
     indicator = found[0]
-    if indicator.statistic not in ("proportion", "mean"):
+    if indicator.statistic not in ("proportion", "mean", "median", "fies_prevalence"):
         raise UsageError(f"indicator {indicator_id} is a {indicator.statistic}, not one expression",
                          hint="Read it from sv.indicators(store, indicator=...).")
     inside = universe_expr(catalogue.universes[indicator.universe])
@@ -389,7 +399,7 @@ def indicator_expr(indicator_id: str) -> pl.Expr:
 
 
 def tables(store: StoreLike) -> tuple[str, ...]:
-    """The derived tables the store holds (``indicators``, ``comparisons``, ``reconciliation``, ...).
+    """The derived tables the store holds (``indicators``, ``comparisons``, ``contrasts``, ...).
 
     Parameters
     ----------
@@ -445,7 +455,7 @@ def table(store: StoreLike, name: str, *, theme: Values = None, concept: Values 
     store
         A `Store` or the store's folder.
     name
-        One of `tables` (``indicators``, ``comparisons``, ``reconciliation``, ...).
+        One of `tables` (``indicators``, ``comparisons``, ``contrasts``, ...).
     theme, concept, indicator, source, round, domain, domain_value, origin, kind
         Keep rows holding one of these values (a string or a list). A comparison matches `indicator`, `source`,
         `round` and `origin` on either side (``round_a`` or ``round_b``). A value the table never holds is an

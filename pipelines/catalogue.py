@@ -1,9 +1,10 @@
 """Load the indicator catalogue (`surveys/indicators/`) into frozen dataclasses, validated.
 
 The catalogue is data: `catalogue.csv` (one definition per indicator), `universes.csv` (named filters in a closed
-vocabulary: eq / ge on harmonised columns or measures), `domains.csv`, `parameters.yaml` (cut-offs),
-`sources.csv` (how each source samples) and `published_concepts.csv` (which published figure measures which
-concept, with its definition variant and recall period).
+vocabulary: eq / ge on harmonised columns or measures), `domains.csv`, `contrasts.csv` (which domain values are
+contrasted within a round), `parameters.yaml` (cut-offs and reliability thresholds), `sources.csv` (how each source
+samples) and `published_concepts.csv` (which published figure measures which concept, with its definition variant
+and recall period).
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ import polars as pl
 import yaml
 
 from pipelines.errors import SpecError
+from pipelines.measures import available_columns
 
 CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "surveys" / "indicators"
 THEMES = ("health", "housing", "food_security", "violence", "employment")
-STATISTICS = ("proportion", "mean", "distribution", "fies_prevalence", "fies_prevalence_individuals")
-UNITS = ("household", "person")
+STATISTICS = ("proportion", "mean", "median", "distribution", "fies_prevalence", "fies_prevalence_individuals")
+MEASURED_IN = ("proportion", "soles")  # what an estimate's number is: a share (0-1), or soles per month
+UNITS = ("household", "person")  # what an indicator, universe or domain is about
 OPERATORS = ("eq", "ge")
 
 
@@ -30,6 +33,7 @@ class Indicator:
     theme: str
     unit: str
     statistic: str
+    measured_in: str  # one of MEASURED_IN: the unit the report and the exports print the estimate in
     numerator: str  # a harmonised column or a measure; empty: no harmonised variable (published figures only)
     universe: str
     concept_id: str
@@ -67,10 +71,23 @@ class Domain:
 
 
 @dataclass(frozen=True)
+class DomainContrast:
+    """A within-round contrast between values of a domain: `focal` minus `reference` (women minus men), or
+    `focal == "adjacent"`: each value minus the one before it in sorted order (each age group vs the previous)."""
+
+    domain: str
+    focal: str
+    reference: str
+    label_en: str
+    label_es: str
+
+
+@dataclass(frozen=True)
 class Catalogue:
     indicators: tuple[Indicator, ...]
     universes: dict[str, Universe]
     domains: tuple[Domain, ...]
+    contrasts: tuple[DomainContrast, ...]
     parameters: dict
     sources: pl.DataFrame
     published_concepts: pl.DataFrame
@@ -110,12 +127,33 @@ def _check(indicators: tuple[Indicator, ...], universes: dict[str, Universe], wh
             problems.append(f"theme {ind.theme!r} not in {THEMES}")
         if ind.statistic not in STATISTICS:
             problems.append(f"statistic {ind.statistic!r} not in {STATISTICS}")
+        if ind.measured_in not in MEASURED_IN:
+            problems.append(f"measured_in {ind.measured_in!r} not in {MEASURED_IN}")
         if ind.universe not in universes:
             problems.append(f"universe {ind.universe!r} not in universes.csv")
         elif universes[ind.universe].unit != ind.unit:
             problems.append(f"universe {ind.universe!r} is about {universes[ind.universe].unit}s, not {ind.unit}s")
         if problems:
             raise SpecError(f"indicator {ind.indicator_id}: " + "; ".join(problems), where=where)
+
+
+def _check_columns(indicators: tuple[Indicator, ...], universes: dict[str, Universe], domains: tuple[Domain, ...],
+                   parameters: dict, folder: Path) -> None:
+    """Every unit is a known one and every column named exists for it (a harmonised column, a measure, or what
+    the estimate stage adds), so a misspelling stops the load naming its row instead of failing later in polars."""
+    problems = []
+    for where, unit, names in (
+        *((f"catalogue.csv: indicator {i.indicator_id}", i.unit, [i.numerator] if i.numerator else []) for i in indicators),
+        *((f"universes.csv: universe {u.universe_id}", u.unit, [c.var for c in u.conditions]) for u in universes.values()),
+        *((f"domains.csv: domain {d.domain}", unit, [d.column]) for d in domains for unit in d.units),
+    ):
+        if unit not in UNITS:
+            problems.append(f"{where}: unit {unit!r} not in {UNITS}")
+            continue
+        known = available_columns(unit, parameters)
+        problems += [f"{where}: no {unit} column or measure {name!r}" for name in names if name not in known]
+    if problems:
+        raise SpecError("; ".join(problems), where=str(folder))
 
 
 @cache
@@ -129,8 +167,15 @@ def load_catalogue(folder: Path = CATALOGUE_DIR) -> Catalogue:
         Domain(r["domain"], tuple(r["units"].split(";")), r["column"], r["label_en"], r["label_es"])
         for r in _read(folder / "domains.csv").iter_rows(named=True)
     )
+    parameters = yaml.safe_load((folder / "parameters.yaml").read_text(encoding="utf-8"))
+    _check_columns(indicators, universes, domains, parameters, folder)
+    contrasts = tuple(DomainContrast(**r) for r in _read(folder / "contrasts.csv").iter_rows(named=True))
+    unknown = sorted({c.domain for c in contrasts} - {d.domain for d in domains})
+    if unknown:
+        raise SpecError(f"contrasts on domains {unknown} that domains.csv does not define",
+                        where=str(folder / "contrasts.csv"))
     return Catalogue(
-        indicators=indicators, universes=universes, domains=domains,
-        parameters=yaml.safe_load((folder / "parameters.yaml").read_text(encoding="utf-8")),
+        indicators=indicators, universes=universes, domains=domains, contrasts=contrasts,
+        parameters=parameters,
         sources=_read(folder / "sources.csv"), published_concepts=_read(folder / "published_concepts.csv"),
     )

@@ -10,21 +10,41 @@ FIES prevalences: a weighted Rasch model is fitted to the round's complete FIES 
 equated to FAO's 2014-2016 global standard; each household gets the probability of being moderately-or-severely
 (and severely) food insecure given its raw score, and the prevalence is the design-based mean of those
 probabilities. Its SE reflects the sampling design only; the uncertainty of the Rasch parameters is not added.
+
+Within-round contrasts (`contrast_round`, stored as the `contrasts` table) use the same prepared frames and
+designs: each domain contrast of `surveys/indicators/contrasts.csv` (women vs men, Lima vs the rest, irregular vs
+regular status, each age group vs the previous one) for every proportion and mean indicator of the round, and each
+definition variant of a concept against its first variant (overcrowding per room vs per bedroom), with the
+covariance of the two sides from the same linearisation (`SurveyDesign.contrast`).
+
+Reliability flags follow `parameters.yaml` (`reliability: min_n, max_cv`) and are stored as kinds: `ok`,
+`high_cv`, `small_n`, `empty` (and `published` for published figures), so readers key on the kind, not on a
+threshold's text.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import polars as pl
 
-from pipelines.catalogue import Catalogue, Indicator, Universe, load_catalogue
+from pipelines.catalogue import Catalogue, DomainContrast, Indicator, Universe, load_catalogue
 from pipelines.errors import NotInStore
 from pipelines.estimation import SurveyDesign
+from pipelines.estimation.flags import Reliability
 from pipelines.fies import ITEMS, equate_to_global_standard, fit_rasch, respondent_probabilities
-from pipelines.measures import FIES_COLUMNS, household_measures, person_measures
+from pipelines.measures import (
+    FIES_COLUMNS,
+    FIES_PROBABILITIES,
+    HOUSEHOLD_ROOMS,
+    INDIVIDUALS_WEIGHT,
+    common_coverage,
+    household_measures,
+    person_measures,
+)
 from pipelines.published import published_indicators
 from pipelines.specs import available_specs
 from pipelines.store import (
@@ -35,9 +55,8 @@ from pipelines.store import (
     waves_fingerprint,
     write_derived,
 )
-from pipelines.tables import INDICATORS
+from pipelines.tables import CONTRASTS, FLAG_KINDS, INDICATORS
 
-UNIT_TABLE = {"household": "households", "person": "persons"}
 RAW_SCORES = {"fies_raw_score_8": range(9), "fies_raw_score_7": range(8)}
 
 
@@ -51,6 +70,9 @@ class RoundContext:
     lonely_psu: str
     fieldwork_start: date
     title: str
+    # Cities every stored microdata round of this source covered (ENPOVE 2018 and 2022: Lima, Arequipa, Trujillo,
+    # Tumbes); empty when the source has one round. Its rows form the domain `coverage` = `common`.
+    common_cities: tuple[str, ...] = ()
 
 
 def universe_expr(universe: Universe) -> pl.Expr:
@@ -72,9 +94,8 @@ def _fies_probabilities(households: pl.DataFrame) -> pl.DataFrame:
     items = households.select(pl.col(f"fies_{i.lower()}").cast(pl.Float64).alias(i) for i in ITEMS)
     equating = equate_to_global_standard(fit_rasch(items, households["weight"].to_numpy()))
     probs = respondent_probabilities(items, equating)
-    return households.with_columns(
-        probs["p_moderate_severe"].alias("moderate_severe"), probs["p_severe"].alias("severe")
-    )
+    moderate_severe, severe = FIES_PROBABILITIES
+    return households.with_columns(probs["p_moderate_severe"].alias(moderate_severe), probs["p_severe"].alias(severe))
 
 
 def _numerator_columns(frame: pl.DataFrame, indicators: list[Indicator], catalogue: Catalogue):
@@ -99,6 +120,8 @@ def _estimate(design: SurveyDesign, statistic: str, variables: list[str], by: st
         return pl.DataFrame()
     if statistic == "proportion":
         return design.proportion(variables, by=by, ci="logit")
+    if statistic == "median":
+        return design.quantile(variables, q=0.5, by=by).drop("q")
     return design.mean(variables, by=by)
 
 
@@ -119,8 +142,14 @@ def _long(result: pl.DataFrame, by: str | None, columns: dict, domain: str) -> p
     ).drop("category", "variable", *([by] if by else []))
 
 
-def _design(frame: pl.DataFrame, context: RoundContext, weight: str = "weight") -> SurveyDesign:
-    return SurveyDesign(frame, weight=weight, strata="stratum", psu="psu", lonely_psu=context.lonely_psu)
+def reliability(catalogue: Catalogue) -> Reliability:
+    """The flag thresholds of `parameters.yaml`."""
+    return Reliability(**catalogue.parameters["reliability"])
+
+
+def _design(frame: pl.DataFrame, context: RoundContext, catalogue: Catalogue, weight: str = "weight") -> SurveyDesign:
+    return SurveyDesign(frame, weight=weight, strata="stratum", psu="psu", lonely_psu=context.lonely_psu,
+                        reliability=reliability(catalogue))
 
 
 def _measured(frame: pl.DataFrame, columns: dict) -> dict:
@@ -129,53 +158,178 @@ def _measured(frame: pl.DataFrame, columns: dict) -> dict:
     return {c: v for c, v in columns.items() if counts[c] > 0}
 
 
+def _groups(columns: dict, catalogue: Catalogue) -> dict[tuple[str, str], list[str]]:
+    """Numerator columns by (engine statistic, weight column): one design and one pass per group."""
+    groups: dict[tuple[str, str], list[str]] = {}
+    for column, (ind_id, _) in columns.items():
+        ind = catalogue.indicator(ind_id)
+        statistic = {"proportion": "proportion", "distribution": "proportion", "median": "median"}.get(ind.statistic, "mean")
+        weight = INDIVIDUALS_WEIGHT if ind.statistic == "fies_prevalence_individuals" else "weight"
+        groups.setdefault((statistic, weight), []).append(column)
+    return groups
+
+
+def _observed(frame: pl.DataFrame, column: str) -> bool:
+    """A domain column with no value in this round (2018 has no migratory status) gives no domain rows."""
+    return column in frame.columns and frame[column].null_count() < frame.height
+
+
+def _domains(frame: pl.DataFrame, unit: str, catalogue: Catalogue):
+    return [d for d in catalogue.domains if unit in d.units and _observed(frame, d.column)]
+
+
 def estimate_unit(frame: pl.DataFrame, indicators: list[Indicator], catalogue: Catalogue,
                   context: RoundContext) -> pl.DataFrame:
     """All indicators of one unit of one round: overall, by every domain, and distributions."""
     frame, columns = _numerator_columns(frame, indicators, catalogue)
     columns = _measured(frame, columns)
-    by_stat: dict[tuple[str, str], list[str]] = {}
-    for column, (ind_id, _) in columns.items():
-        ind = catalogue.indicator(ind_id)
-        statistic = "mean" if ind.statistic in ("mean", "fies_prevalence", "fies_prevalence_individuals") else "proportion"
-        weight = "weight_individuals" if ind.statistic == "fies_prevalence_individuals" else "weight"
-        by_stat.setdefault((statistic, weight), []).append(column)
     unit = indicators[0].unit if indicators else "person"
-    domains = [d for d in catalogue.domains if unit in d.units]
     parts = []
-    for (statistic, weight), variables in by_stat.items():
-        design = _design(frame, context, weight)
+    for (statistic, weight), variables in _groups(columns, catalogue).items():
+        design = _design(frame, context, catalogue, weight)
         parts.append(_long(_estimate(design, statistic, variables, None), None, columns, "all"))
         plain = [v for v in variables if not columns[v][1]]  # distributions are reported overall only
-        for domain in domains:
-            parts.append(_long(_estimate(design, statistic, plain, domain.column), domain.column, columns, domain.domain))
+        for domain in _domains(frame, unit, catalogue):
+            rows = _long(_estimate(design, statistic, plain, domain.column), domain.column, columns, domain.domain)
+            if domain.domain == "coverage":  # only the common coverage is a domain; the other cities are not
+                rows = rows.filter(pl.col("domain_value") == "common")
+            parts.append(rows)
     return pl.concat([p for p in parts if not p.is_empty()], how="diagonal_relaxed") if parts else pl.DataFrame()
+
+
+def _domain_pairs(frame: pl.DataFrame, column: str, contrast: DomainContrast) -> list[tuple[str, str]]:
+    """(focal, reference) pairs of one domain contrast that the round's data hold."""
+    values = sorted(v for v in frame[column].cast(pl.String).unique().to_list() if v is not None)
+    if contrast.focal == "adjacent":
+        return [(later, earlier) for earlier, later in itertools.pairwise(values)]
+    return [(contrast.focal, contrast.reference)] if {contrast.focal, contrast.reference} <= set(values) else []
+
+
+def _variant_pairs(variables: list[str], columns: dict, catalogue: Catalogue) -> list[tuple[str, str]]:
+    """(focal, reference) numerator columns: each definition variant of a concept against its first variant,
+    when both are about the same units (same universe)."""
+    by_concept: dict[tuple[str, str], list[str]] = {}
+    for v in variables:
+        ind = catalogue.indicator(columns[v][0])
+        by_concept.setdefault((ind.concept_id, ind.universe), []).append(v)
+    return [(other, group[0]) for group in by_concept.values() for other in group[1:]]
+
+
+def _contrast_rows(result: pl.DataFrame, domain: str, columns: dict, variants: bool) -> pl.DataFrame:
+    """Engine contrast rows (its side `a` is the focal one, estimate = a - b) -> `contrasts` rows, whose side `b`
+    is the focal one and whose difference is b - a, the convention of the comparison table."""
+    indicator = {c: ind for c, (ind, _) in columns.items()}
+    if variants:  # the engine's a and b name the two numerator columns, in the whole universe
+        sides = [pl.col("b").replace_strict(indicator).alias("indicator_a"), pl.lit("all").alias("domain_value_a"),
+                 pl.col("a").replace_strict(indicator).alias("indicator_b"), pl.lit("all").alias("domain_value_b")]
+    else:  # the engine's a and b are two values of the domain, for one indicator
+        ind = pl.col("variable").replace_strict(indicator)
+        sides = [ind.alias("indicator_a"), pl.col("b").alias("domain_value_a"),
+                 ind.alias("indicator_b"), pl.col("a").alias("domain_value_b")]
+    return result.select(
+        pl.lit(domain).alias("domain"), *sides,
+        pl.col("estimate_b").alias("estimate_a"), pl.col("se_b").alias("se_a"), pl.col("n_b").alias("n_a"),
+        pl.col("estimate_a").alias("estimate_b"), pl.col("se_a").alias("se_b"), pl.col("n_a").alias("n_b"),
+        pl.col("estimate").alias("difference"), pl.col("se").alias("se_difference"),
+        pl.col("cov_ab").alias("covariance"), "df", "ci_low", "ci_high", "p_value",
+    ).filter((pl.col("n_a") > 0) & (pl.col("n_b") > 0))  # a side with no case has no contrast to state
+
+
+def contrast_unit(frame: pl.DataFrame, indicators: list[Indicator], catalogue: Catalogue,
+                  context: RoundContext) -> pl.DataFrame:
+    """Within-round contrasts of one unit's indicators: domain contrasts and definition variants, one design."""
+    frame, columns = _numerator_columns(frame, indicators, catalogue)
+    columns = {c: v for c, v in _measured(frame, columns).items() if not v[1]}  # no distributions
+    unit = indicators[0].unit if indicators else "person"
+    domains = {d.domain: d for d in _domains(frame, unit, catalogue)}
+    parts = []
+    for (statistic, weight), variables in _groups(columns, catalogue).items():
+        if statistic == "median":
+            continue  # a difference of medians needs their joint distribution; not linearised here
+        design = _design(frame, context, catalogue, weight)
+        for contrast in catalogue.contrasts:
+            domain = domains.get(contrast.domain)
+            pairs = _domain_pairs(frame, domain.column, contrast) if domain else []
+            if pairs:
+                result = design.contrast(variables, by=domain.column, pairs=pairs, statistic=statistic)
+                parts.append(_contrast_rows(result, contrast.domain, columns, variants=False))
+        variant_pairs = _variant_pairs(variables, columns, catalogue)
+        if variant_pairs:
+            result = design.contrast(variant_pairs, statistic=statistic)
+            parts.append(_contrast_rows(result, "all", columns, variants=True))
+    return pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()
 
 
 def _prepare_households(households: pl.DataFrame, catalogue: Catalogue) -> pl.DataFrame:
     frame = households.with_columns(household_measures(catalogue.parameters))
-    frame = frame.with_columns((pl.col("weight") * pl.col("hh_size")).alias("weight_individuals"))
+    frame = frame.with_columns((pl.col("weight") * pl.col("hh_size")).alias(INDIVIDUALS_WEIGHT))
     if frame.select(pl.all_horizontal(pl.col(c).is_not_null() for c in FIES_COLUMNS).sum()).item() > 0:
         return _fies_probabilities(frame)
     # A round without FIES answers (ENPOVE 2018 did not ask them): the prevalences are not measured, so no row.
-    return frame.with_columns(pl.lit(None, pl.Float64).alias("moderate_severe"), pl.lit(None, pl.Float64).alias("severe"))
+    return frame.with_columns(pl.lit(None, pl.Float64).alias(name) for name in FIES_PROBABILITIES)
+
+
+def _prepare_persons(persons: pl.DataFrame, households: pl.DataFrame, catalogue: Catalogue,
+                     context: RoundContext) -> pl.DataFrame:
+    """Person measures, with the household facts a person-level housing indicator needs (its dwelling's rooms)."""
+    dwelling = households.select("hh_id", pl.col("rooms").alias(HOUSEHOLD_ROOMS))
+    return persons.join(dwelling, on="hh_id", how="left").with_columns(
+        person_measures(catalogue.parameters, context.fieldwork_start)
+    )
+
+
+def prepare_unit(unit: str, households: pl.DataFrame, persons: pl.DataFrame, context: RoundContext,
+                 catalogue: Catalogue) -> pl.DataFrame:
+    """The frame every estimate of one unit (`household` or `person`) of a round is made from: its harmonised rows
+    with the catalogue's measures and this stage's additions (FIES probabilities, the individuals' weight, the
+    dwelling's rooms, the common coverage). `sv.design` declares its designs on the same frames."""
+    frame = (_prepare_households(households, catalogue) if unit == "household"
+             else _prepare_persons(persons, households, catalogue, context))
+    return frame.with_columns(common_coverage(context.common_cities))
+
+
+def _units(households: pl.DataFrame, persons: pl.DataFrame, context: RoundContext, catalogue: Catalogue,
+           theme: str | None):
+    """(prepared frame, its indicators) for households and persons: the frames every estimate of a round uses."""
+    chosen = [i for i in catalogue.select(theme=theme) if i.numerator]
+    for unit in ("household", "person"):
+        indicators = [i for i in chosen if i.unit == unit]
+        if indicators:
+            yield prepare_unit(unit, households, persons, context, catalogue), indicators
 
 
 def estimate_round(households: pl.DataFrame, persons: pl.DataFrame, context: RoundContext, *,
                    catalogue: Catalogue | None = None, theme: str | None = None) -> pl.DataFrame:
     """The long indicator table (schema `pipelines.tables.INDICATORS`) of one round's microdata."""
     catalogue = catalogue or load_catalogue()
-    chosen = [i for i in catalogue.select(theme=theme) if i.numerator]
-    hh = [i for i in chosen if i.unit == "household"]
-    pp = [i for i in chosen if i.unit == "person"]
-    parts = []
-    if hh:
-        parts.append(estimate_unit(_prepare_households(households, catalogue), hh, catalogue, context))
-    if pp:
-        frame = persons.with_columns(person_measures(catalogue.parameters, context.fieldwork_start))
-        parts.append(estimate_unit(frame, pp, catalogue, context))
+    parts = [estimate_unit(frame, inds, catalogue, context)
+             for frame, inds in _units(households, persons, context, catalogue, theme)]
     rows = pl.concat([p for p in parts if not p.is_empty()], how="diagonal_relaxed")
     return _describe(rows, catalogue, context)
+
+
+def contrast_round(households: pl.DataFrame, persons: pl.DataFrame, context: RoundContext, *,
+                   catalogue: Catalogue | None = None, theme: str | None = None) -> pl.DataFrame:
+    """The within-round contrasts (schema `pipelines.tables.CONTRASTS`) of one round's microdata."""
+    catalogue = catalogue or load_catalogue()
+    parts = [contrast_unit(frame, inds, catalogue, context)
+             for frame, inds in _units(households, persons, context, catalogue, theme)]
+    parts = [p for p in parts if not p.is_empty()]
+    if not parts:
+        return pl.DataFrame(schema=CONTRASTS)
+    concepts = pl.DataFrame([(i.indicator_id, i.concept_id, i.theme) for i in catalogue.indicators],
+                            schema=["indicator_a", "concept_id", "theme"], orient="row")
+    rows = pl.concat(parts, how="vertical_relaxed").join(concepts, on="indicator_a", how="left").with_columns(
+        pl.lit(context.source).alias("source"), pl.lit(context.round).alias("round"),
+        pl.lit(context.origin).alias("origin"),
+    )
+    return rows.select(pl.col(name).cast(dtype) for name, dtype in CONTRASTS.items())
+
+
+def _flag_kind(catalogue: Catalogue) -> pl.Expr:
+    """The engine's flag text (`cv>0.3`, carrying its threshold) -> the kind stored in the table (`high_cv`)."""
+    texts = reliability(catalogue).labels  # ok, cv>max_cv, n<min_n, empty
+    return pl.col("flag").replace_strict(dict(zip(texts, FLAG_KINDS, strict=False)))
 
 
 def _describe(rows: pl.DataFrame, catalogue: Catalogue, context: RoundContext) -> pl.DataFrame:
@@ -183,12 +337,13 @@ def _describe(rows: pl.DataFrame, catalogue: Catalogue, context: RoundContext) -
     facts = pl.DataFrame([
         {"indicator_id": i.indicator_id, "concept_id": i.concept_id, "theme": i.theme,
          "statistic": "prevalence" if i.statistic.startswith("fies") else i.statistic,
-         "unit": "soles" if i.statistic == "mean" else "proportion",
+         "unit": i.measured_in,
          "universe": catalogue.universes[i.universe].label_en, "definition_variant": i.definition_variant,
          "recall_period": i.recall_period}
         for i in catalogue.indicators
     ])
     out = rows.join(facts, on="indicator_id", how="left").with_columns(
+        _flag_kind(catalogue),
         pl.lit(context.source).alias("source"), pl.lit(context.round).alias("round"),
         pl.lit(context.round).alias("period"), pl.lit(context.origin).alias("origin"),
         pl.lit(f"{context.title}; {context.origin}; estimated with this package from the harmonised store")
@@ -197,26 +352,40 @@ def _describe(rows: pl.DataFrame, catalogue: Catalogue, context: RoundContext) -
     return out.select(pl.col(name).cast(dtype) for name, dtype in INDICATORS.items())
 
 
-def _context(store: Path, name: str) -> RoundContext:
+def _common_cities(store: Path, source: str) -> tuple[str, ...]:
+    """Cities in every stored round of `source`; empty when it has a single round (nothing to be common with)."""
+    rounds = [w.round for w in read_manifest(store).values() if w.source == source]
+    if len(rounds) < 2:
+        return ()
+    cities = [set(scan_table(store, "households", source=source, round_=r).select("city").unique().collect()
+                  ["city"].drop_nulls()) for r in rounds]
+    return tuple(sorted(set.intersection(*cities)))
+
+
+def round_context(store: Path, name: str) -> RoundContext:
+    """What estimation needs to know about stored round `name` (`source/round`) besides its rows."""
     wave = read_manifest(store)[name]
     spec = next((s for s in available_specs() if s.name == name), None)
     if spec is None:
         raise FileNotFoundError(f"no spec surveys/{wave.source}_{wave.round}/ for stored round {name}")
     return RoundContext(wave.source, wave.round, "synthetic" if wave.synthetic else "microdata",
-                        spec.design.lonely_psu, spec.fieldwork_start, spec.title)
+                        spec.design.lonely_psu, spec.fieldwork_start, spec.title,
+                        common_cities=_common_cities(store, wave.source))
 
 
-def build_indicator_table(store: Path, *, source: str | None = None, round_: str | None = None,
-                          theme: str | None = None) -> pl.DataFrame:
-    """Estimates for the stored rounds (filtered) plus the published figures, as one long table."""
-    parts = []
+def build_tables(store: Path, *, source: str | None = None, round_: str | None = None,
+                 theme: str | None = None) -> dict[str, pl.DataFrame]:
+    """`indicators` (estimates for the stored rounds, filtered, plus the published figures) and `contrasts`
+    (the stored rounds' within-round contrasts)."""
+    estimates, contrasts = [], []
     for name, wave in read_manifest(store).items():
         if (source and wave.source != source) or (round_ and wave.round != round_):
             continue
-        context = _context(store, name)
+        context = round_context(store, name)
         households = scan_table(store, "households", source=wave.source, round_=wave.round).collect()
         persons = scan_table(store, "persons", source=wave.source, round_=wave.round).collect()
-        parts.append(estimate_round(households, persons, context, theme=theme))
+        estimates.append(estimate_round(households, persons, context, theme=theme))
+        contrasts.append(contrast_round(households, persons, context, theme=theme))
     published = published_indicators()
     if source:
         published = published.filter(pl.col("source") == source)
@@ -224,31 +393,40 @@ def build_indicator_table(store: Path, *, source: str | None = None, round_: str
         published = published.filter(pl.col("round") == round_)
     if theme:
         published = published.filter(pl.col("theme") == theme)
-    return pl.concat([*parts, published], how="vertical")
+    return {"indicators": pl.concat([*estimates, published], how="vertical"),
+            "contrasts": pl.concat(contrasts, how="vertical") if contrasts else pl.DataFrame(schema=CONTRASTS)}
+
+
+def _keep_previous(pinned: Path, name: str, table: pl.DataFrame, filters: dict[str, str | None]) -> pl.DataFrame:
+    """The new rows, plus the stored rows of `name` outside the job's filters (a filter never deletes them)."""
+    try:
+        previous = read_derived(pinned, name)
+    except FileNotFoundError:
+        return table
+    replaced = pl.lit(True)
+    for column, value in filters.items():
+        if value:
+            replaced = replaced & (pl.col(column) == value)
+    return pl.concat([previous.filter(~replaced), table], how="vertical")
 
 
 def run_indicators(store: Path, *, source: str | None = None, round_: str | None = None,
                    theme: str | None = None) -> list[str]:
-    """CLI job: estimate and store; rows outside the filter are kept from the previous table.
+    """CLI job: estimate and store the indicators and the within-round contrasts; rows outside the filter are kept
+    from the previous tables.
 
-    Everything is read from the version current when the job starts, and the table is stored as built from that
-    version's rounds: a refresh that swaps in another round meanwhile leaves the table visibly stale, not
-    marked current with numbers of the old round.
+    Everything is read from the version current when the job starts, and the tables are stored as built from that
+    version's rounds: a refresh that swaps in another round meanwhile leaves them visibly stale, not marked
+    current with numbers of the old round.
     """
     pinned = current_version(store)
     if pinned is None:
         raise NotInStore("no store yet", where=str(store), hint="Run `surveys refresh` first.")
     built_from = waves_fingerprint(pinned)
-    table = build_indicator_table(pinned, source=source, round_=round_, theme=theme)
-    try:
-        previous = read_derived(pinned, "indicators")
-    except FileNotFoundError:
-        previous = table.clear()
-    replaced = pl.lit(True)
-    for column, value in (("source", source), ("round", round_), ("theme", theme)):
-        if value:
-            replaced = replaced & (pl.col(column) == value)
-    table = pl.concat([previous.filter(~replaced), table], how="vertical")
-    write_derived(store, {"indicators": table}, built_from=built_from)
-    counts = table.group_by("origin").len().sort("origin").rows()
-    return [f"indicators: {table.height} rows stored ({', '.join(f'{o}: {n}' for o, n in counts)})"]
+    filters = {"source": source, "round": round_, "theme": theme}
+    tables = {name: _keep_previous(pinned, name, table, filters)
+              for name, table in build_tables(pinned, source=source, round_=round_, theme=theme).items()}
+    write_derived(store, tables, built_from=built_from)
+    counts = tables["indicators"].group_by("origin").len().sort("origin").rows()
+    return [f"indicators: {tables['indicators'].height} rows stored ({', '.join(f'{o}: {n}' for o, n in counts)}); "
+            f"{tables['contrasts'].height} within-round contrasts"]

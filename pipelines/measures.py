@@ -10,9 +10,17 @@ from datetime import date
 
 import polars as pl
 
-from surveys.schema import FIES_ITEMS
+from surveys.schema import FIES_ITEMS, polars_schema
 
 FIES_COLUMNS = [f"fies_{item}" for item in FIES_ITEMS]
+# Columns the estimate stage adds beside the measures (pipelines/indicators.py): each household's FIES
+# probabilities from the round's Rasch model and its weight times its size; each person's dwelling rooms (joined
+# from the household); the common-coverage domain of both.
+FIES_PROBABILITIES = ("moderate_severe", "severe")
+INDIVIDUALS_WEIGHT = "weight_individuals"
+HOUSEHOLD_ROOMS = "household_rooms"
+COMMON_COVERAGE = "common_coverage"
+UNIT_TABLES = {"household": "households", "person": "persons"}
 
 
 def _bands(value: pl.Expr, bands: list[dict]) -> pl.Expr:
@@ -64,6 +72,8 @@ def person_measures(parameters: dict, fieldwork_start: date) -> list[pl.Expr]:
     status = pl.col("employment_status")
     return [
         (~pl.col("has_health_insurance")).alias("no_health_insurance"),
+        # The dwelling's rooms come from the person's household (joined in by the estimate stage).
+        (pl.col(HOUSEHOLD_ROOMS) == 1).alias("lives_in_one_room_dwelling"),
         (~pl.col("chronic_treated_in_peru")).alias("chronic_untreated"),
         pl.when(pl.col("ill_or_injured_4w")).then(~pl.col("sought_care")).alias("no_care_sought"),
         pl.when(pl.col("age") >= 14).then(employed).alias("employed"),
@@ -79,3 +89,20 @@ def person_measures(parameters: dict, fieldwork_start: date) -> list[pl.Expr]:
         _bands(months_since_arrival(fieldwork_start), parameters["time_since_arrival"]).alias("time_since_arrival"),
         _lima(),
     ]
+
+
+def common_coverage(cities: tuple[str, ...]) -> pl.Expr:
+    """`common` on the rows of the cities every stored round of the source covered (domain `coverage`)."""
+    inside = pl.col("city").is_in(list(cities)) if cities else pl.lit(False)
+    return pl.when(inside).then(pl.lit("common")).otherwise(pl.lit(None, pl.String)).alias(COMMON_COVERAGE)
+
+
+def available_columns(unit: str, parameters: dict) -> frozenset[str]:
+    """Every column a catalogue numerator, universe condition or domain of `unit` may name: the harmonised
+    table's columns, the measures, and what the estimate stage adds."""
+    if unit == "household":
+        measures, added = household_measures(parameters), (*FIES_PROBABILITIES, INDIVIDUALS_WEIGHT)
+    else:
+        measures, added = person_measures(parameters, date(2000, 1, 1)), (HOUSEHOLD_ROOMS,)
+    names = [*polars_schema(UNIT_TABLES[unit]).names(), *(m.meta.output_name() for m in measures), *added]
+    return frozenset([*names, COMMON_COVERAGE])

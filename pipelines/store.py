@@ -47,7 +47,7 @@ DEFAULT_RAW = Path("data/raw")  # where `surveys refresh` looks for rounds when 
 TABLES = ("households", "persons")
 # The derived tables, in the order the API, the exports and the workbook list them. A table the store holds that is
 # not named here is still read, listed and exported (after these, by name): new tables need no code change.
-DERIVED_TABLES = ("indicators", "comparisons", "reconciliation")
+DERIVED_TABLES = ("indicators", "comparisons", "contrasts")
 MANIFEST = "manifest.json"
 POINTER = "STORE.json"
 VERSIONS = "versions"

@@ -6,7 +6,9 @@ Estimated rows (`origin` = `microdata` or `synthetic`) carry the full design-bas
 because a published figure without a standard error gets none. Percentages are stored as proportions (0–1) for
 every origin, so published `46.4 %` is `0.464`.
 
-`comparisons`: one row per pair of estimates of the same indicator concept and domain value.
+`contrasts`: the within-round contrasts the estimate stage computes with each round's design (schema `CONTRASTS`).
+
+`comparisons`: one row per comparison of two estimates, of three kinds (schema `COMPARISONS`; `pipelines.compare`).
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ from __future__ import annotations
 import polars as pl
 
 ORIGINS = ("microdata", "synthetic", "published")
-FLAGS = ("ok", "cv>0.3", "n<30", "empty", "published")
+# Reliability of an estimate, best first; the thresholds are `surveys/indicators/parameters.yaml`'s `reliability`.
+FLAG_KINDS = ("ok", "high_cv", "small_n", "empty")
+KINDS = ("across_rounds", "within_round", "reconciliation")
+COVERAGES = ("as_fielded", "common")
 
 INDICATORS = pl.Schema({
     "indicator_id": pl.String(),
@@ -26,8 +31,8 @@ INDICATORS = pl.Schema({
     "origin": pl.Enum(list(ORIGINS)),
     "domain": pl.String(),           # "all", "sex", "age_group", "city", "lima", "time_since_arrival", ...
     "domain_value": pl.String(),     # "all" for the whole universe
-    "statistic": pl.String(),        # proportion | mean | prevalence
-    "unit": pl.String(),             # proportion | soles | persons | score ...
+    "statistic": pl.String(),        # proportion | mean | median | prevalence | published
+    "unit": pl.String(),             # what the number is: proportion | soles (catalogue `measured_in`) | ...
     "estimate": pl.Float64(),
     "se": pl.Float64(),
     "ci_low": pl.Float64(),
@@ -37,38 +42,70 @@ INDICATORS = pl.Schema({
     "weighted_n": pl.Float64(),
     "cv": pl.Float64(),
     "deff": pl.Float64(),
-    "flag": pl.String(),
+    "flag": pl.String(),             # ok | high_cv | small_n | empty (FLAG_KINDS) | published
     "universe": pl.String(),         # who the estimate is about, in words
     "definition_variant": pl.String(),  # how this row's definition differs within its concept
     "recall_period": pl.String(),    # current | last_week | last_4_weeks | since_arrival | not_stated ...
     "citation": pl.String(),         # document, table, page for published rows; spec and modules for estimates
 })
 
-COMPARISONS = pl.Schema({
+def _side(side: str) -> dict[str, pl.DataType]:
+    return {f"{name}_{side}": dtype for name, dtype in (
+        ("indicator", pl.String()), ("source", pl.String()), ("round", pl.String()), ("origin", pl.String()),
+        ("domain_value", pl.String()), ("estimate", pl.Float64()), ("se", pl.Float64()),
+        ("ci_low", pl.Float64()), ("ci_high", pl.Float64()), ("n", pl.Int64()),
+    )}
+
+
+CONTRASTS = pl.Schema({
+    "source": pl.String(),
+    "round": pl.String(),
+    "origin": pl.String(),
     "concept_id": pl.String(),
     "theme": pl.String(),
-    "kind": pl.String(),             # consecutive_rounds | same_period_sources
-    "domain": pl.String(),
-    "domain_value": pl.String(),
-    "indicator_a": pl.String(),
-    "source_a": pl.String(),
-    "round_a": pl.String(),
-    "origin_a": pl.String(),
+    "domain": pl.String(),           # the domain whose values are contrasted, or "all" for definition variants
+    "indicator_a": pl.String(),      # side a: the reference (men, the rest, regular status, the younger group,
+    "domain_value_a": pl.String(),   #   the concept's first definition variant)
+    "indicator_b": pl.String(),      # side b: the focal side
+    "domain_value_b": pl.String(),
     "estimate_a": pl.Float64(),
     "se_a": pl.Float64(),
-    "indicator_b": pl.String(),
-    "source_b": pl.String(),
-    "round_b": pl.String(),
-    "origin_b": pl.String(),
+    "n_a": pl.Int64(),
     "estimate_b": pl.Float64(),
     "se_b": pl.Float64(),
+    "n_b": pl.Int64(),
     "difference": pl.Float64(),      # b - a
-    "se_difference": pl.Float64(),   # sqrt(se_a^2 + se_b^2); null when either side has no SE
-    "statistic": pl.Float64(),       # z = difference / se_difference
+    "se_difference": pl.Float64(),   # sqrt(se_a^2 + se_b^2 - 2 covariance), one linearisation
+    "covariance": pl.Float64(),
+    "df": pl.Float64(),              # design df of the cases of either side
+    "ci_low": pl.Float64(),
+    "ci_high": pl.Float64(),
+    "p_value": pl.Float64(),         # two-sided t test with df
+})
+
+COMPARISONS = pl.Schema({
+    "kind": pl.String(),             # across_rounds | within_round | reconciliation
+    "family": pl.String(),           # the multiplicity family (one kind in one run); null when untested
+    "family_size": pl.Int64(),       # tested comparisons in the family
+    "concept_id": pl.String(),
+    "theme": pl.String(),
+    "coverage": pl.String(),         # as_fielded | common (across rounds: the rounds' common cities only)
+    "domain": pl.String(),
+    **_side("a"),
+    **_side("b"),
+    "difference": pl.Float64(),      # b - a: later round, focal domain, second variant, microdata minus published
+    "se_difference": pl.Float64(),   # null when either side has no SE
+    "covariance": pl.Float64(),      # of the two sides: 0 for independent samples, from the design within a round
+    "df": pl.Float64(),              # of the t reference distribution
+    "ci_low": pl.Float64(),
+    "ci_high": pl.Float64(),
+    "statistic": pl.Float64(),       # t = difference / se_difference
     "p_value": pl.Float64(),
     "p_adjusted": pl.Float64(),
     "adjust_method": pl.String(),    # holm | bh
-    "comparable": pl.Boolean(),      # no comparability flag raised
-    "flags": pl.String(),            # ";"-separated: universe, recall_period, definition, non_probability, published
+    "comparable": pl.Boolean(),      # same concept, universe, definition, recall period, sampling and geography
+    "testable": pl.Boolean(),        # both standard errors known: a difference with an SE, a test
+    "inside": pl.Boolean(),          # reconciliation: the published figure lies in the microdata's interval
+    "flags": pl.String(),            # ";"-separated comparability flags
     "reasons": pl.String(),          # the flags explained in words
 })

@@ -5,7 +5,7 @@ Conventions shared by every chart:
 - proportions (stored 0-1) are drawn as percentages; error bars are the row's confidence interval;
 - sources are told apart by colour, origins by marker symbol (circle microdata, square synthetic, open diamond
   published, named "publicado"/"published" in the legend);
-- rows flagged `cv>0.3` or `n<30` are drawn with the open variant of their symbol, in a legend entry that says why;
+- rows flagged `high_cv` or `small_n` (thresholds in `surveys/indicators/parameters.yaml`) are drawn with the open variant of their symbol, in a legend entry that says why;
   rows flagged `empty` are not drawn;
 - every text taken from data (labels, sources, domain values, citations) is HTML-escaped, because Plotly renders a
   subset of HTML in titles, legends and hover labels.
@@ -24,7 +24,7 @@ from reports.labels import Labels, is_proportion
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 ORIGIN_SYMBOLS = {"microdata": "circle", "synthetic": "square", "published": "diamond-open"}
-HOLLOW_FLAGS = ("cv>0.3", "n<30")
+HOLLOW_FLAGS = ("high_cv", "small_n")
 BAR_PATTERNS = {"microdata": "", "synthetic": "/", "published": "x"}
 HEIGHT = 340
 PANEL_HEIGHT = 210
@@ -83,7 +83,7 @@ def _group(row: dict) -> tuple[str, str, str]:
 def _trace_name(group: tuple[str, str, str], labels: Labels) -> str:
     source, origin, flag = group
     name = f"{esc(labels.source(source))} · {labels.origin(origin)}"
-    return name if flag == "ok" else f"{name} · {labels['legend_' + flag]}"
+    return name if flag == "ok" else f"{name} · {labels.legend(flag)}"
 
 
 def marker(group: tuple[str, str, str], colours: dict[str, str]) -> dict:

@@ -13,6 +13,10 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
+
+from pipelines.estimation.flags import Reliability
+
 LANGS = ("es", "en")
 LABELS_CSV = Path(__file__).resolve().parent / "labels.csv"
 SURVEYS_DIR = Path(__file__).resolve().parent.parent / "surveys"
@@ -42,6 +46,7 @@ class Labels:
     domains: dict[str, str] = field(default_factory=dict)
     catalogue_order: tuple[str, ...] = ()
     concepts: dict[str, str] = field(default_factory=dict)  # indicator_id -> concept_id, from the catalogue
+    reliability: dict[str, float] = field(default_factory=dict)  # min_n, max_cv of the catalogue's parameters.yaml
 
     def __getitem__(self, key: str) -> str:
         return self.ui.get(key, key)
@@ -66,7 +71,16 @@ class Labels:
         return self.ui.get(f"origin_{origin}", origin)
 
     def flag(self, flag: str | None) -> str:
-        return self.ui.get(f"flag_{flag}", flag or "")
+        """A reliability flag kind in words, with the threshold of `parameters.yaml` that raised it."""
+        return self._thresholds(self.ui.get(f"flag_{flag}", flag or ""))
+
+    def legend(self, flag: str) -> str:
+        return self._thresholds(self.ui.get(f"legend_{flag}", flag))
+
+    def _thresholds(self, text: str) -> str:
+        values = {k: self.number(v, 0) if k == "min_n" else f"{v:g}".replace(".", "," if self.lang == "es" else ".")
+                  for k, v in self.reliability.items()}
+        return text.format(**values) if values and "{" in text else text
 
     # --- numbers -----------------------------------------------------------------------------------------------
     def number(self, value: float | None, decimals: int = 1) -> str:
@@ -145,4 +159,12 @@ def load_labels(lang: str, *, surveys_dir: Path = SURVEYS_DIR) -> Labels:
         catalogue_order=tuple(row["indicator_id"] for row in catalogue if row.get("indicator_id")),
         concepts={row["indicator_id"]: row.get("concept_id") or row["indicator_id"] for row in catalogue
                   if row.get("indicator_id")},
+        reliability=_reliability(surveys_dir / "indicators" / "parameters.yaml"),
     )
+
+
+def _reliability(path: Path) -> dict[str, float]:
+    """The catalogue's flag thresholds; the engine's defaults for a catalogue without them."""
+    stated = yaml.safe_load(path.read_text(encoding="utf-8")).get("reliability", {}) if path.exists() else {}
+    default = Reliability()
+    return {"min_n": default.min_n, "max_cv": default.max_cv, **stated}

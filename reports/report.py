@@ -188,7 +188,7 @@ def overview(indicators: pl.DataFrame, manifest: dict, labels: Labels, *, stale:
     banner = f'<div class="banner synthetic" role="alert">{esc(labels["synthetic_banner"])}</div>' if synthetic else ""
     warning = f'<div class="banner stale" role="status">{esc(labels["stale_warning"])}</div>' if stale else ""
     legend = (f'<p class="legend-help">● {esc(labels.origin("microdata"))} · ■ {esc(labels.origin("synthetic"))} · '
-              f'◇ {esc(labels.origin("published"))} · ○ {esc(labels["legend_cv>0.3"])} / {esc(labels["legend_n<30"])}'
+              f'◇ {esc(labels.origin("published"))} · ○ {esc(labels.legend("high_cv"))} / {esc(labels.legend("small_n"))}'
               f' · ⟂ {esc(labels["hover_ci"])}</p>')
     return (f'{banner}{warning}<section id="overview"><h2>{esc(labels["overview"])}</h2>'
             f'<p>{esc(labels["overview_text"])}</p>{_table(head, rows, cls="overview sortable")}{legend}</section>')
@@ -203,7 +203,8 @@ def _notes(comparisons: pl.DataFrame | None, indicator_ids: list[str], labels: L
     if comparisons is None:
         return ()
     pairs = comparisons.filter(pl.col("indicator_a").is_in(indicator_ids) & pl.col("indicator_b").is_in(indicator_ids)
-                               & (pl.col("domain") == "all") & ~pl.col("comparable").fill_null(False))
+                               & (pl.col("kind") == "across_rounds") & (pl.col("domain") == "all")
+                               & ~pl.col("comparable").fill_null(False))
     notes = list(dict.fromkeys(
         f"{labels['not_comparable']}: {labels.source(r['source_a'])} {r['round_a']} – "
         f"{labels.source(r['source_b'])} {r['round_b']} ({(r['flags'] or '').replace(';', ', ')})"
@@ -310,6 +311,16 @@ def _concept_label(concept: str, indicator_id: str, labels: Labels) -> str:
     return labels.indicator(indicator_id)
 
 
+def _side_text(r: dict, s: str, labels: Labels) -> str:
+    """One side of a comparison: the round for comparisons across rounds, the domain value or the definition
+    within a round, the origin for a reconciliation."""
+    if r["kind"] == "within_round":
+        if r["domain"] == "all":
+            return labels.indicator(r[f"indicator_{s}"])
+        return labels.domain_value(r["domain"], r[f"domain_value_{s}"])
+    return f"{labels.source(r[f'source_{s}'])} {r[f'round_{s}']} ({labels.origin(r[f'origin_{s}'])})"
+
+
 def comparison_section(comparisons: pl.DataFrame | None, indicators: pl.DataFrame, labels: Labels) -> str:
     """The comparison table, sortable by any column; numbers in the report's language."""
     title = f'<h2>{esc(labels["comparisons"])}</h2>'
@@ -320,19 +331,23 @@ def comparison_section(comparisons: pl.DataFrame | None, indicators: pl.DataFram
             "cmp_se_difference", "cmp_p_adjusted", "cmp_comparable")
     rows = []
     for r in comparisons.iter_rows(named=True):
-        unit = units.get(r["indicator_a"])
-        side = [esc(f"{labels.source(r[f'source_{s}'])} {r[f'round_{s}']} ({labels.origin(r[f'origin_{s}'])})")
-                for s in ("a", "b")]
-        domain = (labels.domain("all") if r["domain"] == "all" else
-                  f"{labels.domain(r['domain'])}: {labels.domain_value(r['domain'], r['domain_value'])}")
+        unit = units.get(r["indicator_b"])
+        side = [esc(_side_text(r, s, labels)) for s in ("a", "b")]
+        domain = labels.domain(r["domain"])
+        if r["kind"] == "across_rounds" and r["domain"] not in ("all", "coverage"):
+            domain = f"{domain}: {labels.domain_value(r['domain'], r['domain_value_a'])}"
         caveats = "; ".join(x for x in ((r["flags"] or "").replace(";", ", "), r["reasons"]) if x)
         comparable = (esc(labels["yes"]) if r["comparable"] else
                       f'<strong>{esc(labels["no"])}</strong><br><small>{esc(caveats)}</small>')
-        label = _concept_label(r["concept_id"], r["indicator_a"], labels)
-        kind = labels[f"kind_{r['kind']}"]
-        p_raw = f'{labels["cmp_p_value"]}: {labels.p_value(r["p_value"])}'
-        p_adjusted = (f'<span title="{esc(p_raw)}">{labels.p_value(r["p_adjusted"])}</span> '
-                      f'<small>{esc(r["adjust_method"] or "")}</small>')
+        label = _concept_label(r["concept_id"], r["indicator_b"], labels)
+        kind = labels[f"kind_{r['kind']}"] + (f" · {labels['coverage_common']}" if r["coverage"] == "common" else "")
+        if r["kind"] == "reconciliation":
+            p_text = f'{labels["cmp_inside"]}: {labels["yes"] if r["inside"] else labels["no"]}'
+            p_cell = (esc(p_text), 1.0 if r["inside"] else 0.0)
+        else:
+            p_raw = f'{labels["cmp_p_value"]}: {labels.p_value(r["p_value"])}'
+            p_cell = (f'<span title="{esc(p_raw)}">{labels.p_value(r["p_adjusted"])}</span> '
+                      f'<small>{esc(r["adjust_method"] or "")}</small>', r["p_adjusted"])
         rows.append([
             (f"{esc(label)}<br><small>{esc(kind)}</small>", label), (esc(domain), domain),
             (side[0], side[0]), (side[1], side[1]),
@@ -340,7 +355,7 @@ def comparison_section(comparisons: pl.DataFrame | None, indicators: pl.DataFram
             (labels.estimate(r["estimate_b"], unit), r["estimate_b"]),
             (labels.difference(r["difference"], unit), r["difference"]),
             (labels.difference(r["se_difference"], unit).lstrip("+"), r["se_difference"]),
-            (p_adjusted, r["p_adjusted"]),
+            p_cell,
             (comparable, labels["yes"] if r["comparable"] else labels["no"]),
         ])
     table = _table([esc(labels[k]) for k in keys], rows, cls="comparisons sortable")

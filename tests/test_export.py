@@ -18,13 +18,14 @@ import pytest
 from pipelines.errors import SchemaViolation
 from pipelines.export import PARTITION_KEYS, frictionless_type, run_export
 from pipelines.specs import load_round_spec
-from pipelines.tables import COMPARISONS, INDICATORS
+from pipelines.tables import COMPARISONS, CONTRASTS, INDICATORS
 from surveys import schema
 from tests.reports.fixtures import build_store
 
 REPO = Path(__file__).resolve().parent.parent
 HARMONISED = {table: [c.name for c in columns] for table, columns in schema.TABLES.items()}
-DERIVED = {"indicators": list(INDICATORS), "comparisons": list(COMPARISONS)}
+DERIVED = {"indicators": list(INDICATORS), "comparisons": list(COMPARISONS)}  # the tables of the fixture store
+SCHEMAS = {**DERIVED, "contrasts": list(CONTRASTS)}  # every derived table the stages store
 
 
 @pytest.fixture(scope="module")
@@ -151,4 +152,4 @@ def test_derived_column_descriptions_follow_the_table_schemas():
 
     with DERIVED_COLUMNS.open(encoding="utf-8", newline="") as handle:
         described = {(row["table"], row["column"]) for row in csv.DictReader(handle)}
-    assert described == {(t, c) for t, cols in DERIVED.items() for c in cols}
+    assert described == {(t, c) for t, cols in SCHEMAS.items() for c in cols}

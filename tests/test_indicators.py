@@ -4,7 +4,9 @@ straight from INEI's files (plain polars, no crosswalk), and on the fixture roun
 
 from __future__ import annotations
 
+import re
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -145,7 +147,7 @@ def test_person_indicators_on_the_fixture_round(enpove_2022_spec):
     workers = adults.filter(employed & pl.col("has_contract_or_receipt").is_not_null())
     assert overall(table, "informal")["estimate"] == pytest.approx(
         weighted_share(workers, ~pl.col("has_contract_or_receipt")), rel=1e-12)
-    assert overall(table, "informal")["flag"] == "n<30"  # a 60-person fixture is below the reliability threshold
+    assert overall(table, "informal")["flag"] == "small_n"  # a 60-person fixture is below the reliability threshold
 
 
 def test_published_rows_keep_the_printed_number_and_no_se():
@@ -174,11 +176,22 @@ def _filtered_share(frame: pl.DataFrame, indicator, catalogue) -> float | None:
                          / pl.col(weight).sum()).item()
 
 
+def _filtered_median(frame: pl.DataFrame, indicator, catalogue) -> float | None:
+    """R svyquantile's rule on the rows of the universe: the smallest value whose weight share reaches one half."""
+    from pipelines.indicators import universe_expr
+
+    inside = frame.filter(universe_expr(catalogue.universes[indicator.universe]).fill_null(False)
+                          & pl.col(indicator.numerator).is_not_null()).sort(indicator.numerator)
+    if inside.height == 0:
+        return None
+    share = inside["weight"].cum_sum() / inside["weight"].sum()
+    return inside.filter(share >= 0.5)[indicator.numerator][0]
+
+
 def test_every_catalogue_indicator_equals_its_filtered_weighted_mean(real_enpove_2022, enpove_2022_spec):
     """Universes zero weights rather than drop rows; for the point estimate that must equal filtering first.
     Household indicators on the real modules, person indicators on the fixture round (modules 300-800)."""
-    from pipelines.indicators import _prepare_households
-    from pipelines.measures import person_measures
+    from pipelines.indicators import _prepare_households, _prepare_persons
     from tests.test_enpove_2022_modules import FIXTURES, _harmonise
 
     catalogue = load_catalogue()
@@ -186,7 +199,7 @@ def test_every_catalogue_indicator_equals_its_filtered_weighted_mean(real_enpove
     fixture = _harmonise(enpove_2022_spec, FIXTURES / "modules")
     frames = {
         "household": _prepare_households(real.households, catalogue),
-        "person": fixture.persons.with_columns(person_measures(catalogue.parameters, REAL.fieldwork_start)),
+        "person": _prepare_persons(fixture.persons, fixture.households, catalogue, REAL),
     }
     tables = {"household": estimate_round(real.households, real.persons, REAL),
               "person": estimate_round(fixture.households, fixture.persons, REAL)}
@@ -194,7 +207,10 @@ def test_every_catalogue_indicator_equals_its_filtered_weighted_mean(real_enpove
     for indicator in catalogue.indicators:
         if not indicator.numerator or indicator.statistic == "distribution":
             continue
-        expected = _filtered_share(frames[indicator.unit], indicator, catalogue)
+        if indicator.statistic == "median":
+            expected = _filtered_median(frames[indicator.unit], indicator, catalogue)
+        else:
+            expected = _filtered_share(frames[indicator.unit], indicator, catalogue)
         rows = tables[indicator.unit].filter(
             (pl.col("indicator_id") == indicator.indicator_id) & (pl.col("domain") == "all"))
         if expected is None:
@@ -203,3 +219,43 @@ def test_every_catalogue_indicator_equals_its_filtered_weighted_mean(real_enpove
         assert rows["estimate"].item() == pytest.approx(expected, rel=1e-10, abs=1e-12), indicator.indicator_id
         checked += 1
     assert checked >= 35
+
+
+def _catalogue_with(tmp_path, name: str, edit) -> Path:
+    """A copy of the catalogue folder with one file edited."""
+    import shutil
+
+    folder = tmp_path / "indicators"
+    shutil.copytree(REPO / "surveys" / "indicators", folder)
+    path = folder / name
+    path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("name, edit, words", [
+    ("catalogue.csv", lambda t: t.replace("proportion,proportion,no_health_insurance",
+                                          "proportion,dollars,no_health_insurance", 1), "measured_in 'dollars'"),
+    ("catalogue.csv", lambda t: t.replace("median,soles", "mode,soles", 1), "statistic 'mode'"),
+    ("contrasts.csv", lambda t: t + "religion,a,b,Religion,Religión\n", "['religion']"),
+    ("catalogue.csv", lambda t: t.replace("proportion,no_health_insurance,migrants",
+                                          "proportion,no_helth_insurance,migrants", 1),
+     "indicator no_health_insurance: no person column or measure 'no_helth_insurance'"),
+    ("universes.csv", lambda t: t.replace("migrant,eq,true", "migrnat,eq,true", 1),
+     "universe migrants: no person column or measure 'migrnat'"),
+    ("domains.csv", lambda t: t.replace("sex,person,sex,", "sex,person,gender,", 1),
+     "domain sex: no person column or measure 'gender'"),
+    ("domains.csv", lambda t: t.replace("sex,person,sex,", "sex,people,sex,", 1), "unit 'people' not in"),
+])
+def test_a_catalogue_rule_broken_is_a_spec_error(tmp_path, name, edit, words):
+    from pipelines.errors import SpecError
+
+    with pytest.raises(SpecError, match=re.escape(words)):
+        load_catalogue(_catalogue_with(tmp_path, name, edit))
+
+
+def test_reliability_thresholds_come_from_parameters(tmp_path):
+    from pipelines.indicators import reliability
+
+    folder = _catalogue_with(tmp_path, "parameters.yaml", lambda t: t.replace("max_cv: 0.3", "max_cv: 0.15"))
+    assert reliability(load_catalogue(folder)).max_cv == 0.15
+    assert reliability(load_catalogue()).max_cv == 0.3 and reliability(load_catalogue()).min_n == 30

@@ -115,8 +115,8 @@ def test_dictionary_and_rounds_sheets(exported):
 
 
 def test_a_new_derived_table_needs_only_its_column_descriptions(embedded_store, tmp_path, monkeypatch):
-    """A stage that stores a new table (the comparison stage's `reconciliation`) or new columns changes no export or
-    API code: describing its columns in `derived_columns.csv` is all it takes."""
+    """A stage that stores a new table (here a made-up `decomposition`) or new columns changes no export or API code:
+    describing its columns in `derived_columns.csv` is all it takes."""
     import shutil
 
     import pipelines.export as export
@@ -124,22 +124,22 @@ def test_a_new_derived_table_needs_only_its_column_descriptions(embedded_store, 
 
     store = tmp_path / "store"
     shutil.copytree(embedded_store, store)
-    reconciliation = pl.DataFrame({
+    extra = pl.DataFrame({
         "concept_id": ["no_health_insurance"], "source": ["enpove"], "round": ["2018"], "unit": ["proportion"],
         "origin": ["synthetic"], "estimate_published": [0.9], "difference": [0.05], "ci_high_difference": [0.08],
-        "ci_low_difference": [0.02], "kind": ["reconciliation"]})
-    write_derived(store, {"reconciliation": reconciliation})
+        "ci_low_difference": [0.02], "kind": ["decomposition"]})
+    write_derived(store, {"decomposition": extra})
     described = tmp_path / "derived_columns.csv"
-    rows = "".join(f"reconciliation,{c},Test column {c}.,\n" for c in reconciliation.columns)
+    rows = "".join(f"decomposition,{c},Test column {c}.,\n" for c in extra.columns)
     described.write_text(export.DERIVED_COLUMNS.read_text(encoding="utf-8") + rows, encoding="utf-8")
     monkeypatch.setattr(export, "DERIVED_COLUMNS", described)
 
-    assert sv.tables(store) == ("indicators", "comparisons", "reconciliation")
-    assert sv.table(store, "reconciliation", kind="reconciliation", round="2018").height == 1
+    assert sv.tables(store)[-1] == "decomposition"
+    assert sv.table(store, "decomposition", kind="decomposition", round="2018").height == 1
     paths = sv.export(store, format="xlsx", out=tmp_path / "out")
-    sheet = openpyxl.load_workbook(paths[0])["reconciliation"]
+    sheet = openpyxl.load_workbook(paths[0])["decomposition"]
     assert [c.value for c in sheet[2]][-4:] == ["difference", "ci_low_difference", "ci_high_difference", "kind"]
     assert sheet.cell(3, [c.value for c in sheet[2]].index("difference") + 1).number_format == FORMATS["percent"]
     assert "SYNTHETIC" in sheet["A1"].value
     sv.export(store, out=tmp_path / "parquet")
-    assert pl.read_parquet(tmp_path / "parquet" / "reconciliation.parquet").equals(reconciliation)
+    assert pl.read_parquet(tmp_path / "parquet" / "decomposition.parquet").equals(extra)

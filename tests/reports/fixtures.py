@@ -1,7 +1,7 @@
 """Hand-made indicator and comparison tables, and a tiny store holding them, for the report and export tests.
 
 The frames follow `pipelines.tables.INDICATORS` / `COMPARISONS`: two sources, four rounds, microdata, synthetic and
-published rows, domains sex / age group / city, every flag (`ok`, `cv>0.3`, `n<30`, `empty`, `published`), the FIES
+published rows, domains sex / age group / city, every flag (`ok`, `high_cv`, `small_n`, `empty`, `published`), the FIES
 raw-score distributions, and text fields holding `<script>alert(1)</script>` to prove escaping.
 """
 
@@ -33,7 +33,7 @@ def estimate_row(indicator_id: str, theme: str, source: str, round_: str, origin
     cv = None if se is None or not estimate else se / estimate
     if flag is None:
         flag = ("published" if published else "empty" if estimate is None
-                else "n<30" if n < 30 else "cv>0.3" if cv and cv > 0.3 else "ok")
+                else "small_n" if n < 30 else "high_cv" if cv and cv > 0.3 else "ok")
     return {
         "indicator_id": indicator_id, "concept_id": concept_id or indicator_id, "theme": theme, "source": source,
         "round": round_, "period": round_, "origin": origin, "domain": domain, "domain_value": value,
@@ -107,19 +107,28 @@ def indicators_frame() -> pl.DataFrame:
 
 def comparison_row(concept_id: str, theme: str, a: tuple, b: tuple, *, domain: str = "all", value: str = "all",
                    p_adjusted: float = 0.02, comparable: bool = True, flags: str = "",
-                   reasons: str = "") -> dict:
+                   reasons: str = "", kind: str = "across_rounds") -> dict:
     """`a` and `b` are (indicator_id, source, round, origin, estimate, se)."""
     difference = b[4] - a[4]
     se_difference = math.hypot(a[5], b[5]) if a[5] is not None and b[5] is not None else None
-    z = difference / se_difference if se_difference else None
+    t = difference / se_difference if se_difference else None
+    side = {}
+    for name, s in (("a", a), ("b", b)):
+        ci = (None, None) if s[5] is None else (s[4] - 1.96 * s[5], s[4] + 1.96 * s[5])
+        side.update({f"indicator_{name}": s[0], f"source_{name}": s[1], f"round_{name}": s[2],
+                     f"origin_{name}": s[3], f"domain_value_{name}": value, f"estimate_{name}": s[4],
+                     f"se_{name}": s[5], f"ci_low_{name}": ci[0], f"ci_high_{name}": ci[1],
+                     f"n_{name}": None if s[5] is None else 800})
     return {
-        "concept_id": concept_id, "theme": theme, "kind": "consecutive_rounds" if a[1] == b[1] else
-        "same_period_sources", "domain": domain, "domain_value": value,
-        "indicator_a": a[0], "source_a": a[1], "round_a": a[2], "origin_a": a[3], "estimate_a": a[4], "se_a": a[5],
-        "indicator_b": b[0], "source_b": b[1], "round_b": b[2], "origin_b": b[3], "estimate_b": b[4], "se_b": b[5],
-        "difference": difference, "se_difference": se_difference, "statistic": z,
-        "p_value": None if z is None else p_adjusted / 3, "p_adjusted": None if z is None else p_adjusted,
-        "adjust_method": "holm", "comparable": comparable, "flags": flags, "reasons": reasons,
+        "kind": kind, "family": None if t is None else kind, "family_size": None if t is None else 4,
+        "concept_id": concept_id, "theme": theme, "coverage": "as_fielded", "domain": domain, **side,
+        "difference": difference, "se_difference": se_difference, "covariance": None if t is None else 0.0,
+        "df": None if t is None else 700.0,
+        "ci_low": None if t is None else difference - 1.96 * se_difference,
+        "ci_high": None if t is None else difference + 1.96 * se_difference, "statistic": t,
+        "p_value": None if t is None else p_adjusted / 3, "p_adjusted": None if t is None else p_adjusted,
+        "adjust_method": "holm", "comparable": comparable, "testable": t is not None, "inside": None,
+        "flags": flags, "reasons": reasons,
     }
 
 
@@ -129,7 +138,7 @@ def comparisons_frame() -> pl.DataFrame:
                        ("no_health_insurance", "enpove", "2022", "synthetic", 0.60, 0.015), p_adjusted=0.0004),
         comparison_row("no_health_insurance", "health", ("no_health_insurance", "enpove", "2022", "synthetic", 0.60, 0.015),
                        ("no_health_insurance", "multisector_lima", "2021", "published", 0.71, None),
-                       comparable=False, flags="universe;non_probability;published",
+                       comparable=False, flags="universe;non_probability",
                        reasons=f"Different universes: beneficiary list vs population sample {XSS}"),
         comparison_row("overcrowding", "housing", ("overcrowding_room", "enpove", "2018", "microdata", 0.21, 0.015),
                        ("overcrowding_room", "enpove", "2022", "synthetic", 0.16, 0.015), p_adjusted=0.31),

@@ -81,8 +81,8 @@ def test_hover_has_estimate_ci_n_cv_flag_and_citation(insurance):
 
 
 @pytest.mark.parametrize("domain, value, flag, words", [
-    ("age_group", "65+", "n<30", "n < 30: muy pocos casos"),
-    ("city", "Tumbes", "cv>0.3", "CV > 0,3: estimación imprecisa"),
+    ("age_group", "65+", "small_n", "n < 30: muy pocos casos"),
+    ("city", "Tumbes", "high_cv", "CV > 0,3: estimación imprecisa"),
 ])
 def test_flagged_estimates_are_hollow_and_say_why(labels_es, domain, value, flag, words):
     frame = _rows("employed", domain)

@@ -112,6 +112,42 @@ estimate <- function(design, name, y, domain, domain_text, kind, meaning) {
   out
 }
 
+# A within-round contrast between two domains of one design, with their covariance: svyby(covmat = TRUE) then
+# svycontrast, on subset(design, domain & !is.na(y)) (the package's universe and na.rm), focal minus reference.
+contrast_domains <- function(design, name, y, domain, by, focal, reference, meaning) {
+  values <- design$variables[[y]]
+  sub <- subset(design, domain & !is.na(values))
+  b <- svyby(as.formula(paste0("~", y)), as.formula(paste0("~", by)), sub, svymean, covmat = TRUE)
+  levels <- as.character(b[[by]])
+  weights <- ifelse(levels == focal, 1, ifelse(levels == reference, -1, 0))
+  con <- svycontrast(b, weights)
+  V <- vcov(b)
+  est <- as.numeric(coef(con))
+  se <- as.numeric(SE(con))
+  df <- degf(sub)
+  q <- qt(1 - (1 - LEVEL) / 2, df)
+  list(
+    name = name, kind = "within_round", meaning = meaning, variable = y, by = by, focal = focal,
+    reference = reference, estimate_focal = as.numeric(coef(b)[levels == focal]),
+    se_focal = as.numeric(SE(b)[levels == focal]), estimate_reference = as.numeric(coef(b)[levels == reference]),
+    se_reference = as.numeric(SE(b)[levels == reference]),
+    covariance = V[levels == focal, levels == reference], estimate = est, se = se, degf = df,
+    ci_t = c(est - q * se, est + q * se), p_t = 2 * pt(-abs(est / se), df)
+  )
+}
+
+# Two rounds are independent samples: the difference of their estimates (each from estimate() above) has
+# variance se_a^2 + se_b^2; the package's reference distribution is t with Welch-Satterthwaite df from the
+# two designs' degf.
+across_rounds <- function(name, a, b, meaning) {
+  d <- b$estimate - a$estimate
+  se <- sqrt(a$se^2 + b$se^2)
+  df <- (a$se^2 + b$se^2)^2 / (a$se^4 / a$degf + b$se^4 / b$degf)
+  q <- qt(1 - (1 - LEVEL) / 2, df)
+  list(name = name, kind = "across_rounds", meaning = meaning, estimate_a = a$estimate, estimate_b = b$estimate,
+       estimate = d, se = se, welch_df = df, ci_t = c(d - q * se, d + q * se), p_t = 2 * pt(-abs(d / se), df))
+}
+
 person_frame <- function(households, persons, hh_key) {
   design_cols <- c(hh_key, "stratum", "psu", "weight")
   merged <- merge(persons, households[, design_cols], by = hh_key, all.x = FALSE, sort = FALSE)
@@ -188,6 +224,9 @@ designs22 <- function(raw100, psu_of, label) {
       estimate(dp, "discriminated", "discriminated", p$migrant & p$in_700,
                "migrants with a row in module 700 (aged 5+) and an answer to P701", "proportion",
                "P701 = 1: has felt discriminated against since arriving in Peru")
+    ), contrasts = list(
+      contrast_domains(dp, "discriminated_women_vs_men", "discriminated", p$migrant & p$in_700, "woman", "1", "0",
+                       "P701 = 1 among migrants with a row in module 700: women (P204 = 2) minus men")
     )))
   )
 }
@@ -259,7 +298,23 @@ y2018 <- list(
     estimate(dp18, "discriminated", "discriminated", pp18$migrant & pp18$in_700,
              "migrants with a row in chapter 700 (aged 5+)", "proportion",
              "P701 = 1: has felt discriminated against since arriving in Peru")
+  ), contrasts = list(
+    contrast_domains(dp18, "discriminated_women_vs_men", "discriminated", pp18$migrant & pp18$in_700, "woman", "1",
+                     "0", "P701 = 1 among migrants with a row in chapter 700: women (P204 = 2) minus men")
   )))
+)
+
+# ------------------------------------------------------------------ 2018 -> 2022, independent samples
+
+by_name <- function(estimates, name) estimates[[which(vapply(estimates, function(e) e$name, "") == name)]]
+across <- list(
+  across_rounds("rented",
+                by_name(y2018$household$estimates, "rented"), by_name(conglomerado$household$estimates, "rented"),
+                "rented dwelling, 2022 (CONGLOMERADO design, as `surveys refresh --raw ../shared/data` stores it) minus 2018"),
+  across_rounds("discriminated",
+                by_name(y2018$person$estimates, "discriminated"),
+                by_name(conglomerado$person$estimates, "discriminated"),
+                "felt discriminated since arrival, 2022 (CONGLOMERADO design) minus 2018")
 )
 
 # ------------------------------------------------------------------ write
@@ -280,6 +335,7 @@ out <- list(
     "rows/psus/strata/degf/lonely_strata of the whole (household or person) design."
   ),
   inputs = INPUTS,
+  across_rounds = across,
   designs = list(
     enpove_2022_segment = c(list(
       round = "2022",
