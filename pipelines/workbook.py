@@ -37,10 +37,11 @@ TABLE_STYLE = "Table Style Light 9"
 
 def ci_beside_estimates(columns: list[str]) -> list[str]:
     """`columns` with every `ci_low<s>`/`ci_high<s>` moved right after `estimate<s>` (or after `<s>` itself, e.g.
-    `difference`), where that column exists; other columns keep their order."""
+    `ci_low_difference` after `difference`; a bare `ci_low` after `difference` in a table of differences, where
+    there is no `estimate`), where that column exists; other columns keep their order."""
     def anchor(ci: str) -> str | None:
         suffix = re.sub(r"^ci_(low|high)", "", ci)
-        for candidate in (f"estimate{suffix}", suffix.lstrip("_")):
+        for candidate in (f"estimate{suffix}", suffix.lstrip("_"), "" if suffix else "difference"):
             if candidate and candidate in columns:
                 return candidate
         return None

@@ -86,6 +86,11 @@ def test_intervals_beside_estimates_and_percentages_by_unit(exported):
     assert "proportion" in units and units - {"proportion"}  # soles (and published units) are not percentages
     comparisons = workbook["comparisons"]
     header = [c.value for c in comparisons[2]]
+    for side in ("_a", "_b"):
+        at = header.index(f"estimate{side}")
+        assert header[at:at + 3] == [f"estimate{side}", f"ci_low{side}", f"ci_high{side}"]
+    at = header.index("difference")
+    assert header[at:at + 3] == ["difference", "ci_low", "ci_high"]
     assert {comparisons.cell(3, header.index(c) + 1).number_format for c in ("estimate_a", "difference")} <= {
         FORMATS["percent"], FORMATS["number"]}
 
