@@ -547,18 +547,20 @@ def figure(indicators: pl.DataFrame, indicator: str, *, by: str | None = None, l
            comparisons: pl.DataFrame | None = None) -> go.Figure:
     """One chart of the HTML report: an indicator across rounds and sources, overall or by a domain.
 
-    The report draws each chart with the same function (`reports.report.chart_figure`): published figures of the
-    same concept join the chart, error bars are 95 % confidence intervals, imprecise estimates are hollow and the
-    hover shows n, CV, flag and citation.
+    The report draws each row of its matrix with the same function (`reports.report.row_figure`): published
+    figures of the same concept join the chart, error bars are 95 % confidence intervals, imprecise estimates are
+    hollow and the hover shows n, CV, flag and citation.
 
     Parameters
     ----------
     indicators
         The indicator table (`indicators`), or any filter of it.
     indicator
-        The chart's indicator id (or a concept id: the chart of its first catalogue indicator).
+        An indicator id (or a concept id: the chart of its first catalogue indicator; or a row of the report's
+        matrix, such as ``ctx-…`` for a published context figure).
     by
-        A domain (``sex``, ``age_group``, ``city``, ...): one panel per domain value. None draws domain ``all``.
+        A domain (``sex``, ``age_group``, ``city``, ...): one panel per domain value. None draws domain ``all``
+        (a FIES raw-score distribution: its bars).
     lang
         ``es`` or ``en``: labels and number format.
     comparisons
@@ -574,25 +576,24 @@ def figure(indicators: pl.DataFrame, indicator: str, *, by: str | None = None, l
     >>> sv.figure(sv.indicators(store), "no_health_insurance", by="sex", lang="en")
     """
     from reports.labels import LANGS, load_labels
-    from reports.report import FIES_DISTRIBUTIONS, assign_charts, chart_figure
+    from reports.matrix import assign_rows
+    from reports.report import FIES_DISTRIBUTIONS, assign_charts, row_figure
 
     if lang not in LANGS:
         raise UsageError(f"lang {lang!r} is not one of {', '.join(LANGS)}")
     labels = load_labels(lang)
-    charted = assign_charts(indicators, labels)
-    chart = indicator
-    if chart not in set(charted["chart"]):
-        of_concept = charted.filter(pl.col("concept_id") == indicator)["chart"]
-        if of_concept.is_empty():
-            raise UsageError(f"indicator {indicator!r} is not in the table",
-                             hint="sv.indicators(store)['indicator_id'].unique() lists those there.")
-        chart = of_concept[0]
-    rows = charted.filter(pl.col("chart") == chart)
-    domain = by or ("raw_score" if chart in FIES_DISTRIBUTIONS else "all")
-    if domain not in set(rows["domain"]):
-        raise UsageError(f"{chart} has no rows by {domain!r} (it has: {', '.join(sorted(set(rows['domain'])))})")
-    return chart_figure(rows, chart, domain=domain, labels=labels, comparisons=comparisons,
-                        colours=_colours(indicators))
+    rows = assign_rows(assign_charts(indicators, labels), labels)
+    row = next((r for column in ("row", "chart", "indicator_id", "concept_id")
+                for r in rows.filter(pl.col(column) == indicator)["row"].head(1)), None)
+    if row is None:
+        raise UsageError(f"indicator {indicator!r} is not in the table",
+                         hint="sv.indicators(store)['indicator_id'].unique() lists those there.")
+    domain = by or ("raw_score" if row in FIES_DISTRIBUTIONS else "all")
+    held = set(rows.filter(pl.col("row") == row)["domain"])
+    if domain not in held:
+        raise UsageError(f"{row} has no rows by {domain!r} (it has: {', '.join(sorted(held))})")
+    return row_figure(rows, row, domain=domain, labels=labels, comparisons=comparisons,
+                      colours=_colours(indicators))
 
 
 def _colours(indicators: pl.DataFrame) -> dict[str, str]:

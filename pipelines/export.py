@@ -6,6 +6,7 @@ Layout of `<out>` (Parquet)::
     households/source=<source>/round=<round>/part-0.parquet   harmonised, hive partitions
     persons/source=<source>/round=<round>/part-0.parquet
     indicators.parquet   comparisons.parquet   ...            every derived table the store holds
+    policy_frames.parquet                                    GCM / SDG / MGI tags of every indicator id exported
     dictionary.csv   dictionary.json   datapackage.json
 
 `source` and `round` are hive partition keys: they are the folder names and are not repeated inside the files, so
@@ -19,6 +20,10 @@ never reaches another team.
 resource per file (a multipart Parquet resource would be validated on its first file only), every category that
 occurs (a `;`-joined list column as a pattern over its categories), and pandas metadata in every file so that
 nullable integers and booleans read back as nulls (`<NA>`), not NaN, through pandas and frictionless.
+
+The policy frames (`surveys/indicators/policy_frames.csv`) leave as their own long table keyed by `indicator_id`,
+one row per tag, rather than as columns repeated on each of the indicator table's rows: the tags are facts about
+an indicator, not about an estimate (`pipelines.frames`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.errors import NotInStore, SchemaViolation
+from pipelines.frames import frame_tags
 from pipelines.specs import RoundSpec, available_specs
 from pipelines.store import (
     TABLES,
@@ -46,6 +52,7 @@ from pipelines.store import (
     read_derived,
     read_manifest,
 )
+from pipelines.tables import POLICY_FRAMES
 from surveys import schema
 
 DERIVED_COLUMNS = Path(__file__).resolve().with_name("derived_columns.csv")
@@ -108,6 +115,9 @@ def _export_parquet(store: Path, waves: dict[str, WaveRecord], out: Path) -> tup
         written.append(path)
         stale = "" if derived_is_current(store, name) else " (built before the last refresh: may be stale)"
         lines.append(f"exported {name}: {frame.height:,} rows to {path}{stale}")
+        if name == "indicators":
+            lines.append(export_policy_frames(frame, out, dictionary, resources))
+            written.append(out / "policy_frames.parquet")
     write_dictionary(dictionary, out)
     write_datapackage(resources, out, synthetic=any(w.synthetic for w in waves.values()))
     written += [out / "dictionary.csv", out / "dictionary.json", out / "datapackage.json"]
@@ -214,6 +224,15 @@ def export_derived(frame: pl.DataFrame, name: str, out: Path) -> Path:
         if partial.exists():
             partial.unlink()
     return path
+
+
+def export_policy_frames(indicators: pl.DataFrame, out: Path, dictionary: list[dict], resources: list[dict]) -> str:
+    """The GCM / SDG / MGI tags of the exported indicators, as `policy_frames.parquet`; returns the line to print."""
+    tags = frame_tags(indicators).select(pl.col(c).cast(t) for c, t in POLICY_FRAMES.items())
+    path = export_derived(tags, "policy_frames", out)
+    dictionary += derived_dictionary("policy_frames", _fields(out, [path], "policy_frames"))
+    resources.append(_resource("policy_frames", [path], out, dictionary))
+    return f"exported policy_frames: {tags.height:,} tags of {tags['indicator_id'].n_unique():,} indicators to {path}"
 
 
 def _fields(out: Path, paths: list[Path], table: str) -> dict[str, pa.DataType]:

@@ -9,6 +9,9 @@ every origin, so published `46.4 %` is `0.464`.
 `contrasts`: the within-round contrasts the estimate stage computes with each round's design (schema `CONTRASTS`).
 
 `comparisons`: one row per comparison of two estimates, of three kinds (schema `COMPARISONS`; `pipelines.compare`).
+
+`policy_frames`: the GCM objectives, SDG targets and MGI domain each indicator id informs, one row per tag (schema
+`POLICY_FRAMES`; `pipelines.frames`), joined to `indicators` on `indicator_id`.
 """
 
 from __future__ import annotations
@@ -108,4 +111,14 @@ COMPARISONS = pl.Schema({
     "inside": pl.Boolean(),          # reconciliation: the published figure lies in the microdata's interval
     "flags": pl.String(),            # ";"-separated comparability flags
     "reasons": pl.String(),          # the flags explained in words
+})
+
+POLICY_FRAMES = pl.Schema({
+    "indicator_id": pl.String(),     # as in `indicators`
+    "frame": pl.String(),            # gcm | sdg | mgi
+    "code": pl.String(),             # GCM objective number, SDG target or indicator, MGI domain id
+    "label_en": pl.String(),
+    "label_es": pl.String(),
+    "tagged_as": pl.String(),        # the indicator whose row in policy_frames.csv gives the tag (itself, or the
+                                     #   catalogue indicator of its concept for a published figure)
 })

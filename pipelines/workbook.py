@@ -1,7 +1,7 @@
 """The derived tables as one Excel workbook (`surveys export --format xlsx`), written by polars' Excel writer.
 
 `<out>/tables.xlsx` holds a sheet per derived table the store has (`pipelines.store.DERIVED_TABLES` order, then
-any other), then `dictionary` (every column of those sheets: type, description, categories) and `rounds` (kind,
+any other), `policy_frames` (the GCM / SDG / MGI tags of the indicators, as in the Parquet export), then `dictionary` (every column of those sheets: type, description, categories) and `rounds` (kind,
 design and provenance, as `sv.rounds` gives them). On each table's sheet:
 
 - row 1 names the table and, when any of its rows comes from SYNTHETIC microdata, says so; those rows are filled
@@ -131,6 +131,12 @@ def write_workbook(store: Path, waves: dict[str, WaveRecord], out: Path) -> tupl
     from pipelines.export import derived_frames
 
     frames = derived_frames(store)
+    if "indicators" in frames:  # the policy frames leave beside the indicators, as in the Parquet export
+        from pipelines.frames import frame_tags
+        from pipelines.tables import POLICY_FRAMES
+
+        frames["policy_frames"] = frame_tags(frames["indicators"]).select(
+            pl.col(c).cast(t) for c, t in POLICY_FRAMES.items())
     if not frames:
         from pipelines.errors import NotInStore
 

@@ -250,3 +250,122 @@ def fies_prevalence_figure(frame: pl.DataFrame, *, labels: Labels, title: str, n
     layout["xaxis"] = {"type": "category", "title": {"text": labels["axis_round"]}}
     figure.update_layout(layout)
     return figure
+
+
+SIGNIFICANCE = 0.05
+ROW_HEIGHT = 26
+SIDE_COLOURS = ("#0072B2", "#E69F00")
+NOT_COMPARABLE = "#A6461F"
+
+
+def _significant(row: dict) -> bool:
+    return bool(row["testable"]) and row["p_adjusted"] is not None and row["p_adjusted"] < SIGNIFICANCE
+
+
+def contrast_hover(row: dict, labels: Labels, unit: str | None, side_names: tuple[str, str]) -> str:
+    """Both sides, the difference with its CI, raw and adjusted p-values, and the comparability reasons."""
+    lines = [f"<b>{esc(row['label'])}</b>"]
+    for s, name in zip(("a", "b"), side_names):
+        estimate = labels.estimate(row[f"estimate_{s}"], unit)
+        ci = ("" if row[f"ci_low_{s}"] is None else
+              f" ({labels.estimate(row[f'ci_low_{s}'], unit)} – {labels.estimate(row[f'ci_high_{s}'], unit)})")
+        lines.append(f"{esc(row.get(f'side_{s}') or name)}: {estimate}{ci}")
+    ci = ("" if row["ci_low"] is None else
+          f" ({labels['hover_ci']}: {labels.difference(row['ci_low'], unit)} – {labels.difference(row['ci_high'], unit)})")
+    lines.append(f"{labels['cmp_difference']}: {labels.difference(row['difference'], unit)}{ci}")
+    if row["testable"]:
+        lines.append(f"{labels['cmp_p_value']}: {labels.p_value(row['p_value'])} · {labels['cmp_p_adjusted']}: "
+                     f"{labels.p_value(row['p_adjusted'])} ({esc(row['adjust_method'] or '')})")
+    lines.append(f"{labels['cmp_comparable']}: {labels['yes'] if row['comparable'] else labels['no']}")
+    if row["reasons"]:
+        lines.append(esc(row["reasons"]))
+    return "<br>".join(lines)
+
+
+def _dumbbell(rows: list[dict], scale: float, side_names: tuple[str, str], labels: Labels, unit, hovers) -> list:
+    """Left panel: a grey segment joins the two sides; each side a dot with its CI, hollow when flagged."""
+    link_x, link_y = [], []
+    for r in rows:
+        if r["estimate_a"] is not None and r["estimate_b"] is not None:
+            link_x += [r["estimate_a"] * scale, r["estimate_b"] * scale, None]
+            link_y += [r["_y"], r["_y"], None]
+    traces = [go.Scatter(x=link_x, y=link_y, mode="lines", line={"color": "#bcccdc", "width": 3},
+                         hoverinfo="skip", showlegend=False, xaxis="x", yaxis="y")]
+    for i, (s, name) in enumerate(zip(("a", "b"), side_names)):
+        kept = [r for r in rows if r[f"estimate_{s}"] is not None]
+        symbols = ["circle-open" if r.get(f"flag_{s}") in HOLLOW_FLAGS else "circle" for r in kept]
+        traces.append(go.Scatter(
+            x=[r[f"estimate_{s}"] * scale for r in kept], y=[r["_y"] for r in kept], mode="markers",
+            name=esc(name), marker={"color": SIDE_COLOURS[i], "size": 10, "symbol": symbols,
+                                    "line": {"width": 2, "color": SIDE_COLOURS[i]}},
+            error_x={"type": "data", "symmetric": False, "thickness": 1.5, "width": 3, "color": SIDE_COLOURS[i],
+                     "array": [None if r[f"ci_high_{s}"] is None else (r[f"ci_high_{s}"] - r[f"estimate_{s}"]) * scale
+                               for r in kept],
+                     "arrayminus": [None if r[f"ci_low_{s}"] is None else (r[f"estimate_{s}"] - r[f"ci_low_{s}"]) * scale
+                                    for r in kept]},
+            hovertext=[hovers[id(r)] for r in kept], hoverinfo="text", meta={"side": s}, xaxis="x", yaxis="y",
+        ))
+    return traces
+
+
+def _differences(rows: list[dict], scale: float, labels: Labels, hovers) -> list:
+    """Right panel: the difference and its CI, filled when significant after adjustment, brown when the two
+    sides are not comparable; one legend entry per kind."""
+    groups: dict[tuple[bool, bool], list[dict]] = {}
+    for r in rows:
+        if r["difference"] is not None:
+            groups.setdefault((_significant(r), bool(r["comparable"])), []).append(r)
+    traces = []
+    for (significant, comparable), part in sorted(groups.items(), key=lambda kv: (not kv[0][0], not kv[0][1])):
+        colour = "#1f2933" if comparable else NOT_COMPARABLE
+        name = labels["significant" if significant else "not_significant"]
+        if not comparable:
+            name += f" · {labels['not_comparable'].lower()}"
+        traces.append(go.Scatter(
+            x=[r["difference"] * scale for r in part], y=[r["_y"] for r in part], mode="markers", name=name,
+            marker={"color": colour, "size": 10, "symbol": "diamond" if significant else "diamond-open",
+                    "line": {"width": 2, "color": colour}},
+            error_x={"type": "data", "symmetric": False, "thickness": 1.5, "width": 3, "color": colour,
+                     "array": [None if r["ci_high"] is None else (r["ci_high"] - r["difference"]) * scale for r in part],
+                     "arrayminus": [None if r["ci_low"] is None else (r["difference"] - r["ci_low"]) * scale
+                                    for r in part]},
+            hovertext=[hovers[id(r)] for r in part], hoverinfo="text", xaxis="x2", yaxis="y2",
+            meta={"significant": significant, "comparable": comparable},
+        ))
+    return traces
+
+
+def contrast_figure(frame: pl.DataFrame, *, labels: Labels, title: str, side_names: tuple[str, str],
+                    unit: str | None = None) -> go.Figure:
+    """Two estimates per row and their difference, for comparisons (`pipelines.tables.COMPARISONS` rows plus a
+    `label` column, and optionally `side_a`/`side_b` names and `flag_a`/`flag_b` reliability flags).
+
+    Left: side a and side b as dots with their 95 % CIs joined by a segment (a dumbbell); right: the difference
+    b − a with its CI, a filled diamond when significant after the family's adjustment, open otherwise, brown when
+    the sides are not comparable. One unit per figure: proportions in % and points, other units as they are."""
+    rows = [{**r, "_y": esc(r["label"])} for r in frame.to_dicts()]  # tick labels render a subset of HTML
+    scale = _scale(unit)
+    hovers = {id(r): contrast_hover(r, labels, unit, side_names) for r in rows}
+    figure = go.Figure(data=_dumbbell(rows, scale, side_names, labels, unit, hovers)
+                       + _differences(rows, scale, labels, hovers))
+    names = list(dict.fromkeys(r["_y"] for r in rows))
+    plot_height = ROW_HEIGHT * max(len(names), 2)
+    margin = {"l": 16, "r": 16, "t": 40, "b": 110}
+    proportion = is_proportion(unit)
+    axis_y = {"type": "category", "categoryorder": "array", "categoryarray": names, "autorange": "reversed",
+              "automargin": True, "gridcolor": "#EBF0F8"}
+    layout = _layout(labels, unit, height=plot_height + margin["t"] + margin["b"])
+    layout.update({
+        "title": {"text": esc(title), "x": 0, "font": {"size": 14}},
+        "margin": margin,
+        "xaxis": {"domain": [0, 0.56], "title": {"text": labels["axis_percent"] if proportion else esc(unit or "")},
+                  "zeroline": False, "rangemode": "tozero" if proportion else "normal"},
+        "xaxis2": {"domain": [0.62, 1], "anchor": "y2", "zeroline": True, "zerolinecolor": "#52606d",
+                   "zerolinewidth": 1, "title": {"text": labels["axis_points"] if proportion else esc(unit or "")}},
+        "yaxis": axis_y, "yaxis2": {**axis_y, "anchor": "x2", "matches": "y", "showticklabels": False},
+        # under the axis titles, whatever the number of rows
+        "legend": {"orientation": "h", "yanchor": "top", "y": -62 / plot_height, "x": 0},
+        "meta": {"rows": len(names)},
+    })
+    figure.update_layout(layout)
+    return figure

@@ -47,6 +47,8 @@ class Labels:
     catalogue_order: tuple[str, ...] = ()
     concepts: dict[str, str] = field(default_factory=dict)  # indicator_id -> concept_id, from the catalogue
     reliability: dict[str, float] = field(default_factory=dict)  # min_n, max_cv of the catalogue's parameters.yaml
+    populations: dict[str, str] = field(default_factory=dict)  # source -> population it is about (sources.csv order)
+    contrasts: dict[str, str] = field(default_factory=dict)  # domain -> name of its within-round contrast
 
     def __getitem__(self, key: str) -> str:
         return self.ui.get(key, key)
@@ -63,6 +65,16 @@ class Labels:
 
     def domain_value(self, domain: str, value: str) -> str:
         return self.ui.get(f"value_{domain}_{value}", value)
+
+    def population(self, population: str) -> str:
+        return self.ui.get(f"population_{population}", population) if population else self.ui["population_other"]
+
+    def cmp_flag(self, flag: str) -> str:
+        """A comparability flag of the comparisons table (universe, definition, ...) in words."""
+        return self.ui.get(f"cmpflag_{flag}", flag)
+
+    def contrast(self, domain: str) -> str:
+        return self.contrasts.get(domain) or self.ui.get(f"contrast_{domain}", domain)
 
     def theme(self, theme: str) -> str:
         return self.ui.get(f"theme_{theme}", theme)
@@ -150,16 +162,19 @@ def load_labels(lang: str, *, surveys_dir: Path = SURVEYS_DIR) -> Labels:
         raise ValueError(f"language `{lang}` is not one of {LANGS}; use --lang es or --lang en")
     ui = {row["key"]: row[lang] for row in _read_csv(LABELS_CSV)}
     catalogue = _catalogue_rows(surveys_dir)
+    sources = _read_csv(surveys_dir / "indicators" / "sources.csv")
     return Labels(
         lang=lang,
         ui=ui,
         indicators=_by(catalogue, "indicator_id", lang),
-        sources=_by(_read_csv(surveys_dir / "indicators" / "sources.csv"), "source", lang),
+        sources=_by(sources, "source", lang),
         domains=_by(_read_csv(surveys_dir / "indicators" / "domains.csv"), "domain", lang),
         catalogue_order=tuple(row["indicator_id"] for row in catalogue if row.get("indicator_id")),
         concepts={row["indicator_id"]: row.get("concept_id") or row["indicator_id"] for row in catalogue
                   if row.get("indicator_id")},
         reliability=_reliability(surveys_dir / "indicators" / "parameters.yaml"),
+        populations={row["source"]: row.get("population") or "" for row in sources if row.get("source")},
+        contrasts=_by(_read_csv(surveys_dir / "indicators" / "contrasts.csv"), "domain", lang),
     )
 
 

@@ -1,9 +1,14 @@
-"""The self-contained HTML report: overview, one section per theme, FIES, and the comparison table.
+"""The self-contained HTML report: overview, the indicator × source matrix, change between rounds, gaps within a
+round, published vs microdata, and every comparison.
 
 `run_report` reads the store's derived tables, asks `reports.figures` for one `go.Figure` per chart, and writes ONE
 HTML file: plotly.js is inlined once for the whole page, every figure's JSON sits in one `application/json` block
-(template stored once), and a few lines of vanilla JS draw the charts, switch the small-multiples view and sort the
-comparison table. Nothing in the page asks the network for anything, so it opens offline.
+(template stored once), and a few lines of vanilla JS draw the charts in view, open a matrix row's chart when the
+row is clicked, switch the matrix between its theme and GCM views and the sections between their panels, and sort
+the tables. Nothing in the page asks the network for anything, so it opens offline.
+
+Sections: `matrix_section` (rows and chart cards; the table itself is `reports.matrix`), `reports.changes` (change
+between rounds, gaps within a round, reconciliation), `comparison_section` (every comparison, sortable).
 """
 
 from __future__ import annotations
@@ -19,8 +24,12 @@ import plotly.offline
 import polars as pl
 from plotly.utils import PlotlyJSONEncoder
 
+from pipelines.catalogue import CATALOGUE_DIR
+from pipelines.frames import frame_tags, load_policy_frames
+from pipelines.published import PUBLISHED_CSV
 from pipelines.store import current_version, derived_is_current, read_derived, read_manifest
-from reports import figures
+from reports import changes, figures, matrix
+from reports.html import table as _table
 from reports.labels import Labels, load_labels
 
 THEMES = ("health", "housing", "food_security", "violence", "employment")
@@ -43,7 +52,10 @@ def run_report(store: Path, *, lang: str = "es", out: Path = Path("data/exports/
     except FileNotFoundError:
         comparisons = None
     stale = not derived_is_current(store, "indicators")
-    page = build_report(indicators, comparisons, read_manifest(store), labels, stale=stale)
+    frames_dir = Path(surveys_dir) / "indicators" if surveys_dir else CATALOGUE_DIR
+    if not (frames_dir / "policy_frames.csv").exists():  # a test catalogue without frames: the package's
+        frames_dir = CATALOGUE_DIR
+    page = build_report(indicators, comparisons, read_manifest(store), labels, stale=stale, frames_dir=frames_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     try:
@@ -61,19 +73,19 @@ def run_report(store: Path, *, lang: str = "es", out: Path = Path("data/exports/
 
 
 def build_report(indicators: pl.DataFrame, comparisons: pl.DataFrame | None, manifest: dict, labels: Labels, *,
-                 stale: bool = False) -> str:
+                 stale: bool = False, frames_dir: Path = CATALOGUE_DIR) -> str:
     """The whole page as a string."""
     indicators = assign_charts(indicators, labels)
     colours = figures.source_colours(indicators["source"].to_list())
     registry = FigureRegistry()
-    themes = list(THEMES) + sorted(set(indicators["theme"].drop_nulls()) - set(THEMES))
-    sections = [theme_section(theme, indicators.filter(pl.col("theme") == theme), comparisons, labels, colours,
-                              registry) if theme in THEMES else
-                other_section(theme, indicators.filter(pl.col("theme") == theme), labels) for theme in themes]
+    tags = frame_tags(indicators, load_policy_frames(frames_dir), frames_dir)
     body = "\n".join([
-        header(labels, themes),
+        header(labels),
         overview(indicators, manifest, labels, stale=stale),
-        *sections,
+        matrix_section(indicators, comparisons, labels, colours, registry, tags, frames_dir),
+        changes.change_section(comparisons, indicators, labels, registry),
+        changes.gap_section(comparisons, indicators, labels, registry),
+        changes.reconciliation_section(comparisons, indicators, labels),
         comparison_section(comparisons, indicators, labels),
         f'<footer>{esc(labels["footer"])}</footer>',
     ])
@@ -130,36 +142,13 @@ def assign_charts(indicators: pl.DataFrame, labels: Labels) -> pl.DataFrame:
     return indicators.with_columns(pl.col("indicator_id").replace_strict(chart).alias("chart"))
 
 
-def _chart_order(frame: pl.DataFrame, labels: Labels) -> list[str]:
-    order = {indicator_id: i for i, indicator_id in enumerate(labels.catalogue_order)}
-    charts = frame["chart"].unique(maintain_order=True).to_list()
-    return sorted(charts, key=lambda c: (order.get(c, len(order)), c))
+SECTIONS = ("overview", "matrix", "change", "gaps", "reconciliation", "comparisons")
 
 
-def header(labels: Labels, themes: list[str]) -> str:
-    links = [f'<a href="#overview">{esc(labels["overview"])}</a>']
-    links += [f'<a href="#theme-{esc(t)}">{esc(labels.theme(t))}</a>' for t in themes]
-    links.append(f'<a href="#comparisons">{esc(labels["comparisons"])}</a>')
+def header(labels: Labels) -> str:
+    links = [f'<a href="#{section}">{esc(labels["nav_" + section])}</a>' for section in SECTIONS]
     return (f'<header><h1>{esc(labels["title"])}</h1><p class="subtitle">{esc(labels["subtitle"])}</p>'
             f'<nav aria-label="{esc(labels["contents"])}">{" · ".join(links)}</nav></header>')
-
-
-_NUM = ' class="num"'
-
-
-def _numeric(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _table(head: list[str], rows: list[list[tuple[str, object]]], *, cls: str = "") -> str:
-    """`rows` cells are (escaped html, sort value); the sort value goes to `data-v` for the sorting script."""
-    ths = "".join(f"<th scope=\"col\">{h}</th>" for h in head)
-    trs = []
-    for row in rows:
-        tds = "".join(f'<td{_NUM if _numeric(v) else ""} data-v="{esc("" if v is None else v)}">{cell}</td>'
-                      for cell, v in row)
-        trs.append(f"<tr>{tds}</tr>")
-    return f'<table class="{cls}"><thead><tr>{ths}</tr></thead><tbody>{"".join(trs)}</tbody></table>'
 
 
 def overview(indicators: pl.DataFrame, manifest: dict, labels: Labels, *, stale: bool) -> str:
@@ -215,92 +204,108 @@ def _notes(comparisons: pl.DataFrame | None, indicator_ids: list[str], labels: L
     return tuple(notes)
 
 
-def chart_figure(frame: pl.DataFrame, chart: str, *, domain: str, labels: Labels, colours: dict[str, str],
-                 comparisons: pl.DataFrame | None = None) -> go.Figure:
-    """The figure of one chart (`assign_charts`) in one domain: across rounds and sources for domain `all`, with
-    the comparability caveats of its pairs; one panel per value otherwise; the raw-score bars for a FIES
-    distribution. The report and `sv.figure` both draw through here."""
-    title = labels.indicator(chart)
-    if chart in FIES_DISTRIBUTIONS:
-        rows = frame.filter(pl.col("chart") == chart)
+def row_figure(frame: pl.DataFrame, row: str, *, domain: str, labels: Labels, colours: dict[str, str],
+               comparisons: pl.DataFrame | None = None) -> go.Figure:
+    """The figure of one matrix row (`matrix.assign_rows`; `frame` may hold other rows) in one domain: across
+    rounds and sources for domain `all`, with the comparability caveats of its pairs; one panel per value of
+    another domain; the bars of a FIES raw-score distribution for `raw_score`. The report and `sv.figure` both
+    draw through here."""
+    rows = frame.filter(pl.col("row") == row)
+    if domain == "raw_score":
         return figures.fies_distribution_figure(rows, labels=labels, colours=colours,
-                                                title=f"{labels['fies_title']} · {labels[chart]}")
-    rows = frame.filter((pl.col("chart") == chart) & (pl.col("domain") == domain))
+                                                title=f"{labels['fies_title']} · {labels[row]}")
+    title = matrix.row_label(row, labels)
+    rows = rows.filter(pl.col("domain") == domain)
     if domain == "all":
         notes = _notes(comparisons, rows["indicator_id"].unique().to_list(), labels)
         return figures.rounds_figure(rows, labels=labels, title=title, colours=colours, notes=notes)
     return figures.domain_figure(rows, domain, labels=labels, title=title, colours=colours)
 
 
-def chart_card(chart: str, frame: pl.DataFrame, comparisons, labels: Labels, colours, registry) -> str:
-    main_id = registry.add(chart_figure(frame, chart, domain="all", labels=labels, colours=colours,
-                                        comparisons=comparisons))
+def row_domains(frame: pl.DataFrame) -> list[str]:
+    """The domains a row is broken down by, in the report's order."""
     domains = [d for d in frame["domain"].unique(maintain_order=True).to_list() if d not in ("all", "raw_score")]
-    domains.sort(key=lambda d: (DOMAIN_ORDER.index(d) if d in DOMAIN_ORDER else len(DOMAIN_ORDER), d))
-    card = [f'<article class="card" id="chart-{esc(chart)}">',
-            registry.div(main_id)]
-    if domains:
-        ids = [registry.add(chart_figure(frame, chart, domain=domain, labels=labels, colours=colours))
-               for domain in domains]
-        options = "".join(f'<option value="{fig_id}">{esc(labels.domain(domain))}</option>'
-                          for fig_id, domain in zip(ids, domains))
-        target = f"{main_id}-domains"
-        select = (f'<label>{esc(labels["choose_domain"])} <select class="domain-select" data-target="{target}">'
-                  f'{options}</select></label>')
-        card += [f'<details class="domains"><summary>{esc(labels["by_domain"])}</summary>', select,
-                 registry.div(ids[0], element_id=target, cls="chart small-multiples"), "</details>"]
-    card.append("</article>")
-    return "\n".join(card)
+    return sorted(domains, key=lambda d: (DOMAIN_ORDER.index(d) if d in DOMAIN_ORDER else len(DOMAIN_ORDER), d))
 
 
-def fies_block(frame: pl.DataFrame, labels: Labels, colours, registry) -> str:
-    parts = []
-    for indicator_id in FIES_DISTRIBUTIONS:
-        if frame.filter(pl.col("chart") == indicator_id).height:
-            fig_id = registry.add(chart_figure(frame, indicator_id, domain="raw_score", labels=labels,
-                                               colours=colours))
-            parts.append(registry.div(fig_id))
-    prevalence = frame.filter(pl.col("chart").is_in(FIES_PREVALENCES) & (pl.col("domain") == "all"))
+def fies_options(indicators: pl.DataFrame, labels: Labels, colours, registry) -> list[tuple[str, str]]:
+    """The FIES figures shown with the prevalence rows: both prevalences side by side, the raw-score distributions."""
+    options = []
+    prevalence = indicators.filter(pl.col("chart").is_in(FIES_PREVALENCES) & (pl.col("domain") == "all"))
     if prevalence.height:
         names = {chart: labels[chart] for chart in FIES_PREVALENCES}
-        fig_id = registry.add(figures.fies_prevalence_figure(prevalence, labels=labels,
-                                                             title=labels["fies_prevalence_title"], names=names))
-        parts.append(registry.div(fig_id))
-    return f'<article class="card fies">{"".join(parts)}</article>' if parts else ""
+        options.append((registry.add(figures.fies_prevalence_figure(
+            prevalence, labels=labels, title=labels["fies_prevalence_title"], names=names)),
+            labels["fies_prevalence_title"]))
+    for indicator_id in FIES_DISTRIBUTIONS:
+        if indicators.filter(pl.col("row") == indicator_id).height:
+            options.append((registry.add(row_figure(indicators, indicator_id, domain="raw_score", labels=labels,
+                                                    colours=colours)), labels[indicator_id]))
+    return options
 
 
-def theme_section(theme: str, frame: pl.DataFrame, comparisons, labels: Labels, colours, registry) -> str:
-    parts = [f'<section class="theme" id="theme-{esc(theme)}"><h2>{esc(labels.theme(theme))}</h2>']
-    if theme == "food_security":
-        parts.append(fies_block(frame, labels, colours, registry))
-    charts = [c for c in _chart_order(frame, labels) if c not in FIES_DISTRIBUTIONS]
-    for chart in charts:
-        parts.append(chart_card(chart, frame.filter(pl.col("chart") == chart), comparisons, labels, colours,
-                                registry))
-    if frame.height == 0:
-        parts.append(f'<p class="empty">{esc(labels["theme_empty"])}</p>')
-    parts.append("</section>")
-    return "\n".join(parts)
+def row_card(card_id: str, row: str, frame: pl.DataFrame, comparisons, labels: Labels, colours, registry, *,
+             extra: list[tuple[str, str]] = ()) -> str:
+    """A matrix row's chart, hidden until the row is clicked: the figure across rounds and sources, and a choice of
+    its breakdowns by domain (and `extra` figures, for FIES)."""
+    main_id = registry.add(row_figure(frame, row, domain="all", labels=labels, colours=colours,
+                                      comparisons=comparisons))
+    options = [(main_id, labels["view_rounds"]),
+               *[(registry.add(row_figure(frame, row, domain=domain, labels=labels, colours=colours)),
+                  labels.domain(domain)) for domain in row_domains(frame)],
+               *extra]
+    select = ""
+    if len(options) > 1:
+        items = "".join(f'<option value="{fig_id}">{esc(text)}</option>' for fig_id, text in options)
+        select = (f'<label>{esc(labels["choose_domain"])} <select class="domain-select" data-target="{card_id}-chart">'
+                  f'{items}</select></label>')
+    return (f'<article class="card row-card" id="{card_id}" hidden>{select}'
+            f'{registry.div(main_id, element_id=f"{card_id}-chart")}</article>')
 
 
-def other_section(theme: str, frame: pl.DataFrame, labels: Labels) -> str:
-    """A theme outside the five (context figures, mostly published): a sortable table, no charts."""
-    head = [esc(labels[k]) for k in ("cmp_indicator", "col_source", "col_round", "cmp_domain", "hover_estimate",
-                                     "hover_ci", "hover_n", "hover_flag", "hover_citation")]
-    rows = []
-    for r in frame.sort("chart", "source", "round", "domain", "domain_value").iter_rows(named=True):
-        label = labels.indicator(r["chart"])
-        domain = (labels.domain("all") if r["domain"] == "all" else
-                  f"{labels.domain(r['domain'])}: {labels.domain_value(r['domain'], r['domain_value'])}")
-        ci = ("" if r["ci_low"] is None or r["ci_high"] is None else
-              f"{labels.estimate(r['ci_low'], r['unit'])} – {labels.estimate(r['ci_high'], r['unit'])}")
-        rows.append([(esc(label), label), (esc(labels.source(r["source"])), r["source"]), (esc(r["round"]), r["round"]),
-                     (esc(domain), domain), (labels.estimate(r["estimate"], r["unit"]), r["estimate"]),
-                     (ci, r["ci_low"]), (labels.count(r["n"]) if r["n"] is not None else "", r["n"]),
-                     (esc(labels.flag(r["flag"])), r["flag"]), (esc(r["citation"]), r["citation"])])
-    return (f'<section class="theme other" id="theme-{esc(theme)}"><h2>{esc(labels.theme(theme))}</h2>'
-            f'<p>{esc(labels["other_text"])}</p><div class="table-wrap">{_table(head, rows, cls="other sortable")}'
-            f'</div></section>')
+def published_definitions(path: Path = PUBLISHED_CSV) -> dict[str, str]:
+    """What each published figure counts, as transcribed (English): the tooltip of a context row."""
+    frame = pl.read_csv(path, infer_schema=False, columns=["indicator_id", "definition"])
+    return dict(frame.unique("indicator_id", keep="first", maintain_order=True).rows())
+
+
+def _row_order(frame: pl.DataFrame, labels: Labels) -> list[tuple[str, str]]:
+    """(theme, row) in the matrix's order: themes as THEMES then the rest, catalogue order, then context rows."""
+    order = {indicator_id: i for i, indicator_id in enumerate(labels.catalogue_order)}
+    themes = list(THEMES) + sorted(set(frame["theme"].drop_nulls()) - set(THEMES))
+    pairs = frame.select("theme", "row").unique("row", keep="first", maintain_order=True).rows()
+    return sorted(pairs, key=lambda p: (themes.index(p[0]) if p[0] in themes else len(themes),
+                                        order.get(p[1], len(order)), p[1]))
+
+
+def matrix_section(indicators: pl.DataFrame, comparisons, labels: Labels, colours, registry, tags: pl.DataFrame,
+                   frames_dir: Path = CATALOGUE_DIR) -> str:
+    """The matrix (`reports.matrix`) with a hidden chart card per row, opened by a click on the row."""
+    frame = matrix.assign_rows(indicators, labels)
+    cols = matrix.columns(frame, labels)
+    lang = labels.lang
+    names = {(f, c): label for f, c, label in load_policy_frames(frames_dir).labels.select(
+        "frame", "code", f"label_{lang}").rows()}
+    definitions = published_definitions()
+    fies = fies_options(frame, labels, colours, registry)
+    rows, cards = [], []
+    for theme, key in _row_order(frame, labels):
+        part = frame.filter(pl.col("row") == key)
+        if part.filter(pl.col("domain") == "all").height == 0:
+            continue  # the FIES raw-score distributions: shown with the prevalences
+        card_id = f"card-{len(cards)}"
+        label = matrix.row_label(key, labels)
+        ids = part["indicator_id"].unique(maintain_order=True).to_list()
+        cards.append(row_card(card_id, key, part, comparisons, labels, colours, registry,
+                              extra=fies if key in FIES_PREVALENCES else ()))
+        title = definitions.get(ids[0], "") if key.startswith(matrix.CONTEXT_PREFIX) else ""
+        rows.append(matrix.MatrixRow(key, theme, label, card_id, matrix.cells(part, cols, labels),
+                                     matrix.row_tags(tags, ids), title))
+    themes = list(dict.fromkeys(r.theme for r in rows))
+    return (f'<section id="matrix" class="wide"><h2>{esc(labels["matrix_title"])}</h2>'
+            f'<p>{esc(labels["matrix_text"])}</p>{matrix.view_switch(labels)}{matrix.legend(labels)}'
+            f'<div class="matrix-wrap">{matrix.matrix_table(rows, cols, themes, labels, names)}</div>'
+            f'<div id="matrix-cards" hidden>{"".join(cards)}</div></section>')
 
 
 def _concept_label(concept: str, indicator_id: str, labels: Labels) -> str:

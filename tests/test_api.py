@@ -144,18 +144,19 @@ def test_a_stale_table_warns(embedded_store, tmp_path):
 
 
 def test_figure_is_the_reports_figure(embedded_store):
+    """The figures `sv.figure` returns are among those the report registers for the same matrix row."""
     from reports.figures import source_colours
     from reports.labels import load_labels
-    from reports.report import FigureRegistry, assign_charts, chart_card
+    from reports.matrix import assign_rows
+    from reports.report import FigureRegistry, assign_charts, row_card
 
     indicators = sv.indicators(embedded_store)
     comparisons = sv.comparisons(embedded_store)
     labels = load_labels("es")
-    charted = assign_charts(indicators, labels)
+    rows = assign_rows(assign_charts(indicators, labels), labels)
     registry = FigureRegistry()
-    colours = source_colours(indicators["source"].to_list())
-    chart_card("no_health_insurance", charted.filter(pl.col("chart") == "no_health_insurance"), comparisons, labels,
-               colours, registry)
+    row_card("card-0", "no_health_insurance", rows.filter(pl.col("row") == "no_health_insurance"), comparisons,
+             labels, source_colours(indicators["source"].to_list()), registry)
     in_report = [json.dumps(f, sort_keys=True) for f in registry.figures.values()]
     for by in (None, "sex"):
         figure = sv.figure(indicators, "no_health_insurance", by=by, comparisons=comparisons)

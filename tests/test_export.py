@@ -18,13 +18,14 @@ import pytest
 from pipelines.errors import SchemaViolation
 from pipelines.export import PARTITION_KEYS, frictionless_type, run_export
 from pipelines.specs import load_round_spec
-from pipelines.tables import COMPARISONS, CONTRASTS, INDICATORS
+from pipelines.tables import COMPARISONS, CONTRASTS, INDICATORS, POLICY_FRAMES
 from surveys import schema
 from tests.reports.fixtures import build_store
 
 REPO = Path(__file__).resolve().parent.parent
 HARMONISED = {table: [c.name for c in columns] for table, columns in schema.TABLES.items()}
-DERIVED = {"indicators": list(INDICATORS), "comparisons": list(COMPARISONS)}  # the tables of the fixture store
+DERIVED = {"indicators": list(INDICATORS), "comparisons": list(COMPARISONS),  # the tables of the fixture store
+           "policy_frames": list(POLICY_FRAMES)}
 SCHEMAS = {**DERIVED, "contrasts": list(CONTRASTS)}  # every derived table the stages store
 
 
@@ -153,3 +154,22 @@ def test_derived_column_descriptions_follow_the_table_schemas():
     with DERIVED_COLUMNS.open(encoding="utf-8", newline="") as handle:
         described = {(row["table"], row["column"]) for row in csv.DictReader(handle)}
     assert described == {(t, c) for t, cols in SCHEMAS.items() for c in cols}
+
+
+
+def test_policy_frames_tag_every_exported_indicator(exported):
+    """The GCM / SDG / MGI tags leave as one long table that joins to the indicators on `indicator_id`; a published
+    figure without a row of its own takes its concept's tags."""
+    import polars as pl
+
+    _, out, lines = exported
+    tags = pl.read_parquet(out / "policy_frames.parquet")
+    indicators = pl.read_parquet(out / "indicators.parquet")
+    assert set(tags["frame"]) == {"gcm", "sdg", "mgi"}
+    fies = tags.filter((pl.col("indicator_id") == "fies_moderate_severe") & (pl.col("frame") == "sdg"))
+    assert fies["code"].to_list() == ["2.1.2"]
+    inherited = tags.filter(pl.col("indicator_id") == "multisector_lima_food_insecurity_severe")
+    assert set(inherited["tagged_as"]) == {"fies_severe"} and "2.1.2" in inherited["code"].to_list()
+    gcm = indicators.join(tags.filter(pl.col("frame") == "gcm"), on="indicator_id", how="inner")
+    assert set(gcm.filter(pl.col("theme") == "employment")["code"]) >= {"6"}
+    assert any(line.startswith("exported policy_frames:") for line in lines)

@@ -46,7 +46,7 @@ def _same(cell, value) -> bool:
 
 def test_sheets_and_frozen_headers(exported):
     _, store, _, workbook = exported
-    assert workbook.sheetnames == [*sv.tables(store), "dictionary", "rounds"]
+    assert workbook.sheetnames == [*sv.tables(store), "policy_frames", "dictionary", "rounds"]
     for sheet in workbook.worksheets:
         assert sheet.freeze_panes == "A3", sheet.title
         assert sheet["A1"].value.startswith(f"{sheet.title}: ")
@@ -54,7 +54,7 @@ def test_sheets_and_frozen_headers(exported):
 
 def test_every_cell_equals_the_parquet_export(exported):
     _, store, out, workbook = exported
-    for name in sv.tables(store):
+    for name in [*sv.tables(store), "policy_frames"]:
         frame = pl.read_parquet(out / "parquet" / f"{name}.parquet")
         columns = ci_beside_estimates(frame.columns)
         sheet = workbook[name]
@@ -110,7 +110,8 @@ def test_synthetic_mark_where_it_applies(exported):
 def test_dictionary_and_rounds_sheets(exported):
     kind, store, _, workbook = exported
     dictionary = _rows(workbook["dictionary"])
-    expected = [(name, column) for name in sv.tables(store) for column in [c.value for c in workbook[name][2]]]
+    expected = [(name, column) for name in [*sv.tables(store), "policy_frames"]
+                for column in [c.value for c in workbook[name][2]]]
     assert [(r[0], r[1]) for r in dictionary] == expected
     assert all(r[4] for r in dictionary)  # every column described
     rounds = _rows(workbook["rounds"])

@@ -145,8 +145,28 @@ def comparisons_frame() -> pl.DataFrame:
         comparison_row("employed", "employment", ("employed", "enpove", "2018", "microdata", 0.62, 0.015),
                        ("employed", "enpove", "2022", "synthetic", 0.67, 0.015), domain="sex", value="female",
                        p_adjusted=0.045),
+        comparison_row("employed", "employment", ("employed", "enpove", "2018", "microdata", 0.59, 0.015),
+                       ("employed", "enpove", "2022", "synthetic", 0.64, 0.015), domain="sex", value="male",
+                       p_adjusted=0.03),
+        # within one round: women (b) minus men (a), one design
+        comparison_row("employed", "employment", ("employed", "enpove", "2018", "microdata", 0.59, 0.015),
+                       ("employed", "enpove", "2018", "microdata", 0.65, 0.015), domain="sex",
+                       p_adjusted=0.01, kind="within_round"),
+        # the published ENPOVE 2018 figure beside the same round's microdata: outside its interval
+        comparison_row("no_health_insurance", "health",
+                       ("no_health_insurance", "enpove", "2018", "published", 0.464, None),
+                       ("no_health_insurance", "enpove", "2018", "microdata", 0.55, 0.015),
+                       kind="reconciliation", reasons=f"Published with another denominator {XSS}"),
     ]
-    return pl.DataFrame(rows, schema=COMPARISONS)
+    frame = pl.DataFrame(rows, schema=COMPARISONS)
+    sides = {"within_round": ("male", "female")}
+    return frame.with_columns(
+        pl.when(pl.col("kind") == "within_round").then(pl.lit(sides["within_round"][0]))
+        .otherwise(pl.col("domain_value_a")).alias("domain_value_a"),
+        pl.when(pl.col("kind") == "within_round").then(pl.lit(sides["within_round"][1]))
+        .otherwise(pl.col("domain_value_b")).alias("domain_value_b"),
+        pl.when(pl.col("kind") == "reconciliation").then(pl.lit(False)).otherwise(pl.col("inside")).alias("inside"),
+    )
 
 
 def _harmonised(table: str, source: str, round_: str, n: int, *, synthetic: bool) -> pl.DataFrame:

@@ -149,3 +149,35 @@ def test_text_from_data_is_escaped_in_figures(labels_es):
     text = pio.to_json(figure)
     assert "<script" not in json.loads(text).__repr__()
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in figure.layout.title.text
+
+
+def _contrasts() -> pl.DataFrame:
+    from tests.reports.fixtures import comparisons_frame
+
+    frame = comparisons_frame().filter(pl.col("kind") == "across_rounds")
+    frame = frame.filter(pl.col("source_b") == "enpove").with_columns(
+        pl.Series("label", ["Sin seguro", XSS, "Ocupado · Mujeres", "Ocupado · Hombres"]),
+        pl.Series("flag_a", ["ok", "ok", "small_n", "ok"]), pl.Series("flag_b", ["ok"] * 4))
+    return frame.with_columns(pl.when(pl.col("label") == XSS).then(False).otherwise(pl.col("comparable"))
+                              .alias("comparable"))
+
+
+def test_contrast_figure_draws_both_sides_and_the_difference(labels_es):
+    frame = _contrasts()
+    figure = figures.contrast_figure(frame, labels=labels_es, title="2018 → 2022",
+                                     side_names=("ENPOVE 2018", "ENPOVE 2022"), unit="proportion")
+    spec = figure.to_plotly_json()
+    sides = {t["meta"]["side"]: t for t in spec["data"] if (t.get("meta") or {}).get("side")}
+    assert sides["a"]["x"] == pytest.approx([x * 100 for x in frame["estimate_a"]])
+    assert sides["b"]["name"] == "ENPOVE 2022"
+    assert sides["a"]["error_x"]["array"][0] == pytest.approx((frame["ci_high_a"][0] - frame["estimate_a"][0]) * 100)
+    assert sides["a"]["marker"]["symbol"][2] == "circle-open"  # flagged: hollow
+    differences = [t for t in spec["data"] if "significant" in (t.get("meta") or {})]
+    filled = {t["meta"]["significant"]: t["marker"]["symbol"] for t in differences}
+    assert filled == {True: "diamond", False: "diamond-open"}  # overcrowding: p adjusted 0.31
+    brown = [t for t in differences if not t["meta"]["comparable"]]
+    assert brown and brown[0]["marker"]["color"] == figures.NOT_COMPARABLE
+    assert "&lt;script&gt;" in " ".join(spec["layout"]["yaxis"]["categoryarray"])
+    assert "<script" not in json.dumps(spec["layout"]["yaxis"]) and "<script" not in json.dumps(spec["data"])
+    hover = " ".join(h for t in differences for h in t["hovertext"])
+    assert "Valor p ajustado: 0,310 (holm)" in hover and "Diferencia: +5,0 pp" in hover

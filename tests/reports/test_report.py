@@ -23,19 +23,23 @@ def test_one_self_contained_file_with_plotly_once(reports):
         assert len(re.findall(r"<script", page)) == 3  # plotly.js, the figure JSON, the page script
 
 
-def test_every_theme_has_a_section_and_figures(reports):
+def test_every_theme_is_a_group_of_the_matrix_with_charts_on_demand(reports):
     page = reports["es"].read_text(encoding="utf-8")
+    matrix = page.split('<section id="matrix"', 1)[1].split("</section>", 1)[0]
     for theme in THEMES:
-        section = page.split(f'id="theme-{theme}"', 1)[1].split("</section>", 1)[0]
-        assert 'data-figure="fig-' in section, theme
-    assert 'class="domain-select"' in page and "<option" in page
-    assert 'id="comparisons"' in page and "comparisons sortable" in page
+        group = matrix.split(f'id="theme-{theme}"', 1)[1].split("</tbody>", 1)[0]
+        assert 'class="mrow"' in group and 'data-card="card-' in group, theme
+    cards = matrix.split('<div id="matrix-cards" hidden>', 1)[1]
+    assert 'data-figure="fig-' in cards and 'class="domain-select"' in cards and "<option" in cards
+    for section in ("change", "gaps", "reconciliation", "comparisons"):
+        assert f'<section id="{section}"' in page, section
+    assert "comparisons sortable" in page and "reconciliation sortable" in page
 
 
-def test_themes_outside_the_five_are_a_table(reports):
+def test_context_figures_are_matrix_rows_shared_across_sources(reports):
     page = reports["es"].read_text(encoding="utf-8")
-    section = page.split('id="theme-context"', 1)[1].split("</section>", 1)[0]
-    assert "data-figure" not in section and "31,7 años" in section and "Contexto" in section
+    group = page.split('id="theme-context"', 1)[1].split("</tbody>", 1)[0]
+    assert "Contexto" in group and "Age mean" in group and "31,7 años" in group
 
 
 def test_synthetic_warning_at_the_top(reports):
