@@ -349,12 +349,16 @@ def _call_stat(reader: Callable, path: Path, encoding: str | None, **kwargs):
 
 
 def _read_stat(reader: Callable, path: Path, columns: tuple[str, ...], categorical: frozenset[str],
-               optional: tuple[str, ...] = ()) -> tuple[pl.DataFrame, str]:
+               optional: tuple[str, ...] = (), fast: Callable | None = None) -> tuple[pl.DataFrame, str]:
     # The header first, then only the columns asked: an INEI chapter has up to 150 columns and the spec needs a few.
     _frame, meta, encoding = _call_stat(reader, path, None, metadataonly=True)
     names = {c.strip(): c for c in meta.column_names}
     wanted = [names[c] for c in dict.fromkeys((*columns, *optional)) if c in names]
-    frame, _meta, encoding = _call_stat(reader, path, encoding, usecols=wanted or None)
+    # `fast` (an uncompressed .sav, pipelines.savfile) cuts the columns out of the case records, or returns None for
+    # any file it does not read exactly as readstat does; readstat reads those, and text not in the declared encoding.
+    frame = fast(path, wanted, meta) if fast is not None and encoding is None else None
+    if frame is None:
+        frame, _meta, encoding = _call_stat(reader, path, encoding, usecols=wanted or None)
     frame = frame.with_columns(_integral_text(frame[c]) for c in frame.columns)
     frame = _select(frame, columns, path, optional)
     return (frame.with_columns(pl.col(c).cast(pl.Categorical) for c in columns if c in categorical),
@@ -367,7 +371,9 @@ def read_sav(path: Path, columns: tuple[str, ...], categorical: frozenset[str] =
     (Windows-1252 when the text does not decode as declared)."""
     import pyreadstat
 
-    return _read_stat(pyreadstat.read_sav, path, columns, categorical, optional)
+    from pipelines.savfile import read_uncompressed
+
+    return _read_stat(pyreadstat.read_sav, path, columns, categorical, optional, fast=read_uncompressed)
 
 
 def read_dta(path: Path, columns: tuple[str, ...], categorical: frozenset[str] = frozenset(),
