@@ -282,18 +282,19 @@ def _person_modules(spec: RoundSpec, modules: Mapping[str, ModuleData]) -> Itera
                 and spec.modules[p].part_of not in modules)
 
 
-def _not_in(frame: pl.DataFrame, key: str, others: pl.Series) -> pl.DataFrame:
-    """The rows of `frame` whose non-null `key` is not among `others`, in order (`~is_in`, as a hash anti-join:
-    `is_in` against a million-row list is several times slower)."""
-    return frame.filter(pl.col(key).is_not_null()).join(
-        others.rename(key).drop_nulls().unique().to_frame(), on=key, how="anti", maintain_order="left")
+def _not_in(values: pl.Series, others: pl.Series) -> pl.Series:
+    """The non-null `values` that are not among `others`, in order (`values.filter(~values.is_in(others))`, as a
+    hash anti-join on the one column: `is_in` against a million-row list is twice as slow)."""
+    name = values.name
+    return values.drop_nulls().to_frame(name).join(others.drop_nulls().to_frame(name), on=name, how="anti",
+                                                    maintain_order="left")[name]
 
 
 def _check_orphans(frame: pl.DataFrame, key: str, parents: pl.Series, data: ModuleData, what: str) -> None:
-    orphans = _not_in(frame, key, parents)
-    if orphans.height:
+    orphans = _not_in(frame[key], parents)
+    if orphans.len():
         raise SchemaViolation(
-            f"{orphans.height} rows belong to no {what}, e.g. {orphans[key].head(_SHOW).to_list()}",
+            f"{orphans.len()} rows belong to no {what}, e.g. {orphans.head(_SHOW).to_list()}",
             where=_where(data), hint="Every person must belong to a responding household and be listed as a resident.",
         )
 
@@ -375,8 +376,8 @@ def _universe_note(spec: RoundSpec, data: ModuleData, ids: pl.Series, frames: di
     expected = _universe_persons(spec, spec.modules[data.module].universe, frames)
     if expected is None:
         return None
-    outside = _not_in(ids.to_frame(), ids.name, expected).height
-    absent = _not_in(expected.to_frame(), expected.name, ids).height
+    outside = _not_in(ids, expected).len()
+    absent = _not_in(expected, ids).len()
     return (f"module {data.module}: {ids.len()} rows; universe `{spec.modules[data.module].universe}` "
             f"{expected.len()} persons; {outside} rows outside it, {absent} persons of it without a row")
 
@@ -442,13 +443,13 @@ def _household_aggregates(spec: RoundSpec, persons_data: ModuleData) -> pl.DataF
 def _check_residents(spec: RoundSpec, modules: Mapping[str, ModuleData], households: pl.DataFrame,
                      persons: pl.DataFrame) -> None:
     """A responding household has at least one usual resident in the person base module (else its size is null)."""
-    empty = _not_in(households, "hh_id", persons["hh_id"])
-    if empty.height:
+    empty = _not_in(households["hh_id"], persons["hh_id"])
+    if empty.len():
         files = modules.files if hasattr(modules, "files") else modules  # a lazy reader: do not read it again
         where = f"{files[spec.household_module].path} (module {spec.household_module})"
         raise SchemaViolation(
-            f"{empty.height} responding households have no resident in module {spec.person_module}, e.g. "
-            f"{[shorten(v) for v in empty['hh_id'].head(_SHOW).to_list()]}", where=where,
+            f"{empty.len()} responding households have no resident in module {spec.person_module}, e.g. "
+            f"{[shorten(v) for v in empty.head(_SHOW).to_list()]}", where=where,
             hint="Every responding household lists its usual residents; check that the person file is complete.")
 
 

@@ -422,9 +422,11 @@ def sha256_of(path: Path) -> str:
 def read_module(found: ModuleFile, columns: tuple[str, ...], *, categorical: frozenset[str] = frozenset(),
                 optional: tuple[str, ...] = (), sha256: str | None = None) -> ModuleData:
     """Read one module file, keeping only `columns` (those in `categorical` as polars Categoricals, the rest as
-    text) and those of `optional` the file has, with its sha256 (computed unless given) and encoding."""
+    text) and those of `optional` the file has, with its sha256 (computed unless given; `""` when the caller
+    hashes the file itself) and encoding."""
     frame, encoding = READERS[found.path.suffix.lower()](found.path, columns, categorical, optional)
-    return ModuleData(found.module, found.path, sha256 or sha256_of(found.path), encoding, frame)
+    return ModuleData(found.module, found.path, sha256 if sha256 is not None else sha256_of(found.path), encoding,
+                      frame)
 
 
 def columns_of(path: Path) -> list[str]:
