@@ -13,6 +13,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -315,19 +316,23 @@ def read_csv(path: Path, columns: tuple[str, ...], categorical: frozenset[str] =
     """
     encoding = "utf-8"
     _check_not_compressed(path)
-    try:
-        frame = _polars_csv(path, columns, path, categorical, optional)
-    except SourceFileError as exc:
-        if "utf-8" not in str(exc).lower() and "utf8" not in str(exc).lower():
-            raise
+    # The ragged-row check reads the file a second time: it runs in a thread beside polars' read (both release the
+    # GIL), and its error comes after the read's own, as when it ran after the read.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fields = pool.submit(check_fields, path)
         try:
-            text = path.read_bytes().decode("cp1252")
-        except UnicodeDecodeError as err:
-            raise SourceFileError(f"neither UTF-8 nor Windows-1252/Latin-1 ({err})", where=str(path)) from err
-        encoding = "cp1252"
-        frame = _polars_csv(text.encode("utf-8"), columns, path, categorical, optional)
-    _check_complete(path, encoding)
-    check_fields(path)
+            frame = _polars_csv(path, columns, path, categorical, optional)
+        except SourceFileError as exc:
+            if "utf-8" not in str(exc).lower() and "utf8" not in str(exc).lower():
+                raise
+            try:
+                text = path.read_bytes().decode("cp1252")
+            except UnicodeDecodeError as err:
+                raise SourceFileError(f"neither UTF-8 nor Windows-1252/Latin-1 ({err})", where=str(path)) from err
+            encoding = "cp1252"
+            frame = _polars_csv(text.encode("utf-8"), columns, path, categorical, optional)
+        _check_complete(path, encoding)
+        fields.result()
     return _select(frame, columns, path, optional), encoding
 
 
