@@ -304,13 +304,21 @@ def _check_orphans(frame: pl.DataFrame, key: str, parents: pl.Series, data: Modu
 
 
 def _row_index(person_ids: pl.Series) -> pl.DataFrame:
-    """person_id -> its row (`__row`) in the persons table: each module's ids are looked up once (a join on text),
-    and every later step (orphans, universe notes, placing the module's columns) works on the row numbers."""
-    return person_ids.to_frame("person_id").with_row_index("__row")
+    """person_id -> its row (`__row`) in the persons table, sorted by id: each module's ids are looked up once
+    (`_rows`), and every later step (orphans, universe notes, placing the module's columns) works on the row
+    numbers."""
+    return person_ids.to_frame("person_id").with_row_index("__row").sort("person_id")
 
 
 def _rows(ids: pl.Series, index: pl.DataFrame) -> pl.Series:
     """Each id's row in the persons table (null: not a person of it), in the order of `ids`."""
+    persons, n = index["person_id"], index.height
+    if n and not persons.null_count() and (persons.slice(1) > persons.slice(0, n - 1)).all():
+        # The index is sorted by id; with every id once, a binary search (each hit checked by equality) is twice
+        # as fast as the join.
+        position = persons.search_sorted(ids, side="left").clip(0, n - 1)
+        hit = persons.gather(position) == ids
+        return pl.select(pl.when(hit).then(index["__row"].gather(position))).to_series().rename("__row")
     return ids.to_frame("person_id").join(index, on="person_id", how="left", maintain_order="left")["__row"]
 
 
