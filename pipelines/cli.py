@@ -1,5 +1,7 @@
 """The `surveys` command line: fetch, refresh, status, indicators, compare, report, export.
 
+A thin layer over the Python API (`pipelines.api`, `pipelines.jobs`; `import surveys as sv`): each command parses
+its options, calls one API function, draws progress and prints the lines it reports.
 Every command takes `--store DIR` (default `data/harmonized`). `python -m pipelines` is the same program.
 A failure is one line on stderr, never a traceback: exit 1, or 2 for an option that names nothing usable (user
 data in a message is printed literally, never as rich markup). `SURVEYS_DEBUG=1` lets tracebacks through.
@@ -12,6 +14,7 @@ import os
 from contextlib import contextmanager
 from pathlib import Path
 
+import polars as pl
 import typer
 from rich.console import Console
 from rich.markup import escape
@@ -19,10 +22,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from pipelines.errors import StoreError, SurveysError, UsageError
-from pipelines.store import current_version, is_store, read_manifest
-
-DEFAULT_STORE = Path("data/harmonized")
-DEFAULT_RAW = Path("data/raw")
+from pipelines.store import DEFAULT_RAW, DEFAULT_STORE, current_version, is_store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, pretty_exceptions_enable=False)
 console = Console(stderr=True)
@@ -85,19 +85,10 @@ def refresh(
 ) -> None:
     """Read, harmonise and store every round under RAW; with no --raw and nothing in data/raw, the embedded
     synthetic default (never over a stored microdata round)."""
-    from pipelines.refresh import refresh as run_refresh
-    from pipelines.refresh import refresh_embedded_default, stored_microdata
+    from pipelines import jobs
+    from pipelines.refresh import stored_microdata
 
-    embedded = raw is None and not DEFAULT_RAW.is_file() and not (
-        DEFAULT_RAW.is_dir() and any(not p.name.startswith(".") for p in DEFAULT_RAW.iterdir()))
-    if embedded:
-        microdata = stored_microdata(store)
-        if microdata:
-            raise StoreError(
-                f"no --raw given and nothing under {DEFAULT_RAW}; the store holds microdata ({', '.join(microdata)}),"
-                " which the embedded SYNTHETIC default never replaces", where=str(store),
-                hint="Give --raw DIR (e.g. --raw ../shared/data), or a new --store for the synthetic default.")
-    raw = DEFAULT_RAW if raw is None else raw
+    embedded = jobs.uses_embedded_default(raw)
     columns = (SpinnerColumn(), TextColumn("[bold]{task.fields[wave]}"), TextColumn("{task.description}"),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
@@ -108,11 +99,10 @@ def refresh(
                 tasks[wave] = bar.add_task(escape(step), wave=escape(wave), total=None)
             bar.update(tasks[wave], description=escape(step))
 
-        if embedded:
-            say(f"No rounds under {raw}: refreshing the embedded default: SYNTHETIC ENPOVE 2018 and II ENPOVE 2022 rounds.")
-            report = refresh_embedded_default(store, progress=progress)
-        else:
-            report = run_refresh(raw, store, progress=progress, force=force)
+        if embedded and not stored_microdata(store):
+            say(f"No rounds under {DEFAULT_RAW}: refreshing the embedded default: SYNTHETIC ENPOVE 2018 and II ENPOVE "
+                "2022 rounds.")
+        report = jobs.refresh(store, raw=raw, force=force, progress=progress)
     for name in report.written:
         console.print(f"[green]stored[/green] {escape(name)}", soft_wrap=True)
         for note in report.notes.get(name, ()):
@@ -197,22 +187,24 @@ def _download_bars():
 def status(store: Path = StoreOption) -> None:
     """Rounds in the store: rows, input checksums, when refreshed; and the current version's folder, for engines
     that read the hive Parquet directly."""
+    from pipelines.api import rounds
+
     version = current_version(store)
     if version is None:
         if is_store(store):
             raise StoreError("the store has no version yet (its first refresh failed or is running)",
                              where=str(store), hint="Run `surveys refresh`.")
         raise StoreError("no store here", where=str(store), hint="Run `surveys refresh`, or give --store.")
-    waves = read_manifest(store)
+    stored = rounds(version).filter(pl.col("kind") != "published")
     table = Table(title=f"Store {escape(str(store))} ({escape(version.name)})")
     for column in ("round", "kind", "households", "persons", "design (PSU)", "inputs (sha256)", "refreshed"):
         table.add_column(column, no_wrap=column in ("round", "kind"), overflow="fold")
-    for name, wave in waves.items():
-        inputs = "\n".join(f"{i['module']}: {i['sha256'][:12]}" for i in wave.inputs)
-        kind = "SYNTHETIC" if wave.synthetic else "microdata"
-        psu = " x ".join(wave.design.get("psu", ())) or "?"
-        table.add_row(escape(name), kind, f"{wave.rows['households']:,}", f"{wave.rows['persons']:,}", escape(psu),
-                      escape(inputs), escape(wave.refreshed_at))
+    for wave in stored.iter_rows(named=True):
+        inputs = "\n".join(f"{i['module']}: {i['sha256'][:12]}" for i in wave["inputs"])
+        kind = "SYNTHETIC" if wave["kind"] == "synthetic" else "microdata"
+        table.add_row(escape(f"{wave['source']}/{wave['round']}"), kind, f"{wave['households']:,}",
+                      f"{wave['persons']:,}", escape(" x ".join(wave["psu"]) or "?"), escape(inputs),
+                      escape(wave["refreshed_at"]))
     out = Console()
     out.print(table)
     out.print(f"current version: {escape(str(version.resolve()))}", soft_wrap=True, highlight=False)
@@ -227,11 +219,9 @@ def indicators(
     theme: str = typer.Option(None, "--theme", help="Only this theme."),
 ) -> None:
     """Estimate every catalogue indicator for every stored round and domain; store the long table."""
-    from pipelines.indicators import run_indicators
+    from pipelines.jobs import estimate
 
-    _check_theme(theme)
-    _check_rounds(store, source, round_)
-    _run(lambda: run_indicators(store, source=source, round_=round_, theme=theme))
+    estimate(store, source=source, round=round_, theme=theme, echo=say)
 
 
 @app.command()
@@ -243,12 +233,9 @@ def compare(
     adjust: str = typer.Option("holm", "--adjust", help="p-value adjustment across the family: holm or bh."),
 ) -> None:
     """Compare each indicator across consecutive rounds and across sources of the same period; store the table."""
-    from pipelines.compare import run_compare
+    from pipelines.jobs import compare as run_compare
 
-    _check_theme(theme)
-    if adjust not in ("holm", "bh"):
-        raise UsageError(f"--adjust {adjust!r} is not one of holm, bh")
-    _run(lambda: run_compare(store, indicator=indicator, theme=theme, adjust=adjust))
+    run_compare(store, concept=indicator, theme=theme, adjust=adjust, echo=say)
 
 
 @app.command()
@@ -259,93 +246,26 @@ def report(
     out: Path = typer.Option(Path("data/exports/report.html"), "--out", help="Where to write the HTML report."),
 ) -> None:
     """Write the self-contained interactive HTML report (opens offline)."""
-    from reports.labels import LANGS
-    from reports.report import run_report
+    from pipelines.jobs import report as run_report
 
-    if lang not in LANGS:
-        raise UsageError(f"--lang {lang!r} is not one of {', '.join(LANGS)}")
-    _check_out(out, "--out", folder=False)
-    _run(lambda: [*_estimates_up_to_date(store), *run_report(store, lang=lang, out=out)])
+    run_report(store, lang=lang, out=out, echo=say)
 
 
 @app.command()
 @guarded
 def export(
     store: Path = StoreOption,
-    out: Path = typer.Option(Path("data/exports"), "--out", help="Folder for the Parquet exports."),
+    out: Path = typer.Option(Path("data/exports"), "--out", help="Folder for the exports."),
+    fmt: str = typer.Option("parquet", "--format", help="parquet (harmonised and derived tables, dictionary, "
+                            "datapackage.json), xlsx (the derived tables as one workbook), dta or sav (the "
+                            "harmonised tables of each round for Stata or SPSS, labelled)."),
+    lang: str = typer.Option("es", "--lang", help="Language of the Stata and SPSS labels: es or en."),
 ) -> None:
-    """Write Parquet exports, a data dictionary and datapackage.json for other teams."""
-    from pipelines.export import run_export
+    """Write exports for other teams: Parquet with a data dictionary and datapackage.json, an Excel workbook, or
+    labelled Stata / SPSS files."""
+    from pipelines.jobs import export as run_export
 
-    _check_out(out, "--out", folder=True)
-    _run(lambda: [*_estimates_up_to_date(store), *run_export(store, out=out)])
-
-
-def _check_theme(theme: str | None) -> None:
-    """A theme must be one the catalogue or the published figures have."""
-    if theme is None:
-        return
-    from pipelines.catalogue import load_catalogue
-
-    themes = sorted({i.theme for i in load_catalogue().indicators} | {"context"})
-    if theme not in themes:
-        raise UsageError(f"--theme {theme!r} is not one of {', '.join(themes)}")
-
-
-def _check_rounds(store: Path, source: str | None, round_: str | None) -> None:
-    """--source/--round must name a stored round or a published figure: a filter matching nothing is said."""
-    if source is None and round_ is None:
-        return
-    from pipelines.published import published_indicators
-
-    stored = [(w.source, w.round) for w in read_manifest(store).values()]
-    published = published_indicators().select("source", "round").unique().rows()
-    known = sorted({*stored, *published})
-    if not any((source is None or s == source) and (round_ is None or r == round_) for s, r in known):
-        asked = " ".join(f"{o} {v}" for o, v in (("--source", source), ("--round", round_)) if v)
-        raise UsageError(f"{asked} matches no stored round and no published figure "
-                         f"(there are: {', '.join(f'{s}/{r}' for s, r in known) or 'none'})")
-
-
-def _check_out(out: Path, option: str, *, folder: bool) -> None:
-    """An output path must be writable as what it is meant to be, before anything is computed."""
-    out = Path(out)
-    if folder and out.exists() and not out.is_dir():
-        raise UsageError(f"{option} {out} is an existing file, not a folder")
-    if not folder and out.is_dir():
-        raise UsageError(f"{option} {out} is a folder; give a file name, e.g. {out / 'report.html'}")
-    for parent in Path(os.path.abspath(out)).parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise UsageError(f"{option} {out} is under {parent}, which is a file")
-            break
-
-
-def _estimates_up_to_date(store: Path) -> list[str]:
-    """Re-estimate indicators when the store's rounds changed since they were built, and re-compare when the
-    indicators are newer than the comparisons, saying so; the report and the exports never show stale numbers."""
-    from pipelines.store import derived_built_at, derived_is_current
-
-    # The estimation and comparison stages are imported only when they must run (scipy is slow to import).
-    lines = []
-    if not derived_is_current(store, "indicators"):
-        from pipelines.indicators import run_indicators
-
-        lines += ["indicators are missing or older than the stored rounds: estimating them now"]
-        lines += run_indicators(store)
-    compared, estimated = derived_built_at(store, "comparisons"), derived_built_at(store, "indicators")
-    if compared is None or compared < estimated:
-        from pipelines.compare import run_compare
-
-        lines += ["comparisons are missing or older than the indicators: comparing now"]
-        lines += run_compare(store)
-    return lines
-
-
-def _run(job) -> None:
-    """Run a command's job and print its lines (literally); failures are left to `guarded`."""
-    for line in job() or ():
-        say(line)
+    run_export(store, out=out, format=fmt, lang=lang, echo=say)
 
 
 def main() -> None:

@@ -1,18 +1,25 @@
-"""Exports for other teams: Parquet tables, a data dictionary and a Frictionless `datapackage.json`.
+"""Exports for other teams: Parquet tables, a data dictionary and a Frictionless `datapackage.json`; the derived
+tables as an Excel workbook (`pipelines.workbook`); the harmonised tables for Stata and SPSS (`pipelines.statfiles`).
 
-Layout of `<out>`::
+Layout of `<out>` (Parquet)::
 
     households/source=<source>/round=<round>/part-0.parquet   harmonised, hive partitions
     persons/source=<source>/round=<round>/part-0.parquet
-    indicators.parquet   comparisons.parquet                 the derived tables, when the store has them
+    indicators.parquet   comparisons.parquet   ...            every derived table the store holds
     policy_frames.parquet                                    GCM / SDG / MGI tags of every indicator id exported
     dictionary.csv   dictionary.json   datapackage.json
 
 `source` and `round` are hive partition keys: they are the folder names and are not repeated inside the files, so
 Arrow, polars, DuckDB and Spark read them back as columns without a clash. Only columns of the common schema
-(`surveys/schema.py`) and of the derived tables' schemas (`pipelines/tables.py`) leave the package: the survey's own
-keys (hh_id, person_id, psu, stratum) and nothing else identifying. A store table with any other column stops the
-export (`SchemaViolation`), so a name or a telephone number that slipped into a table never reaches another team.
+(`surveys/schema.py`) and the described columns of the derived tables (`pipelines/derived_columns.csv`) leave the
+package: the survey's own keys (hh_id, person_id, psu, stratum) and nothing else identifying. A store table with
+any other column stops the export (`SchemaViolation`), so a name or a telephone number that slipped into a table
+never reaches another team.
+
+`datapackage.json` declares what the files hold, so that `frictionless validate datapackage.json` passes: one
+resource per file (a multipart Parquet resource would be validated on its first file only), every category that
+occurs (a `;`-joined list column as a pattern over its categories), and pandas metadata in every file so that
+nullable integers and booleans read back as nulls (`<NA>`), not NaN, through pandas and frictionless.
 
 The policy frames (`surveys/indicators/policy_frames.csv`) leave as their own long table keyed by `indicator_id`,
 one row per tag, rather than as columns repeated on each of the indicator table's rows: the tags are facts about
@@ -23,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -36,63 +44,109 @@ from pipelines.frames import frame_tags
 from pipelines.specs import RoundSpec, available_specs
 from pipelines.store import (
     TABLES,
+    WaveRecord,
     current_version,
     derived_is_current,
+    derived_tables,
     partition,
     read_derived,
     read_manifest,
 )
-from pipelines.tables import COMPARISONS, INDICATORS, POLICY_FRAMES
+from pipelines.tables import POLICY_FRAMES
 from surveys import schema
 
-DERIVED = {"indicators": INDICATORS, "comparisons": COMPARISONS}
-JOINED = {"policy_frames": POLICY_FRAMES}  # written from the catalogue for the exported indicators
 DERIVED_COLUMNS = Path(__file__).resolve().with_name("derived_columns.csv")
 PARTITION_KEYS = ("source", "round")
 DICTIONARY_FIELDS = ("table", "column", "arrow_type", "type", "description", "unit", "categories", "role",
                      "source_variables")
 ROLES = {"hh_id": "survey key", "person_id": "survey key", "psu": "design", "stratum": "design", "weight": "design",
          "source": "partition key", "round": "partition key"}
+# Columns of the derived tables that hold a list of their categories joined by this separator, not one category.
+LIST_COLUMNS = {"flags": ";"}
 
 
-def run_export(store: Path, *, out: Path = Path("data/exports")) -> list[str]:
-    """Write every export for the store at `store` into `out`; returns the lines to print."""
+def write_exports(store: Path, *, out: Path = Path("data/exports"), format: str = "parquet",
+                  lang: str = "es") -> tuple[list[str], list[Path]]:
+    """Write the exports of one format for the store at `store` into `out`; returns the lines to print and the
+    files written. Everything is read from the version current when the export starts."""
     store, out = Path(store), Path(out)
     pinned = current_version(store)  # one version throughout, whatever a refresh swaps in meanwhile
     waves = read_manifest(pinned) if pinned is not None else {}
     if not waves:
         raise NotInStore("no store yet", where=str(store), hint="Run `surveys refresh` first.")
-    store = pinned
+    if format == "xlsx":
+        from pipelines.workbook import write_workbook
+
+        return write_workbook(pinned, waves, out)
+    if format in ("dta", "sav"):
+        from pipelines.statfiles import write_stat_files
+
+        return write_stat_files(pinned, waves, out, format=format, lang=lang)
+    return _export_parquet(pinned, waves, out)
+
+
+def run_export(store: Path, *, out: Path = Path("data/exports")) -> list[str]:
+    """Write the Parquet exports for the store at `store` into `out`; returns the lines to print."""
+    return write_exports(store, out=out)[0]
+
+
+def _export_parquet(store: Path, waves: dict[str, WaveRecord], out: Path) -> tuple[list[str], list[Path]]:
     rounds = sorted((w.source, w.round) for w in waves.values())
     for table in TABLES:  # before writing anything: a bad store leaves an earlier export as it was
         for source, round_ in rounds:
             path = partition(store, table, source, round_) / "part-0.parquet"
             _check_columns(pq.read_schema(path).names, list(schema.polars_schema(table)), str(path))
     out.mkdir(parents=True, exist_ok=True)
-    lines, resources, dictionary = [], [], []
+    lines, resources, dictionary, written = [], [], [], []
     for table in TABLES:
         paths = export_harmonised(store, table, rounds, out)
         fields = _fields(out, paths, table)
         dictionary += harmonised_dictionary(table, fields, [w.name for w in waves.values()])
-        resources.append(_resource(table, paths, out, dictionary, partitioned=True))
+        synthetic = {w.name: w.synthetic for w in waves.values()}
+        for (source, round_), path in zip(rounds, paths):
+            resources.append(_resource(table, [path], out, dictionary, partition={"source": source, "round": round_},
+                                       synthetic=synthetic[f"{source}/{round_}"]))
+        written += paths
         lines.append(f"exported {table}: {len(paths)} partition(s) under {out / table}")
-    for name, expected in DERIVED.items():
-        try:
-            frame = read_derived(store, name)
-        except FileNotFoundError as exc:
-            lines.append(f"skipped {name}: {exc}")
-            continue
-        path = export_derived(frame, name, expected, out)
+    for name, frame in derived_frames(store).items():
+        path = export_derived(frame, name, out)
         dictionary += derived_dictionary(name, _fields(out, [path], name))
-        resources.append(_resource(name, [path], out, dictionary, partitioned=False))
+        resources.append(_resource(name, [path], out, dictionary))
+        written.append(path)
         stale = "" if derived_is_current(store, name) else " (built before the last refresh: may be stale)"
         lines.append(f"exported {name}: {frame.height:,} rows to {path}{stale}")
         if name == "indicators":
             lines.append(export_policy_frames(frame, out, dictionary, resources))
+            written.append(out / "policy_frames.parquet")
     write_dictionary(dictionary, out)
     write_datapackage(resources, out, synthetic=any(w.synthetic for w in waves.values()))
+    written += [out / "dictionary.csv", out / "dictionary.json", out / "datapackage.json"]
     lines.append(f"wrote {out / 'dictionary.csv'}, {out / 'dictionary.json'} and {out / 'datapackage.json'}")
-    return lines
+    return lines, written
+
+
+def described_columns() -> dict[str, dict[str, dict]]:
+    """`derived_columns.csv` by table, then column (in file order): description and categories."""
+    with DERIVED_COLUMNS.open(encoding="utf-8", newline="") as handle:
+        described: dict[str, dict[str, dict]] = {}
+        for row in csv.DictReader(handle):
+            described.setdefault(row["table"], {})[row["column"]] = row
+    return described
+
+
+def derived_frames(store: Path) -> dict[str, pl.DataFrame]:
+    """Every derived table the store holds, checked against its described columns (`derived_columns.csv`): a
+    table or column without a description stops the export before anything is written."""
+    described = described_columns()
+    frames = {}
+    for name in derived_tables(store):
+        frame = read_derived(store, name)
+        if name not in described:
+            raise SchemaViolation(f"derived table `{name}` has no column descriptions", where=str(DERIVED_COLUMNS),
+                                  hint="Add a row per column for it.")
+        _check_columns(frame.columns, list(described[name]), f"derived table `{name}`")
+        frames[name] = frame
+    return frames
 
 
 def _check_columns(frame_columns: list[str], expected: list[str], where: str) -> None:
@@ -106,8 +160,27 @@ def _check_columns(frame_columns: list[str], expected: list[str], where: str) ->
         )
 
 
+def pandas_metadata(arrow_schema: pa.Schema) -> str:
+    """The `pandas` schema metadata that makes pandas (and frictionless, which reads Parquet through pandas) read
+    integers, booleans and floats as nullable dtypes: a null comes back as `<NA>`, not NaN or a float column."""
+    def dtype(arrow_type: pa.DataType) -> str | None:
+        if pa.types.is_integer(arrow_type):
+            return f"{'U' if pa.types.is_unsigned_integer(arrow_type) else ''}Int{arrow_type.bit_width}"
+        if pa.types.is_boolean(arrow_type):
+            return "boolean"
+        if pa.types.is_floating(arrow_type):
+            return f"Float{arrow_type.bit_width}"
+        return None
+
+    columns = [{"name": f.name, "field_name": f.name, "pandas_type": dtype(f.type).lower(),
+                "numpy_type": dtype(f.type), "metadata": None} for f in arrow_schema if dtype(f.type)]
+    return json.dumps({"index_columns": [], "column_indexes": [], "columns": columns,
+                       "creator": {"library": "pyarrow", "version": pa.__version__}, "pandas_version": "2.2.0"})
+
+
 def _write(table: pa.Table, path: Path, metadata: dict[str, str]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
+    metadata = {**metadata, "pandas": pandas_metadata(table.schema)}
     merged = {**(table.schema.metadata or {}), **{k.encode(): v.encode() for k, v in metadata.items()}}
     pq.write_table(table.replace_schema_metadata(merged), path, compression="zstd")
 
@@ -139,9 +212,9 @@ def export_harmonised(store: Path, table: str, rounds: list[tuple[str, str]], ou
     return paths
 
 
-def export_derived(frame: pl.DataFrame, name: str, expected: pl.Schema, out: Path) -> Path:
-    _check_columns(frame.columns, list(expected), f"derived table `{name}`")
-    frame = frame.select(pl.col(c).cast(t) for c, t in expected.items())
+def export_derived(frame: pl.DataFrame, name: str, out: Path) -> Path:
+    """Write one derived table as `<out>/<name>.parquet`, its columns as stored (the stages cast them to their
+    schemas in `pipelines.tables`)."""
     path = out / f"{name}.parquet"
     partial = out / f".{name}.parquet.partial"
     try:
@@ -155,10 +228,10 @@ def export_derived(frame: pl.DataFrame, name: str, expected: pl.Schema, out: Pat
 
 def export_policy_frames(indicators: pl.DataFrame, out: Path, dictionary: list[dict], resources: list[dict]) -> str:
     """The GCM / SDG / MGI tags of the exported indicators, as `policy_frames.parquet`; returns the line to print."""
-    tags = frame_tags(indicators)
-    path = export_derived(tags, "policy_frames", POLICY_FRAMES, out)
+    tags = frame_tags(indicators).select(pl.col(c).cast(t) for c, t in POLICY_FRAMES.items())
+    path = export_derived(tags, "policy_frames", out)
     dictionary += derived_dictionary("policy_frames", _fields(out, [path], "policy_frames"))
-    resources.append(_resource("policy_frames", [path], out, dictionary, partitioned=False))
+    resources.append(_resource("policy_frames", [path], out, dictionary))
     return f"exported policy_frames: {tags.height:,} tags of {tags['indicator_id'].n_unique():,} indicators to {path}"
 
 
@@ -228,11 +301,10 @@ def harmonised_dictionary(table: str, types: dict[str, pa.DataType], rounds: lis
 
 
 def derived_dictionary(name: str, types: dict[str, pa.DataType]) -> list[dict]:
-    with DERIVED_COLUMNS.open(encoding="utf-8", newline="") as handle:
-        described = {(r["table"], r["column"]): r for r in csv.DictReader(handle)}
+    described = described_columns().get(name, {})
     entries = []
-    for column in {**DERIVED, **JOINED}[name]:
-        row = described.get((name, column))
+    for column in types:
+        row = described.get(column)
         if row is None:
             raise SchemaViolation(f"{name}.{column} has no description", where=str(DERIVED_COLUMNS),
                                   hint="Add a row for it.")
@@ -253,24 +325,38 @@ def write_dictionary(entries: list[dict], out: Path) -> None:
     (out / "dictionary.json").write_text(json.dumps(payload, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
-def _resource(name: str, paths: list[Path], out: Path, dictionary: list[dict], *, partitioned: bool) -> dict:
+def list_pattern(categories: list[str], separator: str) -> str:
+    """A regular expression matching a `separator`-joined list of `categories` (Table Schema `pattern`)."""
+    one = "(" + "|".join(re.escape(c) for c in categories) + ")"
+    return f"{one}({re.escape(separator)}{one})*"
+
+
+def _field(entry: dict) -> dict:
+    field = {"name": entry["column"], "type": entry["type"], "description": entry["description"]}
+    if entry["categories"]:
+        categories = entry["categories"].split(";")
+        separator = LIST_COLUMNS.get(entry["column"]) if entry["table"] not in TABLES else None
+        if separator is not None:
+            field["constraints"] = {"pattern": list_pattern(categories, separator)}
+            field["description"] += f" A list: categories joined by `{separator}`."
+        else:
+            field["constraints"] = {"enum": categories}
+    return field
+
+
+def _resource(name: str, paths: list[Path], out: Path, dictionary: list[dict], *, partition: dict | None = None,
+              synthetic: bool = False) -> dict:
+    """One resource per file: `frictionless` reads a multipart Parquet resource's first file only."""
     entries = [e for e in dictionary if e["table"] == name]
-    fields = []
-    for entry in entries:
-        if entry["role"] == "partition key" and partitioned:
-            continue
-        field = {"name": entry["column"], "type": entry["type"], "description": entry["description"]}
-        if entry["categories"]:
-            field["constraints"] = {"enum": entry["categories"].split(";")}
-        fields.append(field)
-    resource = {
-        "name": name, "path": [p.relative_to(out).as_posix() for p in paths] if partitioned else
-        paths[0].relative_to(out).as_posix(), "format": "parquet", "mediatype": "application/vnd.apache.parquet",
-        "schema": {"fields": fields},
-    }
-    if partitioned:
-        resource["partitioning"] = {"style": "hive", "fields": [
-            {"name": e["column"], "type": "string", "description": e["description"]}
+    fields = [_field(e) for e in entries if not (partition and e["role"] == "partition key")]
+    resource = {"name": name, "path": paths[0].relative_to(out).as_posix(), "format": "parquet",
+                "mediatype": "application/vnd.apache.parquet", "schema": {"fields": fields}}
+    if partition:
+        resource["name"] = re.sub(r"[^a-z0-9._-]", "-", "-".join([name, *partition.values()]).lower())
+        resource["title"] = f"{name}, {' '.join(partition.values())}" + (" (SYNTHETIC)" if synthetic else "")
+        resource["table"] = name
+        resource["partition"] = {"style": "hive", "fields": [
+            {"name": e["column"], "type": "string", "value": partition[e["column"]], "description": e["description"]}
             for e in entries if e["role"] == "partition key"]}
     return resource
 

@@ -43,7 +43,8 @@ def _check_unique(frame: pl.DataFrame, key: tuple[str, ...], data: ModuleData) -
     nulls = frame.filter(pl.any_horizontal(pl.col(key).is_null()))
     if nulls.height:
         raise SchemaViolation(f"{nulls.height} rows have a blank key {list(key)}", where=_where(data))
-    if frame.select(pl.struct(key).n_unique()).item() == frame.height:
+    # Distinct row hashes prove distinct keys; equal hashes (a duplicate, or a hash collision) are looked at exactly.
+    if frame.select(key).hash_rows().n_unique() == frame.height:
         return
     dupes = frame.group_by(key).len().filter(pl.col("len") > 1)
     if dupes.height:
@@ -281,27 +282,65 @@ def _person_modules(spec: RoundSpec, modules: Mapping[str, ModuleData]) -> Itera
                 and spec.modules[p].part_of not in modules)
 
 
-def _check_orphans(frame: pl.DataFrame, key: str, parents: pl.Series, data: ModuleData, what: str) -> None:
-    orphans = frame.filter(~pl.col(key).is_in(parents.implode()))
-    if orphans.height:
+def _not_in(values: pl.Series, others: pl.Series) -> pl.Series:
+    """The non-null `values` that are not among `others`, in order (`values.filter(~values.is_in(others))`, as a
+    hash anti-join on the one column: `is_in` against a million-row list is twice as slow)."""
+    name = values.name
+    return values.drop_nulls().to_frame(name).join(others.drop_nulls().to_frame(name), on=name, how="anti",
+                                                    maintain_order="left")[name]
+
+
+def _check_orphans(frame: pl.DataFrame, key: str, parents: pl.Series, data: ModuleData, what: str,
+                   rows: pl.Series | None = None) -> None:
+    """Rows whose `key` is not among `parents` stop the round; `rows` (`_rows` of the key, when the caller has them)
+    say the same without another join: a non-null key whose row is null."""
+    orphans = (_not_in(frame[key], parents) if rows is None
+               else frame[key].filter(rows.is_null() & frame[key].is_not_null()))
+    if orphans.len():
         raise SchemaViolation(
-            f"{orphans.height} rows belong to no {what}, e.g. {orphans[key].head(_SHOW).to_list()}",
+            f"{orphans.len()} rows belong to no {what}, e.g. {orphans.head(_SHOW).to_list()}",
             where=_where(data), hint="Every person must belong to a responding household and be listed as a resident.",
         )
+
+
+def _row_index(person_ids: pl.Series) -> pl.DataFrame:
+    """person_id -> its row (`__row`) in the persons table, sorted by id: each module's ids are looked up once
+    (`_rows`), and every later step (orphans, universe notes, placing the module's columns) works on the row
+    numbers."""
+    return person_ids.to_frame("person_id").with_row_index("__row").sort("person_id")
+
+
+def _rows(ids: pl.Series, index: pl.DataFrame) -> pl.Series:
+    """Each id's row in the persons table (null: not a person of it), in the order of `ids`."""
+    persons, n = index["person_id"], index.height
+    if n and not persons.null_count() and (persons.slice(1) > persons.slice(0, n - 1)).all():
+        # The index is sorted by id; with every id once, a binary search (each hit checked by equality) is twice
+        # as fast as the join.
+        position = persons.search_sorted(ids, side="left").clip(0, n - 1)
+        hit = persons.gather(position) == ids
+        return pl.select(pl.when(hit).then(index["__row"].gather(position))).to_series().rename("__row")
+    return ids.to_frame("person_id").join(index, on="person_id", how="left", maintain_order="left")["__row"]
 
 
 def _with_ids(spec: RoundSpec, frame: pl.DataFrame) -> pl.DataFrame:
     return frame.with_columns(_key(spec.household_key).alias("hh_id"), _key(spec.person_key).alias("person_id"))
 
 
-def _person_columns(spec: RoundSpec, data: ModuleData, parent: str, parents: pl.Series | None) -> pl.DataFrame:
-    """Crosswalked columns of one person module; `parents` are the ids its rows must belong to (None: checked)."""
-    frame = _with_ids(spec, data.frame)
+def _identified(spec: RoundSpec, data: ModuleData) -> ModuleData:
+    """A person module with its `hh_id` and `person_id`, built once for every step that needs them."""
+    return ModuleData(data.module, data.path, data.sha256, data.encoding, _with_ids(spec, data.frame))
+
+
+def _person_columns(spec: RoundSpec, data: ModuleData, parent: str, parents: pl.Series | None,
+                    rows: pl.Series | None = None) -> pl.DataFrame:
+    """Crosswalked columns of one person module (`_identified`); `parents` are the ids its rows must belong to
+    (None: checked), `rows` its persons' rows (`_rows`) when the parents are the persons."""
+    frame = data.frame
     if parents is not None:
         _check_unique(frame, spec.person_key, data)
         what = (f"household of module {spec.household_module} in the round's universe" if parent == "hh_id"
                 else f"resident of module {spec.person_module}")
-        _check_orphans(frame, parent, parents, data, what)
+        _check_orphans(frame, parent, parents, data, what, rows)
     crosswalk = [v for v in spec.variables_of(data.module) if v.table == "persons"]
     exprs = apply_crosswalk(ModuleData(data.module, data.path, data.sha256, data.encoding, frame), crosswalk, spec)
     columns = _select(frame, data, "hh_id", "person_id", *exprs)
@@ -312,30 +351,33 @@ def _person_columns(spec: RoundSpec, data: ModuleData, parent: str, parents: pl.
 _LONG_AGGREGATE = {"count_rows": "sum", "any_yes": "max", "any_marked": "max", "copy": "sum"}
 
 
-def _long_columns(spec: RoundSpec, data: ModuleData, persons: pl.Series, asked: pl.Series | None) -> pl.DataFrame:
-    """A long file (several rows per person) summarised to one row per person through its crosswalk rows.
+def _long_columns(spec: RoundSpec, data: ModuleData, persons: pl.Series, index: pl.DataFrame,
+                  asked: pl.Series | None) -> pl.DataFrame:
+    """A long file (several rows per person) summarised to one row per person (`__row`, its row in the persons
+    table) through its crosswalk rows.
 
-    `asked` are the persons of the part's universe: one with no row gets 0 (counts, sums) or False (any_*); a
-    person outside it keeps null (not asked).
+    `asked` are the rows of the persons of the part's universe: one with no row gets 0 (counts, sums) or False
+    (any_*); a person outside it keeps null (not asked).
     """
     module = spec.modules[data.module]
-    frame = _with_ids(spec, data.frame)
+    frame = data.frame  # `_identified`
     _check_unique(frame, module.key, data)
-    _check_orphans(frame, "person_id", persons, data, f"resident of module {spec.person_module}")
+    rows = _rows(frame["person_id"], index)
+    _check_orphans(frame, "person_id", persons, data, f"resident of module {spec.person_module}", rows)
     crosswalk = [v for v in spec.variables_of(data.module) if v.table == "persons"]
-    rows = frame.select("person_id", *(
+    values = frame.select(rows.alias("__row"), *(
         (pl.lit(1, pl.Int32) if v.rule == "count_rows" else _long_row(spec, v, data)).alias(v.harmonised_var)
         for v in crosswalk))
-    summary = rows.group_by("person_id").agg(
+    summary = values.group_by("__row").agg(
         getattr(pl.col(v.harmonised_var), _LONG_AGGREGATE[v.rule])() for v in crosswalk)
     if asked is None:
         return summary
-    base = pl.DataFrame({"person_id": asked}).join(summary, on="person_id", how="full", coalesce=True)
+    base = pl.DataFrame({"__row": asked, "__asked": True}).join(summary, on="__row", how="full", coalesce=True)
     zero = {v.harmonised_var: (False if v.rule in ("any_yes", "any_marked") else 0) for v in crosswalk}
     return base.with_columns(
-        pl.when(pl.col("person_id").is_in(asked.implode())).then(pl.col(c).fill_null(z)).otherwise(pl.col(c))
+        pl.when(pl.col("__asked").fill_null(False)).then(pl.col(c).fill_null(z)).otherwise(pl.col(c))
         .alias(c) for c, z in zero.items()
-    )
+    ).drop("__asked")
 
 
 def _long_row(spec: RoundSpec, var: VariableMap, data: ModuleData) -> pl.Expr:
@@ -345,23 +387,25 @@ def _long_row(spec: RoundSpec, var: VariableMap, data: ModuleData) -> pl.Expr:
 
 
 def _universe_persons(spec: RoundSpec, name: str | None, frames: dict[str, pl.DataFrame]) -> pl.Series | None:
-    """Person ids of a named universe, evaluated on the raw frame of its module (kept while it is needed)."""
+    """The persons (rows, `__row`) of a named universe, evaluated on the raw frame of its module (kept while it is
+    needed)."""
     if not name:
         return None
     universe = spec.universes[name]
     frame = frames.get(universe.module)
     if frame is None:
         return None
-    return frame.filter(in_universe(universe))["person_id"]
+    return frame.filter(in_universe(universe))["__row"]
 
 
 def _universe_note(spec: RoundSpec, data: ModuleData, ids: pl.Series, frames: dict[str, pl.DataFrame]) -> str | None:
-    """Who has a row against who the spec says is asked: said in the round's notes, never dropped."""
+    """Who has a row (`ids`: the module's persons' rows) against who the spec says is asked: said in the round's
+    notes, never dropped."""
     expected = _universe_persons(spec, spec.modules[data.module].universe, frames)
     if expected is None:
         return None
-    outside = ids.filter(~ids.is_in(expected.implode())).len()
-    absent = expected.filter(~expected.is_in(ids.implode())).len()
+    outside = _not_in(ids, expected).len()
+    absent = _not_in(expected, ids).len()
     return (f"module {data.module}: {ids.len()} rows; universe `{spec.modules[data.module].universe}` "
             f"{expected.len()} persons; {outside} rows outside it, {absent} persons of it without a row")
 
@@ -370,23 +414,28 @@ def _persons(spec: RoundSpec, modules: Mapping[str, ModuleData], households: pl.
              notes: list[str]) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The persons table, and the household aggregates (residents, migrants) taken from the person base module."""
     person_modules = _person_modules(spec, modules)
-    base = next(person_modules)
+    base = _identified(spec, next(person_modules))
     persons = _person_columns(spec, base, "hh_id", households["hh_id"])
+    index = _row_index(persons["person_id"])
     aggregates = _household_aggregates(spec, base)
-    frames = {base.module: _universe_frame(spec, base)}  # raw variables that universes are stated in
+    # Raw variables that universes are stated in; the base module's rows are the persons table's, in order.
+    frames = {base.module: _universe_frame(spec, base, pl.int_range(base.frame.height, dtype=pl.UInt32, eager=True))}
     base_path = base.path
     del base  # with a lazy mapping, the raw module can now be freed
     for data in person_modules:
+        data = _identified(spec, data)
         module = spec.modules[data.module]
         if module.unit == "person_long":
             asked = _universe_persons(spec, module.universe, frames)
-            columns = _long_columns(spec, data, persons["person_id"], asked)
+            columns = _long_columns(spec, data, persons["person_id"], index, asked)
         else:
             # The consolidated file was checked as the base module; its other modules are the same rows.
             parents = None if data.path == base_path else persons["person_id"]
-            columns = _person_columns(spec, data, "person_id", parents).drop("hh_id")
-            frames[data.module] = _universe_frame(spec, data)
-            note = _universe_note(spec, data, columns["person_id"], frames) if parents is not None else None
+            rows = _rows(data.frame["person_id"], index)
+            columns = _person_columns(spec, data, "person_id", parents, rows).drop("hh_id", "person_id")
+            columns = columns.with_columns(rows.alias("__row"))
+            frames[data.module] = _universe_frame(spec, data, rows)
+            note = _universe_note(spec, data, rows, frames) if parents is not None else None
             notes.extend([note] if note else [])
         persons = _join_coalescing(persons, columns)
     design = households.select("hh_id", "weight", "stratum", "psu", *spec.geography)
@@ -394,19 +443,29 @@ def _persons(spec: RoundSpec, modules: Mapping[str, ModuleData], households: pl.
 
 
 def _join_coalescing(persons: pl.DataFrame, columns: pl.DataFrame) -> pl.DataFrame:
-    """Join a module's person columns; a harmonised column already fed by an earlier module keeps that module's
-    value and takes this one's where it is null (crosswalk rows are coalesced in file order, across modules too)."""
-    shared = [c for c in columns.columns if c != "person_id" and c in persons.columns]
-    joined = persons.join(columns, on="person_id", how="left", validate="1:1", suffix="__next")
-    return joined.with_columns(pl.coalesce(c, f"{c}__next").alias(c) for c in shared).drop(f"{c}__next" for c in shared)
+    """Join a module's person columns (keyed by `__row`, the person's row in the persons table); a harmonised
+    column already fed by an earlier module keeps that module's value and takes this one's where it is null
+    (crosswalk rows are coalesced in file order, across modules too)."""
+    shared = [c for c in columns.columns if c != "__row" and c in persons.columns]
+    # The module's columns are put in the persons' row order by joining them to the row numbers alone, then set
+    # beside the persons' columns: joining to the whole table would copy every column of every earlier module.
+    rows = pl.DataFrame({"__row": pl.int_range(persons.height, dtype=pl.UInt32, eager=True)})
+    aligned = rows.join(columns.filter(pl.col("__row").is_not_null()), on="__row", how="left", validate="1:1",
+                        maintain_order="left").drop("__row")
+    if shared:
+        persons = persons.hstack(aligned.select(pl.col(shared).name.suffix("__next")))
+        persons = persons.with_columns(pl.coalesce(c, f"{c}__next").alias(c) for c in shared)
+        persons = persons.drop(f"{c}__next" for c in shared)
+    rest = aligned.drop(shared)
+    return persons.hstack(rest) if rest.width else persons
 
 
-def _universe_frame(spec: RoundSpec, data: ModuleData) -> pl.DataFrame:
-    """The few raw columns of a module that universes are stated in, with person ids."""
+def _universe_frame(spec: RoundSpec, data: ModuleData, rows: pl.Series) -> pl.DataFrame:
+    """The few raw columns of a module (`_identified`) that universes are stated in, with the persons' rows."""
     for universe in (u for u in spec.universes.values() if u.module == data.module):
         _check_universe_codes(universe, data)
     wanted = {c.var for u in spec.universes.values() if u.module == data.module for c in u.conditions}
-    return _with_ids(spec, data.frame).select("person_id", *sorted(wanted & set(data.frame.columns)))
+    return data.frame.select(rows.alias("__row"), *sorted(wanted & set(data.frame.columns) - {"hh_id", "person_id"}))
 
 
 def _household_aggregates(spec: RoundSpec, persons_data: ModuleData) -> pl.DataFrame:
@@ -418,13 +477,13 @@ def _household_aggregates(spec: RoundSpec, persons_data: ModuleData) -> pl.DataF
 def _check_residents(spec: RoundSpec, modules: Mapping[str, ModuleData], households: pl.DataFrame,
                      persons: pl.DataFrame) -> None:
     """A responding household has at least one usual resident in the person base module (else its size is null)."""
-    empty = households.filter(~pl.col("hh_id").is_in(persons["hh_id"].implode()))
-    if empty.height:
+    empty = _not_in(households["hh_id"], persons["hh_id"])
+    if empty.len():
         files = modules.files if hasattr(modules, "files") else modules  # a lazy reader: do not read it again
         where = f"{files[spec.household_module].path} (module {spec.household_module})"
         raise SchemaViolation(
-            f"{empty.height} responding households have no resident in module {spec.person_module}, e.g. "
-            f"{[shorten(v) for v in empty['hh_id'].head(_SHOW).to_list()]}", where=where,
+            f"{empty.len()} responding households have no resident in module {spec.person_module}, e.g. "
+            f"{[shorten(v) for v in empty.head(_SHOW).to_list()]}", where=where,
             hint="Every responding household lists its usual residents; check that the person file is complete.")
 
 

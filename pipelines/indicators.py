@@ -301,16 +301,24 @@ def _prepare_persons(persons: pl.DataFrame, households: pl.DataFrame, catalogue:
     )
 
 
+def prepare_unit(unit: str, households: pl.DataFrame, persons: pl.DataFrame, context: RoundContext,
+                 catalogue: Catalogue) -> pl.DataFrame:
+    """The frame every estimate of one unit (`household` or `person`) of a round is made from: its harmonised rows
+    with the catalogue's measures and this stage's additions (FIES probabilities, the individuals' weight, the
+    dwelling's rooms, the common coverage). `sv.design` declares its designs on the same frames."""
+    frame = (_prepare_households(households, catalogue) if unit == "household"
+             else _prepare_persons(persons, households, catalogue, context))
+    return frame.with_columns(common_coverage(context.common_cities))
+
+
 def _units(households: pl.DataFrame, persons: pl.DataFrame, context: RoundContext, catalogue: Catalogue,
            theme: str | None):
     """(prepared frame, its indicators) for households and persons: the frames every estimate of a round uses."""
     chosen = [i for i in catalogue.select(theme=theme) if i.numerator]
-    hh = [i for i in chosen if i.unit == "household"]
-    pp = [i for i in chosen if i.unit == "person"]
-    if hh:
-        yield _prepare_households(households, catalogue).with_columns(common_coverage(context.common_cities)), hh
-    if pp:
-        yield _prepare_persons(persons, households, catalogue, context).with_columns(common_coverage(context.common_cities)), pp
+    for unit in ("household", "person"):
+        indicators = [i for i in chosen if i.unit == unit]
+        if indicators:
+            yield prepare_unit(unit, households, persons, context, catalogue), indicators
 
 
 def prepare_units(households: pl.DataFrame, persons: pl.DataFrame, context: RoundContext, catalogue: Catalogue,
@@ -390,7 +398,9 @@ def _common_cities(store: Path, source: str) -> tuple[str, ...]:
     return tuple(sorted(set.intersection(*cities)))
 
 
-def _context(store: Path, name: str, specs: list | None = None) -> RoundContext:
+def round_context(store: Path, name: str, specs: list | None = None) -> RoundContext:
+    """What estimation needs to know about stored round `name` (`source/round`) besides its rows (`specs`: the
+    round specs when already loaded)."""
     wave = read_manifest(store)[name]
     spec = next((s for s in (available_specs() if specs is None else specs) if s.name == name), None)
     if spec is None:
@@ -410,7 +420,7 @@ def build_tables(store: Path, *, source: str | None = None, round_: str | None =
     for name, wave in read_manifest(store).items():
         if (source and wave.source != source) or (round_ and wave.round != round_):
             continue
-        context = _context(store, name, specs)
+        context = round_context(store, name, specs)
         households = scan_table(store, "households", source=wave.source, round_=wave.round).collect()
         persons = scan_table(store, "persons", source=wave.source, round_=wave.round).collect()
         # Measures, FIES and numerators once per round; both tables use the same designs.

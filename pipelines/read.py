@@ -13,6 +13,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,7 +191,7 @@ def _check_not_compressed(path: Path) -> None:
                               hint="Decompress it and put the CSV in the folder.")
 
 
-_CHUNK = 1 << 24  # bytes of a CSV checked at a time
+_CHUNK = 1 << 18  # bytes of a CSV checked at a time: small enough for the passes over it to stay in cache
 
 
 def check_fields(path: Path) -> None:
@@ -246,11 +247,15 @@ def _field_counts(data: bytes) -> tuple[np.ndarray, np.ndarray, bool]:
     if not len(ends) or ends[-1] != len(raw) - 1:
         ends = np.append(ends, len(raw))
     quotes, commas = np.flatnonzero(raw == 34), np.flatnonzero(raw == 44)
+    counts = np.diff(np.searchsorted(commas, ends), prepend=0) + 1
     if len(quotes):
         if (np.searchsorted(quotes, ends) & 1).any():  # an odd count before some line end: a line with odd quotes
             return np.array([]), np.array([]), True
-        commas = commas[(np.searchsorted(quotes, commas) & 1) == 0]  # each line starts outside quotes
-    counts = np.diff(np.searchsorted(commas, ends), prepend=0) + 1
+        # Every line has an even number of quotes, so they pair up (open, close) within lines; the commas between
+        # the two of a pair are inside a quoted field. Counted per pair, from the few quotes, not per comma.
+        opens, closes = quotes[0::2], quotes[1::2]
+        inside = np.searchsorted(commas, closes) - np.searchsorted(commas, opens)
+        counts -= np.bincount(np.searchsorted(ends, opens), weights=inside, minlength=len(ends)).astype(counts.dtype)
     starts = np.concatenate(([0], ends[:-1] + 1))
     length = ends - starts
     blank = (length == 0) | ((length == 1) & (raw[np.minimum(starts, len(raw) - 1)] == 13))
@@ -311,19 +316,23 @@ def read_csv(path: Path, columns: tuple[str, ...], categorical: frozenset[str] =
     """
     encoding = "utf-8"
     _check_not_compressed(path)
-    try:
-        frame = _polars_csv(path, columns, path, categorical, optional)
-    except SourceFileError as exc:
-        if "utf-8" not in str(exc).lower() and "utf8" not in str(exc).lower():
-            raise
+    # The ragged-row check reads the file a second time: it runs in a thread beside polars' read (both release the
+    # GIL), and its error comes after the read's own, as when it ran after the read.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        fields = pool.submit(check_fields, path)
         try:
-            text = path.read_bytes().decode("cp1252")
-        except UnicodeDecodeError as err:
-            raise SourceFileError(f"neither UTF-8 nor Windows-1252/Latin-1 ({err})", where=str(path)) from err
-        encoding = "cp1252"
-        frame = _polars_csv(text.encode("utf-8"), columns, path, categorical, optional)
-    _check_complete(path, encoding)
-    check_fields(path)
+            frame = _polars_csv(path, columns, path, categorical, optional)
+        except SourceFileError as exc:
+            if "utf-8" not in str(exc).lower() and "utf8" not in str(exc).lower():
+                raise
+            try:
+                text = path.read_bytes().decode("cp1252")
+            except UnicodeDecodeError as err:
+                raise SourceFileError(f"neither UTF-8 nor Windows-1252/Latin-1 ({err})", where=str(path)) from err
+            encoding = "cp1252"
+            frame = _polars_csv(text.encode("utf-8"), columns, path, categorical, optional)
+        _check_complete(path, encoding)
+        fields.result()
     return _select(frame, columns, path, optional), encoding
 
 
@@ -349,12 +358,16 @@ def _call_stat(reader: Callable, path: Path, encoding: str | None, **kwargs):
 
 
 def _read_stat(reader: Callable, path: Path, columns: tuple[str, ...], categorical: frozenset[str],
-               optional: tuple[str, ...] = ()) -> tuple[pl.DataFrame, str]:
+               optional: tuple[str, ...] = (), fast: Callable | None = None) -> tuple[pl.DataFrame, str]:
     # The header first, then only the columns asked: an INEI chapter has up to 150 columns and the spec needs a few.
     _frame, meta, encoding = _call_stat(reader, path, None, metadataonly=True)
     names = {c.strip(): c for c in meta.column_names}
     wanted = [names[c] for c in dict.fromkeys((*columns, *optional)) if c in names]
-    frame, _meta, encoding = _call_stat(reader, path, encoding, usecols=wanted or None)
+    # `fast` (an uncompressed .sav, pipelines.savfile) cuts the columns out of the case records, or returns None for
+    # any file it does not read exactly as readstat does; readstat reads those, and text not in the declared encoding.
+    frame = fast(path, wanted, meta) if fast is not None and encoding is None else None
+    if frame is None:
+        frame, _meta, encoding = _call_stat(reader, path, encoding, usecols=wanted or None)
     frame = frame.with_columns(_integral_text(frame[c]) for c in frame.columns)
     frame = _select(frame, columns, path, optional)
     return (frame.with_columns(pl.col(c).cast(pl.Categorical) for c in columns if c in categorical),
@@ -367,7 +380,9 @@ def read_sav(path: Path, columns: tuple[str, ...], categorical: frozenset[str] =
     (Windows-1252 when the text does not decode as declared)."""
     import pyreadstat
 
-    return _read_stat(pyreadstat.read_sav, path, columns, categorical, optional)
+    from pipelines.savfile import read_uncompressed
+
+    return _read_stat(pyreadstat.read_sav, path, columns, categorical, optional, fast=read_uncompressed)
 
 
 def read_dta(path: Path, columns: tuple[str, ...], categorical: frozenset[str] = frozenset(),
@@ -412,9 +427,11 @@ def sha256_of(path: Path) -> str:
 def read_module(found: ModuleFile, columns: tuple[str, ...], *, categorical: frozenset[str] = frozenset(),
                 optional: tuple[str, ...] = (), sha256: str | None = None) -> ModuleData:
     """Read one module file, keeping only `columns` (those in `categorical` as polars Categoricals, the rest as
-    text) and those of `optional` the file has, with its sha256 (computed unless given) and encoding."""
+    text) and those of `optional` the file has, with its sha256 (computed unless given; `""` when the caller
+    hashes the file itself) and encoding."""
     frame, encoding = READERS[found.path.suffix.lower()](found.path, columns, categorical, optional)
-    return ModuleData(found.module, found.path, sha256 or sha256_of(found.path), encoding, frame)
+    return ModuleData(found.module, found.path, sha256 if sha256 is not None else sha256_of(found.path), encoding,
+                      frame)
 
 
 def columns_of(path: Path) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,19 +54,23 @@ def find_rounds(raw: Path, specs: list[RoundSpec]) -> list[tuple[RoundSpec, Path
     return pairs
 
 
-def _inputs_fingerprint(spec: RoundSpec, folder: Path, specs: list[RoundSpec]) -> tuple:
-    found = find_module_files(folder, spec)
-    check_round(found, spec, specs)
-    hashes = {module: sha256_of(f.path) for module, f in found.items()}
-    return found, hashes, (SCHEMA_VERSION, spec.crosswalk_sha256, tuple(sorted(hashes.values())))
+def _hashes(found: dict) -> dict[str, str]:
+    return {module: sha256_of(f.path) for module, f in found.items()}
 
 
-def refresh_round(spec: RoundSpec, folder: Path, found: dict, hashes: dict[str, str], *, synthetic: bool,
+def _fingerprint(spec: RoundSpec, hashes: dict[str, str]) -> tuple:
+    return (SCHEMA_VERSION, spec.crosswalk_sha256, tuple(sorted(hashes.values())))
+
+
+def refresh_round(spec: RoundSpec, folder: Path, found: dict, hashes: dict[str, str] | Future, *, synthetic: bool,
                   progress: Progress):
-    """Read and harmonise one round, one module at a time; returns its manifest record and tables."""
-    modules = read_round(folder, spec, found=found, hashes=hashes,
+    """Read and harmonise one round, one module at a time; returns its manifest record and tables. `hashes` (the
+    input files' sha256) may still be being computed (a Future): the record waits for them, the read does not."""
+    modules = read_round(folder, spec, found=found, hashes=dict.fromkeys(found, "") if isinstance(hashes, Future)
+                         else hashes,
                          progress=lambda module: progress(spec.name, f"read and harmonise module {module}"))
     result = harmonise_round(spec, modules, synthetic=synthetic)
+    hashes = hashes.result() if isinstance(hashes, Future) else hashes
     notes = result.notes + tuple(
         f"{found[m].path.name}: read as {e}, not UTF-8" for m, e in modules.encodings.items() if e == "cp1252"
     )
@@ -121,12 +126,18 @@ def _refresh_rounds(raw: Path, store: Path, *, specs: list[RoundSpec] | None = N
     updates = {}
     for spec, folder in find_rounds(Path(raw), specs):
         try:
-            found, hashes, fingerprint = _inputs_fingerprint(spec, folder, specs)
-            if not force and spec.name in stored and stored[spec.name].fingerprint() == fingerprint:
-                report.unchanged.append(spec.name)
-                continue
-            record, tables = refresh_round(spec, folder, found, hashes, synthetic=is_synthetic_round(folder),
-                                           progress=progress)
+            found = find_module_files(folder, spec)
+            check_round(found, spec, specs)
+            # The inputs' hashes decide whether a stored round can be kept; when there is nothing to compare them
+            # with (forced, or a new round) they are only recorded, so they are computed in a thread beside the read.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                hashing = pool.submit(_hashes, found)
+                if not force and spec.name in stored:
+                    if stored[spec.name].fingerprint() == _fingerprint(spec, hashing.result()):
+                        report.unchanged.append(spec.name)
+                        continue
+                record, tables = refresh_round(spec, folder, found, hashing, synthetic=is_synthetic_round(folder),
+                                               progress=progress)
         except SurveysError as exc:
             report.failed[spec.name] = str(exc)
             continue

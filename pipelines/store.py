@@ -42,7 +42,12 @@ import pyarrow.parquet as pq
 from pipelines.errors import NotInStore, StoreError, StoreLocked
 from surveys.schema import SCHEMA_VERSION
 
+DEFAULT_STORE = Path("data/harmonized")  # where commands and the API look when no store is given
+DEFAULT_RAW = Path("data/raw")  # where `surveys refresh` looks for rounds when no raw folder is given
 TABLES = ("households", "persons")
+# The derived tables, in the order the API, the exports and the workbook list them. A table the store holds that is
+# not named here is still read, listed and exported (after these, by name): new tables need no code change.
+DERIVED_TABLES = ("indicators", "comparisons", "contrasts")
 MANIFEST = "manifest.json"
 POINTER = "STORE.json"
 VERSIONS = "versions"
@@ -614,6 +619,17 @@ def derived_built_at(store: Path, name: str) -> str | None:
     if version is None:
         return None
     return _manifest(version).get("derived", {}).get(name, {}).get("built_at")
+
+
+def derived_tables(store: Path) -> tuple[str, ...]:
+    """The derived tables the store's current version (or a version folder) holds, in `DERIVED_TABLES` order, any
+    other after them by name; empty when there is no store yet."""
+    version = current_version(store)
+    if version is None:
+        return ()
+    names = [n for n in _manifest(version).get("derived", {}) if (version / n / "part-0.parquet").is_file()]
+    return tuple(sorted(names, key=lambda n: (DERIVED_TABLES.index(n) if n in DERIVED_TABLES else len(DERIVED_TABLES),
+                                              n)))
 
 
 def read_derived(store: Path, name: str) -> pl.DataFrame:

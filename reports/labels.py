@@ -1,7 +1,7 @@
 """Words and numbers of the report in Spanish or English.
 
 UI strings live in `reports/labels.csv` (key, es, en); indicator, source and domain names come from the indicator
-catalogue (`surveys/indicators/catalogue.csv`, `sources.csv`, `domains.csv`, or a flat `surveys/indicators.csv`)
+catalogue (`surveys/indicators/catalogue.csv`, `sources.csv`, `domains.csv`)
 when it exists, and fall back to the id otherwise. Numbers follow the language: `12,3 %` in Spanish and `12.3%` in
 English, with a no-break space as the Spanish thousands separator (`12 487`), as INEI prints its tables.
 """
@@ -152,8 +152,7 @@ def is_proportion(unit: str | None) -> bool:
 
 
 def _catalogue_rows(root: Path) -> list[dict[str, str]]:
-    rows = _read_csv(root / "indicators" / "catalogue.csv")
-    return rows or _read_csv(root / "indicators.csv")
+    return _read_csv(root / "indicators" / "catalogue.csv")
 
 
 def load_labels(lang: str, *, surveys_dir: Path = SURVEYS_DIR) -> Labels:

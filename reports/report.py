@@ -18,6 +18,8 @@ import os
 import re
 from pathlib import Path
 
+import plotly.graph_objects as go
+import plotly.io as pio
 import plotly.offline
 import polars as pl
 from plotly.utils import PlotlyJSONEncoder
@@ -102,8 +104,9 @@ class FigureRegistry:
         self.figures: dict[str, dict] = {}
         self.template: dict | None = None
 
-    def add(self, spec: dict) -> str:
-        """Register a figure's Plotly JSON (`reports.figures`' ``*_spec``); returns its id."""
+    def add(self, figure: dict | go.Figure) -> str:
+        """Register a figure, as its spec (`reports.figures`' ``*_spec``) or a `go.Figure`; returns its id."""
+        spec = figure if isinstance(figure, dict) else json.loads(pio.to_json(figure, validate=False))
         template = spec.get("layout", {}).pop("template", None)
         self.template = self.template or template
         figure_id = f"fig-{len(self.figures)}"
@@ -203,14 +206,42 @@ def _notes(comparisons: pl.DataFrame | None, indicator_ids: list[str], labels: L
     return tuple(notes)
 
 
-def _domain_options(frame: pl.DataFrame, title: str, labels: Labels, colours, registry) -> list[tuple[str, str]]:
-    """(figure id, option text) of the row's breakdowns: one small-multiples figure per domain."""
+def row_figure(frame: pl.DataFrame, row: str, *, domain: str, labels: Labels, colours: dict[str, str],
+               comparisons: pl.DataFrame | None = None) -> go.Figure:
+    """The figure of one matrix row (`matrix.assign_rows`; `frame` may hold other rows) in one domain: across
+    rounds and sources for domain `all`, with the comparability caveats of its pairs; one panel per value of
+    another domain; the bars of a FIES raw-score distribution for `raw_score`. The report and `sv.figure` both
+    draw through here (the report through `row_spec`, the same figure as Plotly JSON)."""
+    return figures.figure(row_spec(frame, row, domain=domain, labels=labels, colours=colours,
+                                   comparisons=comparisons))
+
+
+def row_spec(frame: pl.DataFrame, row: str, *, domain: str, labels: Labels, colours: dict[str, str],
+             comparisons: pl.DataFrame | None = None) -> dict:
+    """`row_figure` as Plotly JSON."""
+    rows = frame.filter(pl.col("row") == row)
+    if domain != "raw_score":
+        rows = rows.filter(pl.col("domain") == domain)
+    return _row_spec(rows, row, domain=domain, labels=labels, colours=colours, comparisons=comparisons)
+
+
+def _row_spec(rows: pl.DataFrame, row: str, *, domain: str, labels: Labels, colours: dict[str, str],
+              comparisons: pl.DataFrame | None = None) -> dict:
+    """`row_spec` of the row's rows in the domain (all its rows for `raw_score`)."""
+    if domain == "raw_score":
+        return figures.fies_distribution_spec(rows, labels=labels, colours=colours,
+                                              title=f"{labels['fies_title']} · {labels[row]}")
+    title = matrix.row_label(row, labels)
+    if domain == "all":
+        notes = _notes(comparisons, rows["indicator_id"].unique().to_list(), labels)
+        return figures.rounds_spec(rows, labels=labels, title=title, colours=colours, notes=notes)
+    return figures.domain_spec(rows, domain, labels=labels, title=title, colours=colours)
+
+
+def row_domains(frame: pl.DataFrame) -> list[str]:
+    """The domains a row is broken down by, in the report's order."""
     domains = [d for d in frame["domain"].unique(maintain_order=True).to_list() if d not in ("all", "raw_score")]
-    domains.sort(key=lambda d: (DOMAIN_ORDER.index(d) if d in DOMAIN_ORDER else len(DOMAIN_ORDER), d))
-    by_domain = {key[0]: part for key, part in frame.partition_by("domain", as_dict=True).items()}
-    return [(registry.add(figures.domain_spec(by_domain[domain], domain, labels=labels, title=title,
-                                              colours=colours)), labels.domain(domain))
-            for domain in domains]
+    return sorted(domains, key=lambda d: (DOMAIN_ORDER.index(d) if d in DOMAIN_ORDER else len(DOMAIN_ORDER), d))
 
 
 def fies_options(indicators: pl.DataFrame, labels: Labels, colours, registry) -> list[tuple[str, str]]:
@@ -223,22 +254,24 @@ def fies_options(indicators: pl.DataFrame, labels: Labels, colours, registry) ->
             prevalence, labels=labels, title=labels["fies_prevalence_title"], names=names)),
             labels["fies_prevalence_title"]))
     for indicator_id in FIES_DISTRIBUTIONS:
-        rows = indicators.filter(pl.col("chart") == indicator_id)
-        if rows.height:
-            title = f"{labels['fies_title']} · {labels[indicator_id]}"
-            options.append((registry.add(figures.fies_distribution_spec(rows, labels=labels, title=title,
-                                                                          colours=colours)), labels[indicator_id]))
+        if indicators.filter(pl.col("row") == indicator_id).height:
+            options.append((registry.add(row_spec(indicators, indicator_id, domain="raw_score", labels=labels,
+                                                  colours=colours)), labels[indicator_id]))
     return options
 
 
-def row_card(card_id: str, title: str, frame: pl.DataFrame, comparisons, labels: Labels, colours, registry, *,
+def row_card(card_id: str, row: str, frame: pl.DataFrame, comparisons, labels: Labels, colours, registry, *,
              extra: list[tuple[str, str]] = ()) -> str:
     """A matrix row's chart, hidden until the row is clicked: the figure across rounds and sources, and a choice of
     its breakdowns by domain (and `extra` figures, for FIES)."""
-    overall = frame.filter(pl.col("domain") == "all")
-    notes = _notes(comparisons, overall["indicator_id"].unique().to_list(), labels)
-    main_id = registry.add(figures.rounds_spec(overall, labels=labels, title=title, colours=colours, notes=notes))
-    options = [(main_id, labels["view_rounds"]), *_domain_options(frame, title, labels, colours, registry), *extra]
+    by_domain = {key[0]: part for key, part in frame.filter(pl.col("row") == row)
+                 .partition_by("domain", as_dict=True).items()}
+    main_id = registry.add(_row_spec(by_domain.get("all", frame.clear()), row, domain="all", labels=labels,
+                                     colours=colours, comparisons=comparisons))
+    options = [(main_id, labels["view_rounds"]),
+               *[(registry.add(_row_spec(by_domain[domain], row, domain=domain, labels=labels, colours=colours)),
+                  labels.domain(domain)) for domain in row_domains(frame)],
+               *extra]
     select = ""
     if len(options) > 1:
         items = "".join(f'<option value="{fig_id}">{esc(text)}</option>' for fig_id, text in options)
@@ -272,7 +305,7 @@ def matrix_section(indicators: pl.DataFrame, comparisons, labels: Labels, colour
     names = {(f, c): label for f, c, label in load_policy_frames(frames_dir).labels.select(
         "frame", "code", f"label_{lang}").rows()}
     definitions = published_definitions()
-    fies = fies_options(indicators, labels, colours, registry)
+    fies = fies_options(frame, labels, colours, registry)
     rows, cards = [], []
     by_row = {k[0]: part for k, part in frame.partition_by("row", as_dict=True).items()}
     for theme, key in _row_order(frame, labels):
@@ -282,7 +315,7 @@ def matrix_section(indicators: pl.DataFrame, comparisons, labels: Labels, colour
         card_id = f"card-{len(cards)}"
         label = matrix.row_label(key, labels)
         ids = part["indicator_id"].unique(maintain_order=True).to_list()
-        cards.append(row_card(card_id, label, part, comparisons, labels, colours, registry,
+        cards.append(row_card(card_id, key, part, comparisons, labels, colours, registry,
                               extra=fies if key in FIES_PREVALENCES else ()))
         title = definitions.get(ids[0], "") if key.startswith(matrix.CONTEXT_PREFIX) else ""
         rows.append(matrix.MatrixRow(key, theme, label, card_id, matrix.cells(part, cols, labels),

@@ -42,3 +42,34 @@ def real_enpove_2022(enpove_2022_spec):
     found = find_module_files(raw, enpove_2022_spec)
     modules = {m: read_module(f, enpove_2022_spec.source_columns(m)) for m, f in found.items()}
     return modules, harmonise_round(enpove_2022_spec, modules)
+
+
+def _estimated(store: Path) -> Path:
+    from pipelines.compare import run_compare
+    from pipelines.indicators import run_indicators
+
+    run_indicators(store)
+    run_compare(store)
+    return store
+
+
+@pytest.fixture(scope="session")
+def embedded_store(tmp_path_factory) -> Path:
+    """The embedded default (SYNTHETIC ENPOVE 2018 and II ENPOVE 2022) with its indicators and comparisons, built
+    once; tests read it and never write it."""
+    from pipelines.refresh import refresh_embedded_default
+
+    store = tmp_path_factory.mktemp("embedded-store") / "store"
+    assert refresh_embedded_default(store).ok
+    return _estimated(store)
+
+
+@pytest.fixture(scope="session")
+def real_store(tmp_path_factory) -> Path:
+    """Both real ENPOVE rounds (../shared/data, read in place) with indicators and comparisons, built once."""
+    from pipelines.refresh import refresh
+
+    store = tmp_path_factory.mktemp("real-store") / "store"
+    report = refresh(shared_path("data"), store)
+    assert report.ok, report.failed
+    return _estimated(store)

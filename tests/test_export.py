@@ -18,13 +18,15 @@ import pytest
 from pipelines.errors import SchemaViolation
 from pipelines.export import PARTITION_KEYS, frictionless_type, run_export
 from pipelines.specs import load_round_spec
-from pipelines.tables import COMPARISONS, INDICATORS, POLICY_FRAMES
+from pipelines.tables import COMPARISONS, CONTRASTS, INDICATORS, POLICY_FRAMES
 from surveys import schema
 from tests.reports.fixtures import build_store
 
 REPO = Path(__file__).resolve().parent.parent
 HARMONISED = {table: [c.name for c in columns] for table, columns in schema.TABLES.items()}
-DERIVED = {"indicators": list(INDICATORS), "comparisons": list(COMPARISONS), "policy_frames": list(POLICY_FRAMES)}
+DERIVED = {"indicators": list(INDICATORS), "comparisons": list(COMPARISONS),  # the tables of the fixture store
+           "policy_frames": list(POLICY_FRAMES)}
+SCHEMAS = {**DERIVED, "contrasts": list(CONTRASTS)}  # every derived table the stages store
 
 
 @pytest.fixture(scope="module")
@@ -97,23 +99,29 @@ def test_harmonised_columns_name_their_source_variables_per_round(exported):
 
 
 def test_datapackage_matches_the_files(exported):
+    """One resource per file (frictionless validates a multipart Parquet resource on its first file only); a
+    partition's resource names its table and partition values."""
     _, out, _ = exported
     package = json.loads((out / "datapackage.json").read_text(encoding="utf-8"))
     assert package["profile"] == "data-package" and "SYNTHETIC" in package["description"]
     resources = {r["name"]: r for r in package["resources"]}
-    assert set(resources) == set(HARMONISED) | set(DERIVED)
+    partitions = {f"{t}-enpove-{r}": (t, r) for t in HARMONISED for r in ("2018", "2022")}
+    assert set(resources) == set(partitions) | set(DERIVED)
     for name, resource in resources.items():
-        assert resource["format"] == "parquet"
-        paths = resource["path"] if isinstance(resource["path"], list) else [resource["path"]]
-        assert sorted(out / p for p in paths) == _files(out)[name]
-        for path in paths:
-            file_schema = pq.read_schema(out / path)
-            fields = resource["schema"]["fields"]
-            assert [f["name"] for f in fields] == file_schema.names
-            for field in fields:
-                assert field["type"] == frictionless_type(file_schema.field(field["name"]).type)
-                assert field["description"]
-    assert [f["name"] for f in resources["persons"]["partitioning"]["fields"]] == list(PARTITION_KEYS)
+        assert resource["format"] == "parquet" and isinstance(resource["path"], str)
+        table = partitions[name][0] if name in partitions else name
+        assert out / resource["path"] in _files(out)[table]
+        file_schema = pq.read_schema(out / resource["path"])
+        fields = resource["schema"]["fields"]
+        assert [f["name"] for f in fields] == file_schema.names
+        for field in fields:
+            assert field["type"] == frictionless_type(file_schema.field(field["name"]).type)
+            assert field["description"]
+    persons = resources["persons-enpove-2018"]
+    assert persons["table"] == "persons" and "SYNTHETIC" not in persons["title"]
+    assert "SYNTHETIC" in resources["persons-enpove-2022"]["title"]
+    assert [(f["name"], f["value"]) for f in persons["partition"]["fields"]] == [("source", "enpove"),
+                                                                                 ("round", "2018")]
 
 
 def test_hive_partitions_read_back_as_columns(exported):
@@ -145,7 +153,8 @@ def test_derived_column_descriptions_follow_the_table_schemas():
 
     with DERIVED_COLUMNS.open(encoding="utf-8", newline="") as handle:
         described = {(row["table"], row["column"]) for row in csv.DictReader(handle)}
-    assert described == {(t, c) for t, cols in DERIVED.items() for c in cols}
+    assert described == {(t, c) for t, cols in SCHEMAS.items() for c in cols}
+
 
 
 def test_policy_frames_tag_every_exported_indicator(exported):
