@@ -24,15 +24,17 @@ Alternatives, side by side:
 * bincount: ``numpy.bincount`` of the count, ``w`` and every ``w * y`` over a dense key of
             (domain, stratum, PSU) computed beforehand (not timed): the practical limit of the reduction.
 
-Method. Each (shape, size) data set is generated once and written to Parquet. Each alternative runs in
-its own fresh subprocess, which reads the Parquet file, runs the task ``--repeats`` times and reports
-the wall time of each run and its peak resident memory (``VmHWM`` from ``/proc/self/status``, which
-includes the interpreter, the libraries and the loaded data). A "load only" subprocess gives the memory
-baseline of interpreter + data. Medians of the wall times are reported. The engine's and svy's
-estimates and SEs are checked to agree (relative 1e-8) before anything is printed. The targets (1M
-rows: engine at least 10x faster than svy and at most 1.2x the floor; 5M rows: engine peak under
-1 GB) are checked on the engine's whole time, design declaration included, and each is printed as met
-or MISSED.
+Method. Each (shape, size) data set is generated once and written to Parquet. Times: one fresh
+subprocess reads the Parquet file, runs every alternative once to warm up (svy only below 1M rows),
+then ``--repeats`` rounds in which the alternatives run one after the other, side by side, their order
+rotated from round to round, so that a busy spell of a shared machine falls on all of them alike;
+medians of the wall times are reported. Memory: each alternative runs once more in its own fresh
+subprocess, whose peak resident memory (``VmHWM`` from ``/proc/self/status``) includes the
+interpreter, the libraries and the loaded data; a "load only" subprocess gives the baseline of
+interpreter + data. The engine's and svy's estimates and SEs are checked to agree (relative 1e-8)
+before anything is printed. The targets (1M rows: engine at least 10x faster than svy and at most 1.2x
+the floor; 5M rows: engine peak under 1 GB) are checked on the engine's whole time, design
+declaration included, and each is printed as met or MISSED.
 """
 
 from __future__ import annotations
@@ -156,32 +158,45 @@ TASKS = {
 }
 
 
-def child(task: str, path: str, repeats: int, out: str | None) -> None:
-    """Run one task in this (fresh) process and print a JSON line with timings and peak memory."""
-
-    df = pl.read_parquet(path)
-    prepared = prepare_bincount(df) if task == "bincount" else None
-    fn = TASKS[task]
-    times, result = [], None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        result = fn(df, prepared)
-        times.append(time.perf_counter() - t0)
-    if out and result is not None:
-        result.write_parquet(out)
+def _peak_mb() -> float:
     # VmHWM is this process's own peak; ru_maxrss would carry over the parent's peak (the generated sample).
     with open("/proc/self/status") as status:
-        peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
-    print(json.dumps({"times": times, "design": PHASES["design"], "peak_mb": peak_kb / 1024}))
+        return next(int(line.split()[1]) for line in status if line.startswith("VmHWM")) / 1024
 
 
-def run_child(task: str, path: Path, repeats: int, out: Path | None) -> dict:
-    cmd = [sys.executable, __file__, "--child", task, "--data", str(path), "--repeats", str(repeats)]
-    if out is not None:
-        cmd += ["--out", str(out)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+def child_memory(task: str, path: str) -> None:
+    """Run one task once in this (fresh) process and print a JSON line with its peak memory."""
+    df = pl.read_parquet(path)
+    prepared = prepare_bincount(df) if task == "bincount" else None
+    TASKS[task](df, prepared)
+    print(json.dumps({"peak_mb": _peak_mb()}))
+
+
+def child_times(tasks: list[str], path: str, repeats: int, out: str) -> None:
+    """Time the tasks side by side in this process: a warm-up run each, then rounds in rotated order."""
+    df = pl.read_parquet(path)
+    prepared = {"bincount": prepare_bincount(df)}
+    times: dict[str, list[float]] = {task: [] for task in tasks}
+    results = {}
+    for task in tasks:  # warm-up (imports, thread pools); svy is too slow to run twice at 1M rows
+        if task != "svy" or df.height < SVY_MAX_ROWS:
+            results[task] = TASKS[task](df, prepared.get(task))
+    PHASES["design"].clear()
+    for r in range(repeats):
+        for task in tasks[r % len(tasks) :] + tasks[: r % len(tasks)]:
+            t0 = time.perf_counter()
+            results[task] = TASKS[task](df, prepared.get(task))
+            times[task].append(time.perf_counter() - t0)
+    for task in ("engine", "svy"):
+        if task in results:
+            results[task].write_parquet(f"{out}.{task}.parquet")
+    print(json.dumps({"times": times, "design": PHASES["design"]}))
+
+
+def run_child(args: list[str]) -> dict:
+    proc = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise RuntimeError(f"{task} failed:\n{proc.stderr}")
+        raise RuntimeError(f"{args} failed:\n{proc.stderr}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
@@ -208,17 +223,22 @@ def measure(shape: str, n: int, tmp: Path, repeats: int) -> tuple[str, list[str]
     """Run every alternative on one data set; the table line and the target verdicts."""
     data = tmp / f"sample_{shape}_{n}.parquet"
     make_sample(n, shape).write_parquet(data)
+    tasks = ["engine", "floor", "bincount"] + (["svy"] if n <= SVY_MAX_ROWS else [])
+    timed = run_child(
+        ["--times", *tasks, "--data", str(data), "--repeats", str(repeats), "--out", str(tmp / "r")]
+    )
     res = {
-        "engine": run_child("engine", data, repeats, tmp / "engine.parquet"),
-        "floor": run_child("floor", data, repeats, None),
-        "bincount": run_child("bincount", data, repeats, None),
-        "load": run_child("load", data, 1, None),
+        t: {"times": timed["times"][t], "peak_mb": run_child(["--memory", t, "--data", str(data)])["peak_mb"]}
+        for t in tasks
     }
+    res["engine"]["design"] = timed["design"]
+    res["load"] = {"times": [0.0], **run_child(["--memory", "load", "--data", str(data)])}
     notes = []
-    if n <= SVY_MAX_ROWS:
-        res["svy"] = run_child("svy", data, repeats, tmp / "svy.parquet")
-        worst = check_agreement(pl.read_parquet(tmp / "engine.parquet"), pl.read_parquet(tmp / "svy.parquet"))
-        notes.append(f"engine vs svy: max relative difference {worst:.1e} (estimates and SEs)")
+    if "svy" in tasks:
+        ours, theirs = pl.read_parquet(tmp / "r.engine.parquet"), pl.read_parquet(tmp / "r.svy.parquet")
+        notes.append(
+            f"engine vs svy: max relative difference {check_agreement(ours, theirs):.1e} (estimates and SEs)"
+        )
     else:
         notes.append(f"svy skipped above {SVY_MAX_ROWS:,} rows (minutes per run)")
     data.unlink()
@@ -255,12 +275,16 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000, 5_000_000])
     parser.add_argument("--shapes", nargs="+", choices=SHAPES, default=list(SHAPES))
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--child", choices=sorted(TASKS))
-    parser.add_argument("--data")
-    parser.add_argument("--out")
+    parser.add_argument("--times", nargs="+", choices=sorted(TASKS), help=argparse.SUPPRESS)
+    parser.add_argument("--memory", choices=sorted(TASKS), help=argparse.SUPPRESS)
+    parser.add_argument("--data", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        child(args.child, args.data, args.repeats, args.out)
+    if args.times:
+        child_times(args.times, args.data, args.repeats, args.out)
+        return
+    if args.memory:
+        child_memory(args.memory, args.data)
         return
 
     load = os.getloadavg()
