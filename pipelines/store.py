@@ -37,7 +37,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 
 from pipelines.errors import NotInStore, StoreError, StoreLocked
 from surveys.schema import SCHEMA_VERSION
@@ -443,6 +442,8 @@ def _write_table(frame: pl.DataFrame, path: Path, record: WaveRecord) -> None:
         b"inputs": json.dumps(record.inputs).encode(),
         b"synthetic": str(record.synthetic).lower().encode(),
     }
+    import pyarrow.parquet as pq  # here: only a refresh writes tables, and pyarrow is slow to import
+
     pq.write_table(table.replace_schema_metadata(metadata), path / "part-0.parquet", compression="zstd")
 
 
