@@ -26,6 +26,10 @@ from pipelines.estimation.encode import dense
 from pipelines.estimation.intervals import wald
 from pipelines.estimation.variance import Cells, StrataInfo, domain_df, domain_variance
 
+# Contrasts are reduced in chunks of at most this many (contrast, PSU-table row) terms, about 50 bytes each: the
+# within-round contrasts of a round of a million persons are a few hundred contrasts of ~100,000 rows.
+CHUNK_TERMS = 1 << 22
+
 
 @dataclass(frozen=True, slots=True)
 class Side:
@@ -67,12 +71,36 @@ def contrast_variance(
         to the cases of either side: PSUs with a case minus strata with a case), each ``(contrasts,)``.
     """
     n_con = len(sides)
-    if n_con == 0:
-        empty = np.zeros(0)
-        return {"var": empty, "cov": empty, "df": np.zeros(0, dtype=np.int64)}
+    out = {"var": np.zeros(n_con), "cov": np.zeros(n_con), "df": np.zeros(n_con, dtype=np.int64)}
+    by_domain = {int(k): np.flatnonzero(d == k) for k in np.unique(d)}
+    terms = [sum(by_domain.get(side.domain, np.zeros(0)).size for side in pair) for pair in sides]
+    start = 0
+    while start < n_con:  # contrasts in chunks of at most CHUNK_TERMS terms (each independent of the others)
+        stop, total = start + 1, terms[start]
+        while stop < n_con and total + terms[stop] <= CHUNK_TERMS:
+            total += terms[stop]
+            stop += 1
+        part = _chunk_variance(sides[start:stop], by_domain, z, present, h, psu, strata, lonely_psu)
+        for key, values in part.items():
+            out[key][start:stop] = values
+        start = stop
+    return out
+
+
+def _chunk_variance(
+    sides: list[tuple[Side, Side]],
+    by_domain: dict[int, np.ndarray],
+    z: np.ndarray,
+    present: np.ndarray,
+    h: np.ndarray,
+    psu: np.ndarray,
+    strata: StrataInfo,
+    lonely_psu: str,
+) -> dict[str, np.ndarray]:
+    """`contrast_variance` of some contrasts; ``by_domain`` gives each domain's PSU-table rows."""
+    n_con = len(sides)
     # Rows of each side, as (contrast, row, variable, sign) terms.
     con_ids, rows, var_ids, signs = [], [], [], []
-    by_domain = {int(k): np.flatnonzero(d == k) for k in np.unique(d)}
     for c, (a, b) in enumerate(sides):
         for side, sign in ((a, 1.0), (b, -1.0)):
             r = by_domain.get(side.domain, np.zeros(0, dtype=np.int64))
