@@ -429,6 +429,7 @@ def build_tables(store: Path, *, source: str | None = None, round_: str | None =
                                         prepared=prepared))
         contrasts.append(contrast_round(households, persons, context, catalogue=catalogue, theme=theme,
                                         prepared=prepared))
+        del households, persons, prepared  # before the next round's are read
     published = published_indicators()
     if source:
         published = published.filter(pl.col("source") == source)

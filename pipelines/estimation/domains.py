@@ -127,17 +127,15 @@ def scores(
 ) -> np.ndarray:
     """Linearised scores ``(a - e b) / B`` of each row (``(k, rows)``), 0 in an empty domain.
 
-    ``e``, ``B``, ``N`` are per domain ``(domains, k)``; ``d`` is each row's domain. The domain values
-    are gathered in one take and the arithmetic runs in place: at PSU-table sizes every fresh
-    ``(k, rows)`` array costs about as much as the arithmetic itself.
+    ``e``, ``B``, ``N`` are per domain ``(domains, k)``; ``d`` is each row's domain. The arithmetic
+    runs in place, one gathered ``(k, rows)`` array at a time: at PSU-table sizes every fresh array
+    costs about as much as the arithmetic itself, and a large table's arrays are hundreds of MB.
     """
-    k = a.shape[0]
-    at_row = np.take(np.hstack([e, B, N]).T, d, axis=1)  # (3k, rows)
-    z, B_row, N_row = at_row[:k], at_row[k : 2 * k], at_row[2 * k :]
+    z = np.take(e.T, d, axis=1)  # (k, rows)
     np.multiply(z, b, out=z)
     np.subtract(a, z, out=z)
-    np.divide(z, B_row, out=z)
-    np.copyto(z, 0.0, where=N_row == 0)
+    np.divide(z, np.take(B.T, d, axis=1), out=z)
+    np.copyto(z, 0.0, where=np.take(N.T == 0, d, axis=1))
     return z
 
 
