@@ -26,8 +26,6 @@ import polars as pl
 
 from pipelines.catalogue import load_catalogue
 from pipelines.errors import NotInStore, UsageError
-from pipelines.estimation import SurveyDesign
-from pipelines.indicators import prepare_unit, reliability, round_context, universe_expr
 from pipelines.specs import SPECS_DIR, RoundSpec, available_specs, load_round_spec
 from pipelines.store import (
     DEFAULT_STORE,
@@ -41,6 +39,11 @@ from pipelines.store import (
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
+
+    from pipelines.estimation import SurveyDesign
+
+# The estimate stage (and with it scipy) is imported by the functions that use it, not with this module: the
+# command line imports this module for every command, and `surveys report` needs none of it.
 
 Unit = Literal["household", "person"]
 UNIT_TABLES: dict[str, str] = {"household": "households", "person": "persons"}
@@ -206,6 +209,8 @@ def _frame(version: Path, spec: RoundSpec, unit: str, *, measures: bool) -> pl.L
         return scan(UNIT_TABLES[unit])
     # The estimate stage's own preparation, so a design sees exactly the frame the indicator table came from; it
     # reads the round now (the FIES probabilities need the round's Rasch model).
+    from pipelines.indicators import prepare_unit, round_context
+
     context = round_context(version, spec.name)
     households = scan("households").collect()
     persons = scan("persons").collect() if unit == "person" else households.clear()
@@ -334,6 +339,9 @@ def design(store: StoreLike, source: str, round: str, *, unit: Unit,
                              hint="Give your column another name.")
         frame = frame.with_columns(expr.alias(name) for name, expr in columns.items())
     lonely = read_manifest(version)[name].design.get("lonely_psu") or spec.design.lonely_psu
+    from pipelines.estimation import SurveyDesign
+    from pipelines.indicators import reliability
+
     return SurveyDesign(frame, weight="weight", strata="stratum", psu="psu", lonely_psu=lonely,
                         reliability=reliability(load_catalogue()))
 
@@ -355,6 +363,8 @@ def universe(name: str) -> pl.Expr:
     --------
     >>> adults = sv.universe("migrants") & (pl.col("age") >= 18)
     """
+    from pipelines.indicators import universe_expr
+
     universes = load_catalogue().universes
     if name not in universes:
         raise UsageError(f"universe {name!r} is not one of {', '.join(universes)}")
@@ -394,6 +404,8 @@ def indicator_expr(indicator_id: str) -> pl.Expr:
     if indicator.statistic not in ("proportion", "mean", "median", "fies_prevalence"):
         raise UsageError(f"indicator {indicator_id} is a {indicator.statistic}, not one expression",
                          hint="Read it from sv.indicators(store, indicator=...).")
+    from pipelines.indicators import universe_expr
+
     inside = universe_expr(catalogue.universes[indicator.universe])
     return pl.when(inside).then(pl.col(indicator.numerator)).alias(indicator_id)
 
