@@ -133,11 +133,20 @@ def entry(row: dict, labels: Labels) -> str:
 
 def cells(rows: pl.DataFrame, cols: list[Column], labels: Labels) -> str:
     """The row's cells, one per column: its figures of domain `all`, or "No registra"."""
-    overall = rows.filter(pl.col("domain") == "all").with_columns(
+    return next(iter(cells_by_row(rows, cols, labels).values()), _cells({}, cols, labels))
+
+
+def cells_by_row(frame: pl.DataFrame, cols: list[Column], labels: Labels) -> dict[str, str]:
+    """`cells` of every row of `frame` (column `row`) in one pass over the table."""
+    overall = frame.filter(pl.col("domain") == "all").with_columns(
         (pl.col("origin").cast(pl.String) == "published").alias("_published"))
-    by_column: dict[str, list[dict]] = {}
-    for row in overall.sort("_published", "indicator_id").iter_rows(named=True):
-        by_column.setdefault(f"{row['source']}|{row['round']}", []).append(row)
+    by_row: dict[str, dict[str, list[dict]]] = {}
+    for row in overall.sort("row", "_published", "indicator_id", maintain_order=True).iter_rows(named=True):
+        by_row.setdefault(row["row"], {}).setdefault(f"{row['source']}|{row['round']}", []).append(row)
+    return {key: _cells(by_column, cols, labels) for key, by_column in by_row.items()}
+
+
+def _cells(by_column: dict[str, list[dict]], cols: list[Column], labels: Labels) -> str:
     out, none = [], esc(labels["not_recorded"])
     for col in cols:
         found = by_column.get(col.key)
@@ -152,10 +161,19 @@ def _code_key(code: str):
     return [int(p) if p.isdigit() else p for p in re.split(r"[.]", code)]
 
 
-def row_tags(tags: pl.DataFrame, indicator_ids: list[str]) -> dict[str, list[str]]:
-    """frame -> codes of the row's indicators, in code order."""
+def tags_by_indicator(tags: pl.DataFrame) -> dict[str, set[tuple[str, str]]]:
+    """indicator_id -> its (frame, code) tags, read once for every row."""
+    index: dict[str, set[tuple[str, str]]] = {}
+    for indicator_id, frame, code in tags.select("indicator_id", "frame", "code").rows():
+        index.setdefault(indicator_id, set()).add((frame, code))
+    return index
+
+
+def row_tags(tags: pl.DataFrame | dict[str, set[tuple[str, str]]], indicator_ids: list[str]) -> dict[str, list[str]]:
+    """frame -> codes of the row's indicators, in code order (`tags`: the tag table or `tags_by_indicator`)."""
+    index = tags_by_indicator(tags) if isinstance(tags, pl.DataFrame) else tags
     found: dict[str, list[str]] = {}
-    for frame, code in tags.filter(pl.col("indicator_id").is_in(indicator_ids)).select("frame", "code").unique().rows():
+    for frame, code in set().union(*(index.get(i, set()) for i in indicator_ids)):
         found.setdefault(frame, []).append(code)
     return {frame: sorted(codes, key=_code_key) for frame, codes in found.items()}
 

@@ -188,14 +188,21 @@ def overview(indicators: pl.DataFrame, manifest: dict, labels: Labels, *, stale:
 MAX_NOTES = 4
 
 
+def _caveat_pairs(comparisons: pl.DataFrame | None) -> pl.DataFrame | None:
+    """The comparisons a chart's caveats come from: across rounds, domain `all`, not comparable."""
+    if comparisons is None:
+        return None
+    return comparisons.filter((pl.col("kind") == "across_rounds") & (pl.col("domain") == "all")
+                              & ~pl.col("comparable").fill_null(False))
+
+
 def _notes(comparisons: pl.DataFrame | None, indicator_ids: list[str], labels: Labels) -> tuple[str, ...]:
     """Comparability caveats of the pairs drawn in one chart (domain `all`), one line per pair, at most
     `MAX_NOTES` lines and a pointer to the comparison table for the rest."""
-    if comparisons is None:
+    pairs = _caveat_pairs(comparisons)
+    if pairs is None:
         return ()
-    pairs = comparisons.filter(pl.col("indicator_a").is_in(indicator_ids) & pl.col("indicator_b").is_in(indicator_ids)
-                               & (pl.col("kind") == "across_rounds") & (pl.col("domain") == "all")
-                               & ~pl.col("comparable").fill_null(False))
+    pairs = pairs.filter(pl.col("indicator_a").is_in(indicator_ids) & pl.col("indicator_b").is_in(indicator_ids))
     notes = list(dict.fromkeys(
         f"{labels['not_comparable']}: {labels.source(r['source_a'])} {r['round_a']} – "
         f"{labels.source(r['source_b'])} {r['round_b']} ({(r['flags'] or '').replace(';', ', ')})"
@@ -263,9 +270,8 @@ def fies_options(indicators: pl.DataFrame, labels: Labels, colours, registry) ->
 def row_card(card_id: str, row: str, frame: pl.DataFrame, comparisons, labels: Labels, colours, registry, *,
              extra: list[tuple[str, str]] = ()) -> str:
     """A matrix row's chart, hidden until the row is clicked: the figure across rounds and sources, and a choice of
-    its breakdowns by domain (and `extra` figures, for FIES)."""
-    by_domain = {key[0]: part for key, part in frame.filter(pl.col("row") == row)
-                 .partition_by("domain", as_dict=True).items()}
+    its breakdowns by domain (and `extra` figures, for FIES). `frame` holds the row's rows only."""
+    by_domain = {key[0]: part for key, part in frame.partition_by("domain", as_dict=True).items()}
     main_id = registry.add(_row_spec(by_domain.get("all", frame.clear()), row, domain="all", labels=labels,
                                      colours=colours, comparisons=comparisons))
     options = [(main_id, labels["view_rounds"]),
@@ -307,19 +313,22 @@ def matrix_section(indicators: pl.DataFrame, comparisons, labels: Labels, colour
     definitions = published_definitions()
     fies = fies_options(frame, labels, colours, registry)
     rows, cards = [], []
+    # Each table read once for every row: the row's rows, its cells, its tags, the caveats of its pairs.
     by_row = {k[0]: part for k, part in frame.partition_by("row", as_dict=True).items()}
+    cells = matrix.cells_by_row(frame, cols, labels)
+    tag_index = matrix.tags_by_indicator(tags)
+    caveats = _caveat_pairs(comparisons)
     for theme, key in _row_order(frame, labels):
         part = by_row[key]
-        if part.filter(pl.col("domain") == "all").height == 0:
+        if key not in cells:
             continue  # the FIES raw-score distributions: shown with the prevalences
         card_id = f"card-{len(cards)}"
         label = matrix.row_label(key, labels)
         ids = part["indicator_id"].unique(maintain_order=True).to_list()
-        cards.append(row_card(card_id, key, part, comparisons, labels, colours, registry,
+        cards.append(row_card(card_id, key, part, caveats, labels, colours, registry,
                               extra=fies if key in FIES_PREVALENCES else ()))
         title = definitions.get(ids[0], "") if key.startswith(matrix.CONTEXT_PREFIX) else ""
-        rows.append(matrix.MatrixRow(key, theme, label, card_id, matrix.cells(part, cols, labels),
-                                     matrix.row_tags(tags, ids), title))
+        rows.append(matrix.MatrixRow(key, theme, label, card_id, cells[key], matrix.row_tags(tag_index, ids), title))
     themes = list(dict.fromkeys(r.theme for r in rows))
     return (f'<section id="matrix" class="wide"><h2>{esc(labels["matrix_title"])}</h2>'
             f'<p>{esc(labels["matrix_text"])}</p>{matrix.view_switch(labels)}{matrix.legend(labels)}'
