@@ -41,7 +41,7 @@ STAGES = ("refresh", "indicators", "compare", "report")
 MARK = "PIPELINE-BENCHMARK "
 # What each stage's process imports before it works: timed alone, it is the part of the stage's time spent starting
 # Python and importing (the rest is the work on the data).
-IMPORTS = {"refresh": "pipelines.refresh", "indicators": "pipelines.indicators", "compare": "pipelines.compare",
+IMPORTS = {"refresh": "pipelines.refresh", "indicators": "pipelines.indicators.estimate", "compare": "pipelines.compare",
            "report": "reports.report"}
 
 # Runs the `surveys` command line in this process, then prints the process's own peak resident set (VmHWM;

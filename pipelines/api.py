@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Literal
 
 import polars as pl
 
-from pipelines.catalogue import load_catalogue
 from pipelines.errors import NotInStore, UsageError
+from pipelines.indicators.catalogue import load_catalogue
 from pipelines.specs import SPECS_DIR, RoundSpec, available_specs, load_round_spec
 from pipelines.store import (
     DEFAULT_STORE,
@@ -209,7 +209,7 @@ def _frame(version: Path, spec: RoundSpec, unit: str, *, measures: bool) -> pl.L
         return scan(UNIT_TABLES[unit])
     # The estimate stage's own preparation, so a design sees exactly the frame the indicator table came from; it
     # reads the round now (the FIES probabilities need the round's Rasch model).
-    from pipelines.indicators import prepare_unit, round_context
+    from pipelines.indicators.estimate import prepare_unit, round_context
 
     context = round_context(version, spec.name)
     households = scan("households").collect()
@@ -228,7 +228,7 @@ def households(store: StoreLike, source: str, round: str, *, measures: bool = Fa
         The round, e.g. ``"enpove", "2022"``.
     measures
         Add what the indicators are built from: the catalogue's household measures (overcrowding, FIES raw
-        scores, ``lima``, ...; `pipelines.measures`) and the estimate stage's additions (the FIES probabilities
+        scores, ``lima``, ...; `pipelines.indicators.measures`) and the estimate stage's additions (the FIES probabilities
         ``moderate_severe`` and ``severe`` from the round's Rasch model, ``weight_individuals``,
         ``common_coverage``). The round is then read and prepared at once (the model needs the data).
 
@@ -340,7 +340,7 @@ def design(store: StoreLike, source: str, round: str, *, unit: Unit,
         frame = frame.with_columns(expr.alias(name) for name, expr in columns.items())
     lonely = read_manifest(version)[name].design.get("lonely_psu") or spec.design.lonely_psu
     from pipelines.estimation import SurveyDesign
-    from pipelines.indicators import reliability
+    from pipelines.indicators.estimate import reliability
 
     return SurveyDesign(frame, weight="weight", strata="stratum", psu="psu", lonely_psu=lonely,
                         reliability=reliability(load_catalogue()))
@@ -363,7 +363,7 @@ def universe(name: str) -> pl.Expr:
     --------
     >>> adults = sv.universe("migrants") & (pl.col("age") >= 18)
     """
-    from pipelines.indicators import universe_expr
+    from pipelines.indicators.estimate import universe_expr
 
     universes = load_catalogue().universes
     if name not in universes:
@@ -404,7 +404,7 @@ def indicator_expr(indicator_id: str) -> pl.Expr:
     if indicator.statistic not in ("proportion", "mean", "median", "fies_prevalence"):
         raise UsageError(f"indicator {indicator_id} is a {indicator.statistic}, not one expression",
                          hint="Read it from sv.indicators(store, indicator=...).")
-    from pipelines.indicators import universe_expr
+    from pipelines.indicators.estimate import universe_expr
 
     inside = universe_expr(catalogue.universes[indicator.universe])
     return pl.when(inside).then(pl.col(indicator.numerator)).alias(indicator_id)
@@ -518,7 +518,7 @@ def indicators(store: StoreLike, *, theme: Values = None, concept: Values = None
     Returns
     -------
     polars.DataFrame
-        Columns of ``pipelines.tables.INDICATORS``: estimate, se, ci_low, ci_high, df, n, weighted_n, cv, deff,
+        Columns of ``pipelines.indicators.tables.INDICATORS``: estimate, se, ci_low, ci_high, df, n, weighted_n, cv, deff,
         flag, with the indicator's theme, concept, universe, origin (``microdata``, ``synthetic``,
         ``published``) and citation.
 
@@ -545,7 +545,7 @@ def comparisons(store: StoreLike, *, theme: Values = None, concept: Values = Non
     Returns
     -------
     polars.DataFrame
-        The comparison stage's columns, as stored (``pipelines.tables.COMPARISONS``).
+        The comparison stage's columns, as stored (``pipelines.indicators.tables.COMPARISONS``).
 
     Examples
     --------

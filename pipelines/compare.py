@@ -1,4 +1,4 @@
-"""Compare: three kinds of comparison in one table (`pipelines.tables.COMPARISONS`), each with its own variance.
+"""Compare: three kinds of comparison in one table (`pipelines.indicators.tables.COMPARISONS`), each with its own variance.
 
 **across_rounds**: two independent samples, two rounds of one source (ENPOVE 2018 → 2022) or two sources whose
 periods overlap. For every concept, domain and domain value, each (source, round) enters once: with its microdata
@@ -40,10 +40,10 @@ import numpy as np
 import polars as pl
 from scipy import stats
 
-from pipelines.catalogue import Catalogue, load_catalogue
 from pipelines.errors import ComparisonError, NotInStore
+from pipelines.indicators.catalogue import Catalogue, load_catalogue
+from pipelines.indicators.tables import COMPARISONS
 from pipelines.store import current_version, read_derived, waves_fingerprint, write_derived
-from pipelines.tables import COMPARISONS
 
 ADJUSTMENTS = ("holm", "bh")
 LEVEL = 0.95
@@ -306,7 +306,7 @@ def _adjust(table: pl.DataFrame, method: str) -> pl.DataFrame:
 
 def compare_rounds(indicators: pl.DataFrame, contrasts: pl.DataFrame | None = None, *,
                    catalogue: Catalogue | None = None, adjust: str = "holm") -> pl.DataFrame:
-    """The comparison table (schema `pipelines.tables.COMPARISONS`) of an indicator table and its contrasts."""
+    """The comparison table (schema `pipelines.indicators.tables.COMPARISONS`) of an indicator table and its contrasts."""
     if adjust not in ADJUSTMENTS:
         raise ComparisonError(f"adjustment {adjust!r} is not one of {ADJUSTMENTS}")
     catalogue = catalogue or load_catalogue()

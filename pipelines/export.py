@@ -11,7 +11,7 @@ Layout of `<out>` (Parquet)::
 
 `source` and `round` are hive partition keys: they are the folder names and are not repeated inside the files, so
 Arrow, polars, DuckDB and Spark read them back as columns without a clash. Only columns of the common schema
-(`surveys/schema.py`) and the described columns of the derived tables (`pipelines/derived_columns.csv`) leave the
+(`surveys/schema.py`) and the described columns of the derived tables (`pipelines/indicators/derived_tables_dictionary.csv`) leave the
 package: the survey's own keys (hh_id, person_id, psu, stratum) and nothing else identifying. A store table with
 any other column stops the export (`SchemaViolation`), so a name or a telephone number that slipped into a table
 never reaches another team.
@@ -23,7 +23,7 @@ nullable integers and booleans read back as nulls (`<NA>`), not NaN, through pan
 
 The policy frames (`surveys/indicators/policy_frames.csv`) leave as their own long table keyed by `indicator_id`,
 one row per tag, rather than as columns repeated on each of the indicator table's rows: the tags are facts about
-an indicator, not about an estimate (`pipelines.frames`).
+an indicator, not about an estimate (`pipelines.indicators.frames`).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pipelines.errors import NotInStore, SchemaViolation
-from pipelines.frames import frame_tags
+from pipelines.indicators.frames import frame_tags
+from pipelines.indicators.tables import POLICY_FRAMES
 from pipelines.specs import RoundSpec, available_specs
 from pipelines.store import (
     TABLES,
@@ -52,10 +53,9 @@ from pipelines.store import (
     read_derived,
     read_manifest,
 )
-from pipelines.tables import POLICY_FRAMES
 from surveys import schema
 
-DERIVED_COLUMNS = Path(__file__).resolve().with_name("derived_columns.csv")
+DERIVED_COLUMNS = Path(__file__).resolve().with_name("derived_tables_dictionary.csv")
 PARTITION_KEYS = ("source", "round")
 DICTIONARY_FIELDS = ("table", "column", "arrow_type", "type", "description", "unit", "categories", "role",
                      "source_variables")
@@ -126,7 +126,7 @@ def _export_parquet(store: Path, waves: dict[str, WaveRecord], out: Path) -> tup
 
 
 def described_columns() -> dict[str, dict[str, dict]]:
-    """`derived_columns.csv` by table, then column (in file order): description and categories."""
+    """`derived_tables_dictionary.csv` by table, then column (in file order): description and categories."""
     with DERIVED_COLUMNS.open(encoding="utf-8", newline="") as handle:
         described: dict[str, dict[str, dict]] = {}
         for row in csv.DictReader(handle):
@@ -135,7 +135,7 @@ def described_columns() -> dict[str, dict[str, dict]]:
 
 
 def derived_frames(store: Path) -> dict[str, pl.DataFrame]:
-    """Every derived table the store holds, checked against its described columns (`derived_columns.csv`): a
+    """Every derived table the store holds, checked against its described columns (`derived_tables_dictionary.csv`): a
     table or column without a description stops the export before anything is written."""
     described = described_columns()
     frames = {}
@@ -214,7 +214,7 @@ def export_harmonised(store: Path, table: str, rounds: list[tuple[str, str]], ou
 
 def export_derived(frame: pl.DataFrame, name: str, out: Path) -> Path:
     """Write one derived table as `<out>/<name>.parquet`, its columns as stored (the stages cast them to their
-    schemas in `pipelines.tables`)."""
+    schemas in `pipelines.indicators.tables`)."""
     path = out / f"{name}.parquet"
     partial = out / f".{name}.parquet.partial"
     try:

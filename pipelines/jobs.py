@@ -87,7 +87,7 @@ def check_theme(theme: str | None) -> None:
     """A theme must be one the catalogue or the published figures have."""
     if theme is None:
         return
-    from pipelines.catalogue import load_catalogue
+    from pipelines.indicators.catalogue import load_catalogue
 
     themes = sorted({i.theme for i in load_catalogue().indicators} | {"context"})
     if theme not in themes:
@@ -98,7 +98,7 @@ def check_rounds(store: StoreLike, source: str | None, round: str | None) -> Non
     """`source`/`round` must name a stored round or a published figure: a filter matching nothing is said."""
     if source is None and round is None:
         return
-    from pipelines.published import published_indicators
+    from pipelines.indicators.published import published_indicators
 
     stored = [(w.source, w.round) for w in read_manifest(Path(store)).values()]
     published = published_indicators().select("source", "round").unique().rows()
@@ -125,13 +125,13 @@ def estimate(store: StoreLike = DEFAULT_STORE, *, source: str | None = None, rou
     Returns
     -------
     polars.DataFrame
-        The whole stored indicator table (`pipelines.tables.INDICATORS`), published figures included.
+        The whole stored indicator table (`pipelines.indicators.tables.INDICATORS`), published figures included.
 
     Examples
     --------
     >>> sv.estimate(store, theme="health", echo=print)
     """
-    from pipelines.indicators import run_indicators
+    from pipelines.indicators.estimate import run_indicators
 
     check_theme(theme)
     check_rounds(store, source, round)
@@ -198,7 +198,7 @@ def update_estimates(store: StoreLike = DEFAULT_STORE, *, echo: Echo = None) -> 
     store = Path(store)
     lines = []
     if not derived_is_current(store, "indicators"):
-        from pipelines.indicators import run_indicators
+        from pipelines.indicators.estimate import run_indicators
 
         lines += ["indicators are missing or older than the stored rounds: estimating them now"]
         lines += run_indicators(store)

@@ -132,8 +132,8 @@ def write_workbook(store: Path, waves: dict[str, WaveRecord], out: Path) -> tupl
 
     frames = derived_frames(store)
     if "indicators" in frames:  # the policy frames leave beside the indicators, as in the Parquet export
-        from pipelines.frames import frame_tags
-        from pipelines.tables import POLICY_FRAMES
+        from pipelines.indicators.frames import frame_tags
+        from pipelines.indicators.tables import POLICY_FRAMES
 
         frames["policy_frames"] = frame_tags(frames["indicators"]).select(
             pl.col(c).cast(t) for c, t in POLICY_FRAMES.items())

@@ -428,7 +428,7 @@ def contrast_figure(frame: pl.DataFrame, *, labels: Labels, title: str, side_nam
 
 def contrast_spec(frame: pl.DataFrame, *, labels: Labels, title: str, side_names: tuple[str, str],
                   unit: str | None = None) -> dict:
-    """Two estimates per row and their difference, for comparisons (`pipelines.tables.COMPARISONS` rows plus a
+    """Two estimates per row and their difference, for comparisons (`pipelines.indicators.tables.COMPARISONS` rows plus a
     `label` column, and optionally `side_a`/`side_b` names and `flag_a`/`flag_b` reliability flags).
 
     Left: side a and side b as dots with their 95 % CIs joined by a segment (a dumbbell); right: the difference

@@ -147,7 +147,7 @@ class Labels:
 
 
 def is_proportion(unit: str | None) -> bool:
-    """Proportions are stored 0-1 for every origin (pipelines/tables.py) and shown as percentages."""
+    """Proportions are stored 0-1 for every origin (pipelines/indicators/tables.py) and shown as percentages."""
     return unit in (None, "", "proportion", "percent", "prevalence", "share")
 
 

@@ -24,9 +24,9 @@ import plotly.offline
 import polars as pl
 from plotly.utils import PlotlyJSONEncoder
 
-from pipelines.catalogue import CATALOGUE_DIR
-from pipelines.frames import frame_tags, load_policy_frames
-from pipelines.published import PUBLISHED_CSV
+from pipelines.indicators.catalogue import CATALOGUE_DIR
+from pipelines.indicators.frames import frame_tags, load_policy_frames
+from pipelines.indicators.published import PUBLISHED_CSV
 from pipelines.store import current_version, derived_is_current, read_derived, read_manifest
 from reports import changes, figures, matrix
 from reports.html import table as _table

@@ -46,7 +46,7 @@ def real_enpove_2022(enpove_2022_spec):
 
 def _estimated(store: Path) -> Path:
     from pipelines.compare import run_compare
-    from pipelines.indicators import run_indicators
+    from pipelines.indicators.estimate import run_indicators
 
     run_indicators(store)
     run_compare(store)

@@ -15,9 +15,9 @@ import pytest
 from scipy import stats
 
 from pipelines.compare import adjust_pvalues, compare_rounds, run_compare, welch_df
-from pipelines.indicators import run_indicators
+from pipelines.indicators.estimate import run_indicators
+from pipelines.indicators.tables import COMPARISONS, CONTRASTS, INDICATORS
 from pipelines.store import current_version, read_derived
-from pipelines.tables import COMPARISONS, CONTRASTS, INDICATORS
 from tests.conftest import REPO, shared_path
 
 REFERENCE = REPO / "tests" / "reference" / "enpove_design" / "enpove_design.json"

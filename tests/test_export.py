@@ -17,8 +17,8 @@ import pytest
 
 from pipelines.errors import SchemaViolation
 from pipelines.export import PARTITION_KEYS, frictionless_type, run_export
+from pipelines.indicators.tables import COMPARISONS, CONTRASTS, INDICATORS, POLICY_FRAMES
 from pipelines.specs import load_round_spec
-from pipelines.tables import COMPARISONS, CONTRASTS, INDICATORS, POLICY_FRAMES
 from surveys import schema
 from tests.reports.fixtures import build_store
 

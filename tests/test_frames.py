@@ -7,10 +7,10 @@ import shutil
 import polars as pl
 import pytest
 
-from pipelines.catalogue import CATALOGUE_DIR, load_catalogue
 from pipelines.errors import SpecError
-from pipelines.frames import FRAMES, frame_tags, load_policy_frames
-from pipelines.published import PUBLISHED_CSV
+from pipelines.indicators.catalogue import CATALOGUE_DIR, load_catalogue
+from pipelines.indicators.frames import FRAMES, frame_tags, load_policy_frames
+from pipelines.indicators.published import PUBLISHED_CSV
 
 
 def test_every_catalogue_indicator_has_a_gcm_objective():

@@ -12,12 +12,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from pipelines.catalogue import load_catalogue
 from pipelines.derive import code_of
 from pipelines.fies import ITEMS, equate_to_global_standard, fit_rasch
-from pipelines.indicators import RoundContext, estimate_round
-from pipelines.published import published_indicators
-from pipelines.tables import INDICATORS
+from pipelines.indicators.catalogue import load_catalogue
+from pipelines.indicators.estimate import RoundContext, estimate_round
+from pipelines.indicators.published import published_indicators
+from pipelines.indicators.tables import INDICATORS
 from tests.conftest import REPO, shared_path
 
 HOUSEHOLDS = "Características de la vivienda y del hogar.csv"
@@ -165,7 +165,7 @@ def test_published_rows_keep_the_printed_number_and_no_se():
 
 def _filtered_share(frame: pl.DataFrame, indicator, catalogue) -> float | None:
     """The indicator as a plain weighted mean over the rows of its universe (filter first, then average)."""
-    from pipelines.indicators import universe_expr
+    from pipelines.indicators.estimate import universe_expr
 
     inside = frame.filter(universe_expr(catalogue.universes[indicator.universe]).fill_null(False))
     inside = inside.filter(pl.col(indicator.numerator).is_not_null())
@@ -178,7 +178,7 @@ def _filtered_share(frame: pl.DataFrame, indicator, catalogue) -> float | None:
 
 def _filtered_median(frame: pl.DataFrame, indicator, catalogue) -> float | None:
     """R svyquantile's rule on the rows of the universe: the smallest value whose weight share reaches one half."""
-    from pipelines.indicators import universe_expr
+    from pipelines.indicators.estimate import universe_expr
 
     inside = frame.filter(universe_expr(catalogue.universes[indicator.universe]).fill_null(False)
                           & pl.col(indicator.numerator).is_not_null()).sort(indicator.numerator)
@@ -191,7 +191,7 @@ def _filtered_median(frame: pl.DataFrame, indicator, catalogue) -> float | None:
 def test_every_catalogue_indicator_equals_its_filtered_weighted_mean(real_enpove_2022, enpove_2022_spec):
     """Universes zero weights rather than drop rows; for the point estimate that must equal filtering first.
     Household indicators on the real modules, person indicators on the fixture round (modules 300-800)."""
-    from pipelines.indicators import _prepare_households, _prepare_persons
+    from pipelines.indicators.estimate import _prepare_households, _prepare_persons
     from tests.test_enpove_2022_modules import FIXTURES, _harmonise
 
     catalogue = load_catalogue()
@@ -254,7 +254,7 @@ def test_a_catalogue_rule_broken_is_a_spec_error(tmp_path, name, edit, words):
 
 
 def test_reliability_thresholds_come_from_parameters(tmp_path):
-    from pipelines.indicators import reliability
+    from pipelines.indicators.estimate import reliability
 
     folder = _catalogue_with(tmp_path, "parameters.yaml", lambda t: t.replace("max_cv: 0.3", "max_cv: 0.15"))
     assert reliability(load_catalogue(folder)).max_cv == 0.15

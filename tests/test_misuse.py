@@ -222,7 +222,7 @@ def second_writer_waits_then_says_why(c: Ctx) -> None:
 
 
 def indicators_racing_a_refresh_are_not_marked_current(c: Ctx) -> None:
-    import pipelines.indicators as indicators
+    import pipelines.indicators.estimate as indicators
     from pipelines.store import derived_is_current
     from pipelines.synthetic import write_synthetic_round
 
@@ -618,7 +618,7 @@ def store_path_with_spaces_and_non_ascii(c: Ctx) -> None:
 def published_figures_are_package_data(c: Ctx) -> None:
     from importlib import resources
 
-    import pipelines.published as published
+    import pipelines.indicators.published as published
 
     shipped = resources.files("surveys").joinpath("published", "estimates.csv")
     assert shipped.is_file()

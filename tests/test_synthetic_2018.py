@@ -10,7 +10,7 @@ import pyreadstat
 import pytest
 
 from pipelines.compare import run_compare
-from pipelines.indicators import run_indicators
+from pipelines.indicators.estimate import run_indicators
 from pipelines.read import find_module_files
 from pipelines.refresh import refresh, refresh_embedded_default
 from pipelines.store import current_version, read_manifest

@@ -122,7 +122,7 @@ def test_dictionary_and_rounds_sheets(exported):
 
 def test_a_new_derived_table_needs_only_its_column_descriptions(embedded_store, tmp_path, monkeypatch):
     """A stage that stores a new table (here a made-up `decomposition`) or new columns changes no export or API code:
-    describing its columns in `derived_columns.csv` is all it takes."""
+    describing its columns in `derived_tables_dictionary.csv` is all it takes."""
     import shutil
 
     import pipelines.export as export
@@ -135,7 +135,7 @@ def test_a_new_derived_table_needs_only_its_column_descriptions(embedded_store, 
         "origin": ["synthetic"], "estimate_published": [0.9], "difference": [0.05], "ci_high_difference": [0.08],
         "ci_low_difference": [0.02], "kind": ["decomposition"]})
     write_derived(store, {"decomposition": extra})
-    described = tmp_path / "derived_columns.csv"
+    described = tmp_path / "derived_tables_dictionary.csv"
     rows = "".join(f"decomposition,{c},Test column {c}.,\n" for c in extra.columns)
     described.write_text(export.DERIVED_COLUMNS.read_text(encoding="utf-8") + rows, encoding="utf-8")
     monkeypatch.setattr(export, "DERIVED_COLUMNS", described)

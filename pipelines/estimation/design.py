@@ -43,9 +43,9 @@ from pipelines.estimation.checks import (
     require_binary,
 )
 from pipelines.estimation.contrasts import Side, contrast_columns, contrast_variance
-from pipelines.estimation.domains import domain_estimates, result_frame
 from pipelines.estimation.encode import Codes, combine, encode, representatives
 from pipelines.estimation.flags import Reliability
+from pipelines.estimation.from_sums import domain_estimates, result_frame
 from pipelines.estimation.intervals import check_method, proportion_ci, t_quantile, wald
 from pipelines.estimation.quantiles import WeightedSample, woodruff
 from pipelines.estimation.reduce import psu_sums

@@ -1,6 +1,6 @@
 """Hand-made indicator and comparison tables, and a tiny store holding them, for the report and export tests.
 
-The frames follow `pipelines.tables.INDICATORS` / `COMPARISONS`: two sources, four rounds, microdata, synthetic and
+The frames follow `pipelines.indicators.tables.INDICATORS` / `COMPARISONS`: two sources, four rounds, microdata, synthetic and
 published rows, domains sex / age group / city, every flag (`ok`, `high_cv`, `small_n`, `empty`, `published`), the FIES
 raw-score distributions, and text fields holding `<script>alert(1)</script>` to prove escaping.
 """
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import polars as pl
 
+from pipelines.indicators.tables import COMPARISONS, INDICATORS
 from pipelines.store import WaveRecord, write_derived, write_store
-from pipelines.tables import COMPARISONS, INDICATORS
 from surveys.schema import SCHEMA_VERSION, polars_schema
 
 XSS = "<script>alert(1)</script>"

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 
 from pipelines.compare import run_compare
-from pipelines.indicators import run_indicators
+from pipelines.indicators.estimate import run_indicators
 from pipelines.refresh import refresh
 from pipelines.store import current_version, read_derived
 from reports import matrix

@@ -17,10 +17,10 @@ import polars as pl
 import yaml
 
 from pipelines.errors import SpecError
-from pipelines.measures import available_columns
+from pipelines.indicators.measures import available_columns
 from pipelines.specs import YAML_LOADER
 
-CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "surveys" / "indicators"
+CATALOGUE_DIR = Path(__file__).resolve().parents[2] / "surveys" / "indicators"
 THEMES = ("health", "housing", "food_security", "violence", "employment")
 STATISTICS = ("proportion", "mean", "median", "distribution", "fies_prevalence", "fies_prevalence_individuals")
 MEASURED_IN = ("proportion", "soles")  # what an estimate's number is: a share (0-1), or soles per month

@@ -31,12 +31,12 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.catalogue import Catalogue, DomainContrast, Indicator, Universe, load_catalogue
 from pipelines.errors import NotInStore
 from pipelines.estimation import SurveyDesign
 from pipelines.estimation.flags import Reliability
 from pipelines.fies import ITEMS, equate_to_global_standard, fit_rasch, respondent_probabilities
-from pipelines.measures import (
+from pipelines.indicators.catalogue import Catalogue, DomainContrast, Indicator, Universe, load_catalogue
+from pipelines.indicators.measures import (
     FIES_COLUMNS,
     FIES_PROBABILITIES,
     HOUSEHOLD_ROOMS,
@@ -45,7 +45,8 @@ from pipelines.measures import (
     household_measures,
     person_measures,
 )
-from pipelines.published import published_indicators
+from pipelines.indicators.published import published_indicators
+from pipelines.indicators.tables import CONTRASTS, FLAG_KINDS, INDICATORS
 from pipelines.specs import available_specs
 from pipelines.store import (
     current_version,
@@ -55,7 +56,6 @@ from pipelines.store import (
     waves_fingerprint,
     write_derived,
 )
-from pipelines.tables import CONTRASTS, FLAG_KINDS, INDICATORS
 
 RAW_SCORES = {"fies_raw_score_8": range(9), "fies_raw_score_7": range(8)}
 
@@ -331,7 +331,7 @@ def prepare_units(households: pl.DataFrame, persons: pl.DataFrame, context: Roun
 def estimate_round(households: pl.DataFrame, persons: pl.DataFrame, context: RoundContext, *,
                    catalogue: Catalogue | None = None, theme: str | None = None,
                    prepared: list[PreparedUnit] | None = None) -> pl.DataFrame:
-    """The long indicator table (schema `pipelines.tables.INDICATORS`) of one round's microdata (`prepared`: its
+    """The long indicator table (schema `pipelines.indicators.tables.INDICATORS`) of one round's microdata (`prepared`: its
     units from `prepare_units`, shared with `contrast_round`; prepared here when not given)."""
     catalogue = catalogue or load_catalogue()
     if prepared is None:
@@ -344,7 +344,7 @@ def estimate_round(households: pl.DataFrame, persons: pl.DataFrame, context: Rou
 def contrast_round(households: pl.DataFrame, persons: pl.DataFrame, context: RoundContext, *,
                    catalogue: Catalogue | None = None, theme: str | None = None,
                    prepared: list[PreparedUnit] | None = None) -> pl.DataFrame:
-    """The within-round contrasts (schema `pipelines.tables.CONTRASTS`) of one round's microdata (`prepared` as
+    """The within-round contrasts (schema `pipelines.indicators.tables.CONTRASTS`) of one round's microdata (`prepared` as
     in `estimate_round`)."""
     catalogue = catalogue or load_catalogue()
     if prepared is None:

@@ -11,7 +11,7 @@ every origin, so published `46.4 %` is `0.464`.
 `comparisons`: one row per comparison of two estimates, of three kinds (schema `COMPARISONS`; `pipelines.compare`).
 
 `policy_frames`: the GCM objectives, SDG targets and MGI domain each indicator id informs, one row per tag (schema
-`POLICY_FRAMES`; `pipelines.frames`), joined to `indicators` on `indicator_id`.
+`POLICY_FRAMES`; `pipelines.indicators.frames`), joined to `indicators` on `indicator_id`.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import polars as pl
 from surveys.schema import FIES_ITEMS, polars_schema
 
 FIES_COLUMNS = [f"fies_{item}" for item in FIES_ITEMS]
-# Columns the estimate stage adds beside the measures (pipelines/indicators.py): each household's FIES
+# Columns the estimate stage adds beside the measures (pipelines/indicators/estimate.py): each household's FIES
 # probabilities from the round's Rasch model and its weight times its size; each person's dwelling rooms (joined
 # from the household); the common-coverage domain of both.
 FIES_PROBABILITIES = ("moderate_severe", "severe")

@@ -10,7 +10,7 @@ Two files of `surveys/indicators/` hold them, each fact once:
 
 A published figure without a row of its own takes the tags of the catalogue indicators of its concept (the
 multisector study's food-insecurity figure is SDG 2.1.2 because ENPOVE's is). `frame_tags` turns an indicator table
-into the long table the report and the exports use (`pipelines.tables.POLICY_FRAMES`).
+into the long table the report and the exports use (`pipelines.indicators.tables.POLICY_FRAMES`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.catalogue import CATALOGUE_DIR, load_catalogue
 from pipelines.errors import SpecError
-from pipelines.tables import POLICY_FRAMES
+from pipelines.indicators.catalogue import CATALOGUE_DIR, load_catalogue
+from pipelines.indicators.tables import POLICY_FRAMES
 
 FRAMES = ("gcm", "sdg", "mgi")
 COLUMNS = {"gcm": "gcm_objectives", "sdg": "sdg_targets", "mgi": "mgi_domain"}

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.catalogue import Catalogue, load_catalogue
-from pipelines.tables import INDICATORS
+from pipelines.indicators.catalogue import Catalogue, load_catalogue
+from pipelines.indicators.tables import INDICATORS
 
 # Package data, found through the installed package (a wheel has no `data/` folder of the source tree).
 PUBLISHED_CSV = Path(str(resources.files("surveys").joinpath("published", "estimates.csv")))
@@ -37,7 +37,7 @@ def _catalogue_facts(catalogue: Catalogue) -> pl.DataFrame:
 
 
 def published_indicators(path: Path = PUBLISHED_CSV, catalogue: Catalogue | None = None) -> pl.DataFrame:
-    """Every transcribed published figure, in the schema of `pipelines.tables.INDICATORS`."""
+    """Every transcribed published figure, in the schema of `pipelines.indicators.tables.INDICATORS`."""
     catalogue = catalogue or load_catalogue()
     raw = pl.read_csv(path, infer_schema=False).with_columns(pl.col("estimate").cast(pl.Float64))
     rows = (
