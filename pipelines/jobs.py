@@ -15,13 +15,16 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from pipelines.api import StoreLike, table
 from pipelines.errors import StoreError, UsageError
-from pipelines.refresh import Progress, RefreshReport
 from pipelines.store import DEFAULT_RAW, DEFAULT_STORE, read_manifest
+
+if TYPE_CHECKING:  # only `refresh` reads rounds: the readers (numpy, the harmonisation rules) load there
+    from pipelines.refresh import Progress, RefreshReport
 
 DEFAULT_REPORT = Path("data/exports/report.html")
 DEFAULT_EXPORTS = Path("data/exports")

@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from pipelines.compare import adjust_pvalues, compare_rounds, run_compare, welch_df
+from pipelines.compare import LEVEL, adjust_pvalues, compare_rounds, run_compare, t_test, welch_df
 from pipelines.indicators.estimate import run_indicators
 from pipelines.indicators.tables import COMPARISONS, CONTRASTS, INDICATORS
 from pipelines.store import current_version, read_derived
@@ -65,6 +65,24 @@ def test_independent_rounds_difference_se_and_welch_t():
     assert row["p_adjusted"] == pytest.approx(row["p_value"])  # a family of one
     assert row["family"] == "across_rounds" and row["family_size"] == 1
     assert row["comparable"] and row["testable"] and row["flags"] == ""
+
+
+@pytest.mark.parametrize("df", [1.0, 2.5, 7.0, 38.6, 412.3, 1e6])
+@pytest.mark.parametrize("difference", [-0.31, -1e-4, 0.0, 0.02, 5.0])
+def test_t_test_is_scipy_stats_t_to_the_last_bit(difference, df):
+    # t_test calls scipy.special's stdtrit / stdtr, as scipy.stats.t does inside, to spare scipy.stats' import.
+    se = 0.013
+    test = t_test(difference, se, df)
+    q = stats.t.ppf(1 - (1 - LEVEL) / 2, df)
+    assert test["ci_low"] == difference - q * se and test["ci_high"] == difference + q * se
+    assert test["statistic"] == difference / se
+    assert test["p_value"] == 2 * stats.t.sf(abs(difference / se), df)
+
+
+def test_t_test_is_null_without_an_se_or_df():
+    empty = {"ci_low": None, "ci_high": None, "statistic": None, "p_value": None}
+    assert t_test(0.1, None, 30.0) == t_test(0.1, 0.0, 30.0) == t_test(0.1, 0.01, None) == empty
+    assert t_test(0.1, 0.01, 0.0) == t_test(0.1, float("nan"), 30.0) == empty
 
 
 def test_a_round_compared_with_itself_gives_zero():
