@@ -208,3 +208,25 @@ def test_specs_are_what_plotly_serialises(labels_es):
     for spec in _specs(labels_es):
         ours = json.loads(json.dumps(spec, cls=PlotlyJSONEncoder))
         assert json.loads(pio.to_json(figures.figure(spec), validate=True)) == ours
+
+
+@pytest.mark.parametrize("panels", range(1, 41))
+def test_grids_are_make_subplots_layouts_to_the_byte(panels):
+    """The small multiples' grid is computed without Plotly: it must serialise exactly as `make_subplots`'s does
+    (same floats, same keys in the same order), for every number of panels a domain can have."""
+    from plotly.subplots import make_subplots
+
+    cols = min(panels, figures.PANELS_PER_ROW)
+    rows = -(-panels // cols)
+    grid = make_subplots(rows=rows, cols=cols, shared_yaxes=True, subplot_titles=[str(i) for i in range(panels)],
+                         horizontal_spacing=0.03, vertical_spacing=0.5 / rows if rows > 1 else 0.1)
+    plotly_layout = json.loads(pio.to_json(grid, validate=False))["layout"]
+    plotly_layout.pop("template")
+    assert figures._grid_json(rows, cols, panels) == json.dumps(plotly_layout)
+
+
+def test_default_template_is_what_an_empty_figure_carries_to_the_byte():
+    import plotly.graph_objects as go
+
+    empty = json.loads(pio.to_json(go.Figure(), validate=False))["layout"]["template"]
+    assert json.dumps(figures._default_template()) == json.dumps(empty)

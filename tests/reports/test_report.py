@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
 from typer.testing import CliRunner
 
 from pipelines.cli import app
-from reports.report import THEMES, run_report
+from reports.report import THEMES, run_report, strict_json
 from tests.reports.fixtures import XSS
 
 MAX_BYTES = 10_000_000
@@ -69,3 +70,16 @@ def test_cli_writes_the_report(store, tmp_path):
     assert result.exit_code == 0, result.output
     assert out.exists() and out.stat().st_size < MAX_BYTES
     assert "<html lang=\"en\">" in out.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("data", [
+    {"x": [1, 2.5, None, True], "text": "Perú · niños <b>", "nested": {"a": [0.1 + 0.2, -0.0, 1e300]}},
+    {"y": [float("nan"), float("inf"), -float("inf"), 3.0], "name": "año"},
+    {"text": "a label saying NaN or Infinity, ñandú"},
+    {"numpy": __import__("numpy").float64(0.25), "day": __import__("datetime").date(2022, 7, 1), "t": "ü"},
+])
+def test_strict_json_is_what_plotlys_encoder_writes(data):
+    from plotly.utils import PlotlyJSONEncoder
+
+    expected = json.dumps(data, cls=PlotlyJSONEncoder, separators=(",", ":"), ensure_ascii=False)
+    assert strict_json(data) == expected
