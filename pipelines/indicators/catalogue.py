@@ -143,6 +143,7 @@ def _check_columns(indicators: tuple[Indicator, ...], universes: dict[str, Unive
     """Every unit is a known one and every column named exists for it (a harmonised column, a measure, or what
     the estimate stage adds), so a misspelling stops the load naming its row instead of failing later in polars."""
     problems = []
+    known_by_unit: dict[str, frozenset[str]] = {}  # built once per unit: it builds every measure's expression
     for where, unit, names in (
         *((f"catalogue.csv: indicator {i.indicator_id}", i.unit, [i.numerator] if i.numerator else []) for i in indicators),
         *((f"universes.csv: universe {u.universe_id}", u.unit, [c.var for c in u.conditions]) for u in universes.values()),
@@ -151,7 +152,9 @@ def _check_columns(indicators: tuple[Indicator, ...], universes: dict[str, Unive
         if unit not in UNITS:
             problems.append(f"{where}: unit {unit!r} not in {UNITS}")
             continue
-        known = available_columns(unit, parameters)
+        if unit not in known_by_unit:
+            known_by_unit[unit] = available_columns(unit, parameters)
+        known = known_by_unit[unit]
         problems += [f"{where}: no {unit} column or measure {name!r}" for name in names if name not in known]
     if problems:
         raise SpecError("; ".join(problems), where=str(folder))
