@@ -204,25 +204,24 @@ def overview(indicators: pl.DataFrame, manifest: dict, labels: Labels, *, stale:
 MAX_NOTES = 4
 
 
-def _caveat_pairs(comparisons: pl.DataFrame | None) -> pl.DataFrame | None:
-    """The comparisons a chart's caveats come from: across rounds, domain `all`, not comparable."""
-    if comparisons is None:
-        return None
+def _caveat_pairs(comparisons: pl.DataFrame | list[dict] | None) -> list[dict]:
+    """The comparisons a chart's caveats come from (across rounds, domain `all`, not comparable) as row dicts; a
+    list is taken as already made, so that the report filters the comparison table once for all its charts."""
+    if comparisons is None or isinstance(comparisons, list):
+        return comparisons or []
     return comparisons.filter((pl.col("kind") == "across_rounds") & (pl.col("domain") == "all")
-                              & ~pl.col("comparable").fill_null(False))
+                              & ~pl.col("comparable").fill_null(False)).to_dicts()
 
 
-def _notes(comparisons: pl.DataFrame | None, indicator_ids: list[str], labels: Labels) -> tuple[str, ...]:
+def _notes(comparisons: pl.DataFrame | list[dict] | None, indicator_ids: list[str],
+           labels: Labels) -> tuple[str, ...]:
     """Comparability caveats of the pairs drawn in one chart (domain `all`), one line per pair, at most
     `MAX_NOTES` lines and a pointer to the comparison table for the rest."""
-    pairs = _caveat_pairs(comparisons)
-    if pairs is None:
-        return ()
-    pairs = pairs.filter(pl.col("indicator_a").is_in(indicator_ids) & pl.col("indicator_b").is_in(indicator_ids))
+    drawn = {i for i in indicator_ids if i is not None}
     notes = list(dict.fromkeys(
         f"{labels['not_comparable']}: {labels.source(r['source_a'])} {r['round_a']} – "
         f"{labels.source(r['source_b'])} {r['round_b']} ({(r['flags'] or '').replace(';', ', ')})"
-        for r in pairs.iter_rows(named=True)
+        for r in _caveat_pairs(comparisons) if r["indicator_a"] in drawn and r["indicator_b"] in drawn
     ))
     if len(notes) > MAX_NOTES:
         notes = [*notes[:MAX_NOTES - 1], labels["more_caveats"].format(n=len(notes) - MAX_NOTES + 1)]
@@ -249,7 +248,7 @@ def row_spec(frame: pl.DataFrame, row: str, *, domain: str, labels: Labels, colo
 
 
 def _row_spec(rows: pl.DataFrame, row: str, *, domain: str, labels: Labels, colours: dict[str, str],
-              comparisons: pl.DataFrame | None = None) -> dict:
+              comparisons: pl.DataFrame | list[dict] | None = None) -> dict:
     """`row_spec` of the row's rows in the domain (all its rows for `raw_score`)."""
     if domain == "raw_score":
         return figures.fies_distribution_spec(rows, labels=labels, colours=colours,
