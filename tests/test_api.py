@@ -22,7 +22,7 @@ from polars.testing import assert_series_equal
 import surveys as sv
 from pipelines.errors import NotInStore, UsageError
 from pipelines.store import read_manifest, write_derived
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 ESTIMATE_COLUMNS = ["estimate", "se", "ci_low", "ci_high", "df", "n", "weighted_n", "cv", "deff"]
 RTOL = 1e-12  # the same engine on the same rows: only the order of floating-point sums may differ

@@ -20,7 +20,7 @@ from pipelines.export import PARTITION_KEYS, frictionless_type, run_export
 from pipelines.indicators.tables import COMPARISONS, CONTRASTS, INDICATORS, POLICY_FRAMES
 from pipelines.specs import load_round_spec
 from surveys import schema
-from tests.reports.fixtures import build_store
+from tests.reports.helpers import build_store
 
 REPO = Path(__file__).resolve().parent.parent
 HARMONISED = {table: [c.name for c in columns] for table, columns in schema.TABLES.items()}

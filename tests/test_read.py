@@ -15,7 +15,7 @@ from pipelines.derive import code_of
 from pipelines.errors import SourceFileError
 from pipelines.harmonise import harmonise_round
 from pipelines.read import CONSOLIDATED, ModuleFile, find_module_files, fold, read_module
-from tests.conftest import shared_path
+from tests.helpers import shared_path
 
 FILES = {
     "100": "Características de la vivienda y del hogar.csv",

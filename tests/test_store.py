@@ -16,7 +16,7 @@ from pipelines.errors import StoreError
 from pipelines.refresh import refresh
 from pipelines.store import current_version, read_manifest, scan_table
 from surveys.schema import SCHEMA_VERSION, polars_schema
-from tests.conftest import shared_path
+from tests.helpers import shared_path
 
 
 @pytest.fixture()

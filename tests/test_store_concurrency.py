@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.store import current_version, read_manifest
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 WRITERS = 4
 RUNS = int(os.environ.get("SURVEYS_CONCURRENCY_RUNS", "6"))

@@ -28,7 +28,7 @@ import polars as pl
 import pytest
 
 from pipelines.estimation import SurveyDesign
-from tests.conftest import REPO, shared_path
+from tests.helpers import REPO, shared_path
 
 REFERENCE = REPO / "tests" / "reference" / "enpove_design" / "enpove_design.json"
 

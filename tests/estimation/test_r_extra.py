@@ -21,8 +21,7 @@ import polars as pl
 import pytest
 
 from pipelines.estimation import SurveyDesign
-
-from .conftest import load_api
+from tests.estimation.helpers import load_api
 
 REL_R = 1e-6  # as test_estimation_r_reference.py: R prints 15 significant digits
 

@@ -66,7 +66,7 @@ _API_CACHE: dict[str, pl.DataFrame] = {}
 
 def _api() -> pl.DataFrame:
     if "c1" not in _API_CACHE:
-        from .conftest import load_api
+        from tests.estimation.helpers import load_api
 
         _API_CACHE["c1"] = load_api("apiclus1").with_columns(no=pl.col("sch.wide") == "No")
     return _API_CACHE["c1"]

@@ -1,4 +1,5 @@
-"""Hand-made indicator and comparison tables, and a tiny store holding them, for the report and export tests.
+"""Hand-made indicator and comparison tables, and a tiny store holding them, for the report and export tests; a
+report opened offline in the browser.
 
 The frames follow `pipelines.indicators.tables.INDICATORS` / `COMPARISONS`: two sources, four rounds, microdata, synthetic and
 published rows, domains sex / age group / city, every flag (`ok`, `high_cv`, `small_n`, `empty`, `published`), the FIES
@@ -233,3 +234,25 @@ def write_catalogue(root: Path) -> Path:
         "source,label_en,label_es\nenpove,ENPOVE (INEI),ENPOVE (INEI)\n"
         "multisector_lima,Lima multisector study,Estudio multisectorial de Lima\n", encoding="utf-8")
     return root / "surveys"
+
+
+def open_offline(browser, path: Path):
+    """Open a report with every non-file request aborted and recorded; console errors and dialogs recorded."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    seen = {"requests": [], "errors": [], "dialogs": []}
+
+    def route(route):
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            seen["requests"].append(route.request.url)
+            route.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda message: message.type == "error" and seen["errors"].append(message.text))
+    page.on("pageerror", lambda error: seen["errors"].append(str(error)))
+    page.on("dialog", lambda dialog: (seen["dialogs"].append(dialog.message), dialog.dismiss()))
+    page.goto(path.as_uri())
+    page.wait_for_function("window.reportReady === true", timeout=20_000)
+    page.wait_for_function("window.reportAllDrawn === true", timeout=30_000)
+    return page, seen
