@@ -1,4 +1,4 @@
-"""`SurveyDesign.contrast`: identities and input handling (R parity is in test_estimation_r_extra.py)."""
+"""`SurveyDesign.contrast`: identities and input handling (R parity is in test_r_extra.py)."""
 
 from __future__ import annotations
 

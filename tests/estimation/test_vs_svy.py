@@ -13,7 +13,7 @@ computed by the committed R script (tests/reference/r_survey_extra/make_referenc
 Not compared with svy: totals under ``adjust`` (svy's ``center`` centres a lonely PSU's total at
 the grand mean, as R >= 4.4-1; R 4.1-1, the reference, takes it about 0: test_random_designs_match_r
 checks them against R); a ``by`` value that is null (svy puts the row out of every domain; we keep
-the null as its own domain, see test_estimation_consistency), and ``deff``/intervals (svy's defaults
+the null as its own domain, see test_consistency), and ``deff``/intervals (svy's defaults
 differ).
 """
 
@@ -138,7 +138,7 @@ def test_lonely_rules_on_api_totals_match_svy(apiclus1: pl.DataFrame, rule: str)
     """R: ``svyby(~enroll, ~stype, svydesign(id=~1, strata=~dnum, weights=~pw, data=apiclus1), svytotal)``
     with ``options(survey.lonely.psu=rule)``; svy ``singleton=`` its equivalent. Not ``adjust``: for
     totals svy's ``center`` centres the lonely PSU at the grand mean (as R >= 4.4-1), R 4.1-1 at 0;
-    that rule is checked against R itself in test_estimation_r_extra.py and below."""
+    that rule is checked against R itself in test_r_extra.py and below."""
     design = SurveyDesign(apiclus1, weight="pw", strata="dnum", lonely_psu=rule)
     sample = svy.Sample(apiclus1, svy.Design(stratum="dnum", wgt="pw", singleton=SVY_SINGLETON[rule]))
     for by in ([], ["stype"]):

@@ -77,7 +77,7 @@ def _region_key(citation_table: str) -> str:
         return "Tabla 26"
     if re.match(r"Tabla [567]\b", citation_table):
         return "Tablas 5-7"
-    raise AssertionError(f"citation_table {citation_table!r} has no seed region in tests/test_published.py")
+    raise AssertionError(f"citation_table {citation_table!r} has no seed region in tests/indicators/test_published.py")
 
 
 def _printed_forms(estimate: str) -> set[str]:
