@@ -36,11 +36,9 @@ def enpove_2018_spec():
 def real_enpove_2022(enpove_2022_spec):
     """The real II ENPOVE 2022 modules 100, 200, 500, harmonised."""
     from pipelines.harmonise import harmonise_round
-    from pipelines.read import find_module_files, read_module
+    from pipelines.read import read_round
 
-    raw = shared_path("data", "enpove", "2022")
-    found = find_module_files(raw, enpove_2022_spec)
-    modules = {m: read_module(f, enpove_2022_spec.source_columns(m)) for m, f in found.items()}
+    modules = dict(read_round(shared_path("data", "enpove", "2022"), enpove_2022_spec))  # each module read once
     return modules, harmonise_round(enpove_2022_spec, modules)
 
 

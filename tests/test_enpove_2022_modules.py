@@ -17,7 +17,7 @@ from polars.testing import assert_frame_equal
 
 from pipelines.errors import CrosswalkError
 from pipelines.harmonise import harmonise_round
-from pipelines.read import CONSOLIDATED, find_module_files, read_module
+from pipelines.read import CONSOLIDATED, find_module_files, read_round
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "enpove_2022"
 NEW_MODULES = ("300", "400", "600", "700", "800")
@@ -37,26 +37,14 @@ TEEN_FAMILY_HELPER = "90004-5-1-3"  # 16: in 600/700, outside 800
 UNPAID = "90005-6-1-1"
 
 
-def _harmonise(spec, folder: Path):
-    found = find_module_files(folder, spec)
-    modules = {}
-    for module, file in found.items():
-        if module == CONSOLIDATED:
-            wanted = (c for m in spec.consolidated.modules for c in spec.source_columns(m))
-            modules[module] = read_module(file, tuple(dict.fromkeys(wanted)))
-        else:
-            modules[module] = read_module(file, spec.source_columns(module))
-    return harmonise_round(spec, modules)
-
-
 @pytest.fixture(scope="module")
 def separate(enpove_2022_spec):
-    return _harmonise(enpove_2022_spec, FIXTURES / "modules")
+    return harmonise_round(enpove_2022_spec, read_round(FIXTURES / "modules", enpove_2022_spec))
 
 
 @pytest.fixture(scope="module")
 def consolidated(enpove_2022_spec):
-    return _harmonise(enpove_2022_spec, FIXTURES / "consolidated")
+    return harmonise_round(enpove_2022_spec, read_round(FIXTURES / "consolidated", enpove_2022_spec))
 
 
 def _person(result, person_id: str) -> dict:
@@ -214,6 +202,6 @@ def test_unmapped_health_code_names_file_variable_and_value(enpove_2022_spec, tm
                                .otherwise(pl.col("P404")).alias("P404"))
     frame.write_csv(health, include_bom=True)
     with pytest.raises(CrosswalkError) as caught:
-        _harmonise(enpove_2022_spec, folder)
+        harmonise_round(enpove_2022_spec, read_round(folder, enpove_2022_spec))
     message = str(caught.value)
     assert "Salud.csv" in message and "P404" in message and "'9'" in message

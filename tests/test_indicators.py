@@ -14,10 +14,12 @@ import pytest
 
 from pipelines.derive import code_of
 from pipelines.fies import ITEMS, equate_to_global_standard, fit_rasch
+from pipelines.harmonise import harmonise_round
 from pipelines.indicators.catalogue import load_catalogue
 from pipelines.indicators.estimate import RoundContext, estimate_round
 from pipelines.indicators.published import published_indicators
 from pipelines.indicators.tables import INDICATORS
+from pipelines.read import read_round
 from tests.conftest import REPO, shared_path
 
 HOUSEHOLDS = "Características de la vivienda y del hogar.csv"
@@ -129,9 +131,9 @@ def test_domains_partition_the_universe(real_table):
 
 def test_person_indicators_on_the_fixture_round(enpove_2022_spec):
     """Modules 300-800 come from fixtures in INEI's layout: numerators and universes checked by hand-built masks."""
-    from tests.test_enpove_2022_modules import FIXTURES, _harmonise
+    from tests.test_enpove_2022_modules import FIXTURES
 
-    result = _harmonise(enpove_2022_spec, FIXTURES / "modules")
+    result = harmonise_round(enpove_2022_spec, read_round(FIXTURES / "modules", enpove_2022_spec))
     table = estimate_round(result.households, result.persons, REAL)
     persons = result.persons.with_columns(pl.col("weight").alias("w"))
     migrants = persons.filter(pl.col("migrant") & pl.col("has_health_insurance").is_not_null())
@@ -192,11 +194,11 @@ def test_every_catalogue_indicator_equals_its_filtered_weighted_mean(real_enpove
     """Universes zero weights rather than drop rows; for the point estimate that must equal filtering first.
     Household indicators on the real modules, person indicators on the fixture round (modules 300-800)."""
     from pipelines.indicators.estimate import _prepare_households, _prepare_persons
-    from tests.test_enpove_2022_modules import FIXTURES, _harmonise
+    from tests.test_enpove_2022_modules import FIXTURES
 
     catalogue = load_catalogue()
     _, real = real_enpove_2022
-    fixture = _harmonise(enpove_2022_spec, FIXTURES / "modules")
+    fixture = harmonise_round(enpove_2022_spec, read_round(FIXTURES / "modules", enpove_2022_spec))
     frames = {
         "household": _prepare_households(real.households, catalogue),
         "person": _prepare_persons(fixture.persons, fixture.households, catalogue, REAL),

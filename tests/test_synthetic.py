@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from pipelines.harmonise import harmonise_round
-from pipelines.read import CONSOLIDATED, find_module_files, read_module
+from pipelines.read import CONSOLIDATED, find_module_files, read_module, read_round
 from pipelines.specs import load_round_spec
 from pipelines.synthetic import is_synthetic_round, write_synthetic_round
 from pipelines.synthetic.catalogue import read_layout
@@ -34,16 +34,8 @@ def by_format(tmp_path_factory, spec):
     return out
 
 
-def _columns(spec, module):
-    if module != CONSOLIDATED:
-        return spec.source_columns(module)
-    return tuple(dict.fromkeys(c for m in spec.consolidated.modules for c in spec.source_columns(m)))
-
-
 def _harmonise(spec, folder):
-    found = find_module_files(folder, spec)
-    modules = {m: read_module(f, _columns(spec, m)) for m, f in found.items()}
-    return harmonise_round(spec, modules, synthetic=is_synthetic_round(folder))
+    return harmonise_round(spec, read_round(folder, spec), synthetic=is_synthetic_round(folder))
 
 
 def _header(path: Path) -> list[str]:
