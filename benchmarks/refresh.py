@@ -44,8 +44,8 @@ seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 assert report.ok, report.failed
 from pipelines.store import read_manifest
 manifest = read_manifest(store)
-rows = sum(w.rows["households"] + w.rows["persons"] for w in manifest.values())
-persons = sum(w.rows["persons"] for w in manifest.values())
+rows = sum(r.rows["households"] + r.rows["persons"] for r in manifest.values())
+persons = sum(r.rows["persons"] for r in manifest.values())
 # VmHWM is this process's own peak resident set; ru_maxrss would carry over the parent's peak at fork.
 hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
 print(json.dumps({"seconds": seconds, "cpu": cpu, "rows": rows, "persons": persons, "peak_mb": hwm / 1024,

@@ -43,7 +43,7 @@ from scipy import stats
 from pipelines.errors import ComparisonError, NotInStore
 from pipelines.indicators.catalogue import Catalogue, load_catalogue
 from pipelines.indicators.tables import COMPARISONS
-from pipelines.store import current_version, read_derived, waves_fingerprint, write_derived
+from pipelines.store import current_version, read_derived, rounds_fingerprint, write_derived
 
 ADJUSTMENTS = ("holm", "bh")
 LEVEL = 0.95
@@ -351,7 +351,7 @@ def run_compare(store: Path, *, indicator: str | None = None, theme: str | None 
     except FileNotFoundError:
         contrasts = None  # a store whose indicators predate contrasts: compare what there is
     table = compare_rounds(read_derived(pinned, "indicators"), contrasts, adjust=adjust)
-    write_derived(store, {"comparisons": table}, built_from=waves_fingerprint(pinned))
+    write_derived(store, {"comparisons": table}, built_from=rounds_fingerprint(pinned))
     shown = select(table, indicator=indicator, theme=theme)
     lines = [f"comparisons: {table.height} stored, p-values adjusted by {adjust} within each kind"]
     if indicator or theme:

@@ -100,7 +100,7 @@ def check_rounds(store: StoreLike, source: str | None, round: str | None) -> Non
         return
     from pipelines.indicators.published import published_indicators
 
-    stored = [(w.source, w.round) for w in read_manifest(Path(store)).values()]
+    stored = [(r.source, r.round) for r in read_manifest(Path(store)).values()]
     published = published_indicators().select("source", "round").unique().rows()
     known = sorted({*stored, *published})
     if not any((source is None or s == source) and (round is None or r == round) for s, r in known):

@@ -26,23 +26,6 @@ def shared_path(*parts: str) -> Path:
     return path
 
 
-def harmonise_folder(spec, folder: Path):
-    """The round in `folder` read module by module (the consolidated file with every person module's columns)
-    and harmonised with `spec`."""
-    from pipelines.harmonise import harmonise_round
-    from pipelines.read import CONSOLIDATED, find_module_files, read_module
-
-    found = find_module_files(folder, spec)
-    modules = {}
-    for module, file in found.items():
-        if module == CONSOLIDATED:
-            wanted = (c for m in spec.consolidated.modules for c in spec.source_columns(m))
-            modules[module] = read_module(file, tuple(dict.fromkeys(wanted)))
-        else:
-            modules[module] = read_module(file, spec.source_columns(module))
-    return harmonise_round(spec, modules)
-
-
 def catalogue_with(tmp_path: Path, name: str, edit: Callable[[str], str]) -> Path:
     """A copy of the catalogue folder (`surveys/indicators/`) with one file edited."""
     folder = tmp_path / "indicators"

@@ -52,8 +52,8 @@ from pipelines.store import (
     current_version,
     read_derived,
     read_manifest,
+    rounds_fingerprint,
     scan_table,
-    waves_fingerprint,
     write_derived,
 )
 
@@ -390,7 +390,7 @@ def _describe(rows: pl.DataFrame, catalogue: Catalogue, context: RoundContext) -
 
 def _common_cities(store: Path, source: str) -> tuple[str, ...]:
     """Cities in every stored round of `source`; empty when it has a single round (nothing to be common with)."""
-    rounds = [w.round for w in read_manifest(store).values() if w.source == source]
+    rounds = [r.round for r in read_manifest(store).values() if r.source == source]
     if len(rounds) < 2:
         return ()
     cities = [set(scan_table(store, "households", source=source, round_=r).select("city").unique().collect()
@@ -401,13 +401,13 @@ def _common_cities(store: Path, source: str) -> tuple[str, ...]:
 def round_context(store: Path, name: str, specs: list | None = None) -> RoundContext:
     """What estimation needs to know about stored round `name` (`source/round`) besides its rows (`specs`: the
     round specs when already loaded)."""
-    wave = read_manifest(store)[name]
+    record = read_manifest(store)[name]
     spec = next((s for s in (available_specs() if specs is None else specs) if s.name == name), None)
     if spec is None:
-        raise FileNotFoundError(f"no spec surveys/{wave.source}_{wave.round}/ for stored round {name}")
-    return RoundContext(wave.source, wave.round, "synthetic" if wave.synthetic else "microdata",
+        raise FileNotFoundError(f"no spec surveys/{record.source}_{record.round}/ for stored round {name}")
+    return RoundContext(record.source, record.round, "synthetic" if record.synthetic else "microdata",
                         spec.design.lonely_psu, spec.fieldwork_start, spec.title,
-                        common_cities=_common_cities(store, wave.source))
+                        common_cities=_common_cities(store, record.source))
 
 
 def build_tables(store: Path, *, source: str | None = None, round_: str | None = None,
@@ -417,12 +417,12 @@ def build_tables(store: Path, *, source: str | None = None, round_: str | None =
     estimates, contrasts = [], []
     specs = available_specs()  # read once for every round
     catalogue = load_catalogue()
-    for name, wave in read_manifest(store).items():
-        if (source and wave.source != source) or (round_ and wave.round != round_):
+    for name, record in read_manifest(store).items():
+        if (source and record.source != source) or (round_ and record.round != round_):
             continue
         context = round_context(store, name, specs)
-        households = scan_table(store, "households", source=wave.source, round_=wave.round).collect()
-        persons = scan_table(store, "persons", source=wave.source, round_=wave.round).collect()
+        households = scan_table(store, "households", source=record.source, round_=record.round).collect()
+        persons = scan_table(store, "persons", source=record.source, round_=record.round).collect()
         # Measures, FIES and numerators once per round; both tables use the same designs.
         prepared = prepare_units(households, persons, context, catalogue, theme)
         estimates.append(estimate_round(households, persons, context, catalogue=catalogue, theme=theme,
@@ -466,7 +466,7 @@ def run_indicators(store: Path, *, source: str | None = None, round_: str | None
     pinned = current_version(store)
     if pinned is None:
         raise NotInStore("no store yet", where=str(store), hint="Run `surveys refresh` first.")
-    built_from = waves_fingerprint(pinned)
+    built_from = rounds_fingerprint(pinned)
     filters = {"source": source, "round": round_, "theme": theme}
     tables = {name: _keep_previous(pinned, name, table, filters)
               for name, table in build_tables(pinned, source=source, round_=round_, theme=theme).items()}

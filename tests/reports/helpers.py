@@ -14,7 +14,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.indicators.tables import COMPARISONS, INDICATORS
-from pipelines.store import WaveRecord, write_derived, write_store
+from pipelines.store import RoundRecord, write_derived, write_store
 from surveys.schema import SCHEMA_VERSION, polars_schema
 
 XSS = "<script>alert(1)</script>"
@@ -185,8 +185,8 @@ def _harmonised(table: str, source: str, round_: str, n: int, *, synthetic: bool
                          for name, dtype in schema.items()})
 
 
-def record(source: str, round_: str, *, synthetic: bool, rows: dict[str, int]) -> WaveRecord:
-    return WaveRecord(
+def record(source: str, round_: str, *, synthetic: bool, rows: dict[str, int]) -> RoundRecord:
+    return RoundRecord(
         source=source, round=round_, synthetic=synthetic,
         inputs=({"file": "x.csv", "module": "100", "sha256": f"{source}{round_}".ljust(64, "0"), "encoding": "utf-8"},),
         crosswalk_sha256="c" * 64, schema_version=SCHEMA_VERSION, rows=rows, notes=(),

@@ -15,8 +15,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from pipelines.errors import CrosswalkError
-from pipelines.read import CONSOLIDATED, find_module_files
-from tests.helpers import ENPOVE_2022_FIXTURES, harmonise_folder
+from pipelines.harmonise import harmonise_round
+from pipelines.read import CONSOLIDATED, find_module_files, read_round
+from tests.helpers import ENPOVE_2022_FIXTURES
 
 FIXTURES = ENPOVE_2022_FIXTURES
 NEW_MODULES = ("300", "400", "600", "700", "800")
@@ -43,7 +44,7 @@ def separate(enpove_2022_fixture_round):
 
 @pytest.fixture(scope="module")
 def consolidated(enpove_2022_spec):
-    return harmonise_folder(enpove_2022_spec, FIXTURES / "consolidated")
+    return harmonise_round(enpove_2022_spec, read_round(FIXTURES / "consolidated", enpove_2022_spec))
 
 
 def _person(result, person_id: str) -> dict:
@@ -201,6 +202,6 @@ def test_unmapped_health_code_names_file_variable_and_value(enpove_2022_spec, tm
                                .otherwise(pl.col("P404")).alias("P404"))
     frame.write_csv(health, include_bom=True)
     with pytest.raises(CrosswalkError) as caught:
-        harmonise_folder(enpove_2022_spec, folder)
+        harmonise_round(enpove_2022_spec, read_round(folder, enpove_2022_spec))
     message = str(caught.value)
     assert "Salud.csv" in message and "P404" in message and "'9'" in message

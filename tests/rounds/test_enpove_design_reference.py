@@ -153,7 +153,7 @@ def harmonised(tmp_path_factory):
                 for table in LEVELS.values()
             }
             manifest = json.loads((store / "manifest.json").read_text(encoding="utf-8"))
-            cache[design] = {**tables, "manifest": manifest["waves"][f"enpove/{spec.round}"]}
+            cache[design] = {**tables, "manifest": manifest["rounds"][f"enpove/{spec.round}"]}
         return cache[design]
 
     return get
