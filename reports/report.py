@@ -24,6 +24,7 @@ import plotly.offline
 import polars as pl
 from plotly.utils import PlotlyJSONEncoder
 
+from pipelines.estimation.flags import CAUTION
 from pipelines.indicators.catalogue import CATALOGUE_DIR
 from pipelines.indicators.frames import frame_tags, load_policy_frames
 from pipelines.indicators.published import PUBLISHED_CSV
@@ -179,7 +180,7 @@ def overview(indicators: pl.DataFrame, manifest: dict, labels: Labels, *, stale:
     banner = f'<div class="banner synthetic" role="alert">{esc(labels["synthetic_banner"])}</div>' if synthetic else ""
     warning = f'<div class="banner stale" role="status">{esc(labels["stale_warning"])}</div>' if stale else ""
     legend = (f'<p class="legend-help">● {esc(labels.origin("microdata"))} · ■ {esc(labels.origin("synthetic"))} · '
-              f'◇ {esc(labels.origin("published"))} · ○ {esc(labels.legend("high_cv"))} / {esc(labels.legend("small_n"))}'
+              f'◇ {esc(labels.origin("published"))} · ○ {esc(" / ".join(labels.legend(f) for f in CAUTION))}'
               f' · ⟂ {esc(labels["hover_ci"])}</p>')
     return (f'{banner}{warning}<section id="overview"><h2>{esc(labels["overview"])}</h2>'
             f'<p>{esc(labels["overview_text"])}</p>{_table(head, rows, cls="overview sortable")}{legend}</section>')

@@ -17,9 +17,9 @@ regular status, each age group vs the previous one) for every proportion and mea
 definition variant of a concept against its first variant (overcrowding per room vs per bedroom), with the
 covariance of the two sides from the same linearisation (`SurveyDesign.contrast`).
 
-Reliability flags follow `parameters.yaml` (`reliability: min_n, max_cv`) and are stored as kinds: `ok`,
-`high_cv`, `small_n`, `empty` (and `published` for published figures), so readers key on the kind, not on a
-threshold's text.
+Reliability flags follow `parameters.yaml` (`reliability: min_n, max_cv`) and are stored as the engine writes
+them (`pipelines.estimation.flags.FLAGS`: `ok`, `high_cv`, `small_n`, `empty`; `published` for published figures),
+so readers key on the rule, not on a threshold's text.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from pipelines.indicators.measures import (
     person_measures,
 )
 from pipelines.indicators.published import published_indicators
-from pipelines.indicators.tables import CONTRASTS, FLAG_KINDS, INDICATORS
+from pipelines.indicators.tables import CONTRASTS, INDICATORS
 from pipelines.specs import available_specs
 from pipelines.store import (
     current_version,
@@ -362,12 +362,6 @@ def contrast_round(households: pl.DataFrame, persons: pl.DataFrame, context: Rou
     return rows.select(pl.col(name).cast(dtype) for name, dtype in CONTRASTS.items())
 
 
-def _flag_kind(catalogue: Catalogue) -> pl.Expr:
-    """The engine's flag text (`cv>0.3`, carrying its threshold) -> the kind stored in the table (`high_cv`)."""
-    texts = reliability(catalogue).labels  # ok, cv>max_cv, n<min_n, empty
-    return pl.col("flag").replace_strict(dict(zip(texts, FLAG_KINDS, strict=False)))
-
-
 def _describe(rows: pl.DataFrame, catalogue: Catalogue, context: RoundContext) -> pl.DataFrame:
     """Attach catalogue facts (theme, concept, unit of measure, universe) and provenance to engine rows."""
     facts = pl.DataFrame([
@@ -379,7 +373,6 @@ def _describe(rows: pl.DataFrame, catalogue: Catalogue, context: RoundContext) -
         for i in catalogue.indicators
     ])
     out = rows.join(facts, on="indicator_id", how="left").with_columns(
-        _flag_kind(catalogue),
         pl.lit(context.source).alias("source"), pl.lit(context.round).alias("round"),
         pl.lit(context.round).alias("period"), pl.lit(context.origin).alias("origin"),
         pl.lit(f"{context.title}; {context.origin}; estimated with this package from the harmonised store")
