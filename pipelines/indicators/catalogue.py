@@ -48,6 +48,8 @@ class Indicator:
 
 @dataclass(frozen=True)
 class Condition:
+    """One condition of a `Universe` on a harmonised column or measure (`OPERATORS`)."""
+
     var: str
     op: str
     value: str
@@ -55,6 +57,9 @@ class Condition:
 
 @dataclass(frozen=True)
 class Universe:
+    """Who an indicator is about (`universes.csv`): the rows where every condition holds. Not a round spec's
+    `SourceUniverse`, which says which rows of a producer's module are in it, on the producer's codes."""
+
     universe_id: str
     unit: str
     conditions: tuple[Condition, ...]
