@@ -25,7 +25,7 @@ import polars as pl
 from plotly.utils import PlotlyJSONEncoder
 
 from pipelines.estimation.flags import CAUTION
-from pipelines.indicators.catalogue import CATALOGUE_DIR
+from pipelines.indicators.catalogue import CATALOGUE_DIR, THEMES
 from pipelines.indicators.frames import frame_tags, load_policy_frames
 from pipelines.indicators.published import PUBLISHED_CSV
 from pipelines.store import current_version, derived_is_current, read_derived, read_manifest
@@ -33,7 +33,6 @@ from reports import changes, figures, matrix
 from reports.html import table as _table
 from reports.labels import Labels, load_labels
 
-THEMES = ("health", "housing", "food_security", "violence", "employment")
 DOMAIN_ORDER = ("sex", "age_group", "city", "lima", "lima_zone", "time_since_arrival", "migratory_status")
 FIES_DISTRIBUTIONS = ("fies_raw_score_8", "fies_raw_score_7")
 FIES_PREVALENCES = ("fies_moderate_severe", "fies_severe")

@@ -21,7 +21,7 @@ from pipelines.indicators.measures import available_columns
 from pipelines.specs import YAML_LOADER
 
 CATALOGUE_DIR = Path(__file__).resolve().parents[2] / "surveys" / "indicators"
-THEMES = ("health", "housing", "food_security", "violence", "employment")
+THEMES = ("health", "housing", "food_security", "violence", "employment")  # in the order the report shows them
 STATISTICS = ("proportion", "mean", "median", "distribution", "fies_prevalence", "fies_prevalence_individuals")
 MEASURED_IN = ("proportion", "soles")  # what an estimate's number is: a share (0-1), or soles per month
 UNITS = ("household", "person")  # what an indicator, universe or domain is about
