@@ -37,7 +37,6 @@ from pipelines.estimation.flags import Reliability
 from pipelines.fies import ITEMS, equate_to_global_standard, fit_rasch, respondent_probabilities
 from pipelines.indicators.catalogue import Catalogue, DomainContrast, Indicator, Universe, load_catalogue
 from pipelines.indicators.measures import (
-    FIES_COLUMNS,
     FIES_PROBABILITIES,
     HOUSEHOLD_ROOMS,
     INDIVIDUALS_WEIGHT,
@@ -56,6 +55,7 @@ from pipelines.store import (
     waves_fingerprint,
     write_derived,
 )
+from surveys.schema import FIES_COLUMNS
 
 RAW_SCORES = {"fies_raw_score_8": range(9), "fies_raw_score_7": range(8)}
 
@@ -91,7 +91,8 @@ def _column(indicator_id: str, value: str | None = None) -> str:
 
 def _fies_probabilities(households: pl.DataFrame) -> pl.DataFrame:
     """Per-household FIES probabilities (null for incomplete answers), from a Rasch model fitted on this round."""
-    items = households.select(pl.col(f"fies_{i.lower()}").cast(pl.Float64).alias(i) for i in ITEMS)
+    items = households.select(pl.col(column).cast(pl.Float64).alias(item)
+                              for column, item in zip(FIES_COLUMNS, ITEMS, strict=True))
     equating = equate_to_global_standard(fit_rasch(items, households["weight"].to_numpy()))
     probs = respondent_probabilities(items, equating)
     moderate_severe, severe = FIES_PROBABILITIES

@@ -10,9 +10,8 @@ from datetime import date
 
 import polars as pl
 
-from surveys.schema import FIES_ITEMS, polars_schema
+from surveys.schema import FIES_COLUMNS, polars_schema
 
-FIES_COLUMNS = [f"fies_{item}" for item in FIES_ITEMS]
 # Columns the estimate stage adds beside the measures (pipelines/indicators/estimate.py): each household's FIES
 # probabilities from the round's Rasch model and its weight times its size; each person's dwelling rooms (joined
 # from the household); the common-coverage domain of both.
