@@ -17,6 +17,7 @@ import polars as pl
 import yaml
 
 from pipelines.errors import SpecError
+from pipelines.estimation.flags import Reliability
 from pipelines.indicators.measures import available_columns
 from pipelines.specs import YAML_LOADER
 
@@ -160,6 +161,11 @@ def _check_columns(indicators: tuple[Indicator, ...], universes: dict[str, Unive
         problems += [f"{where}: no {unit} column or measure {name!r}" for name in names if name not in known]
     if problems:
         raise SpecError("; ".join(problems), where=str(folder))
+
+
+def reliability(catalogue: Catalogue) -> Reliability:
+    """The flag thresholds of `parameters.yaml`."""
+    return Reliability(**catalogue.parameters["reliability"])
 
 
 @cache

@@ -33,9 +33,15 @@ import polars as pl
 
 from pipelines.errors import NotInStore
 from pipelines.estimation import SurveyDesign
-from pipelines.estimation.flags import Reliability
 from pipelines.fies import ITEMS, equate_to_global_standard, fit_rasch, respondent_probabilities
-from pipelines.indicators.catalogue import Catalogue, DomainContrast, Indicator, Universe, load_catalogue
+from pipelines.indicators.catalogue import (
+    Catalogue,
+    DomainContrast,
+    Indicator,
+    Universe,
+    load_catalogue,
+    reliability,
+)
 from pipelines.indicators.measures import (
     FIES_PROBABILITIES,
     HOUSEHOLD_ROOMS,
@@ -141,11 +147,6 @@ def _long(result: pl.DataFrame, by: str | None, columns: dict, domain: str) -> p
         pl.when(pl.col("category") != "").then(pl.col("category")).otherwise(pl.col("domain_value"))
         .alias("domain_value"),
     ).drop("category", "variable", *([by] if by else []))
-
-
-def reliability(catalogue: Catalogue) -> Reliability:
-    """The flag thresholds of `parameters.yaml`."""
-    return Reliability(**catalogue.parameters["reliability"])
 
 
 def _design(frame: pl.DataFrame, context: RoundContext, catalogue: Catalogue, weight: str = "weight") -> SurveyDesign:
