@@ -19,7 +19,7 @@ per bedroom): the stored `contrasts` of the estimate stage (`SurveyDesign.contra
 `svycontrast`), whose SE includes the covariance of the two sides; t with the design df of either side's cases.
 
 **reconciliation**: a published figure (side a) beside the same round's microdata estimate of its concept in the
-whole universe (side b): the estimate, its interval, and whether the published figure lies `inside`; no test, a
+whole universe (side b; real microdata only, never a synthetic round): the estimate, its interval, and whether the published figure lies `inside`; no test, a
 published figure has no SE. The reasons say what differs (definition, recall period, the published note).
 
 **comparable** (same concept, universe, definition, recall period, sampling kind and geography; `flags` and
@@ -246,14 +246,15 @@ def within_round(contrasts: pl.DataFrame, indicators: pl.DataFrame, facts: Facts
         if c["domain"] == "all":  # two definitions of one concept: the gap between them is what is measured
             flags = [(f, f"two definitions of one concept on the same units ({a['definition_variant']} vs "
                       f"{b['definition_variant']})" if f == "definition" else r) for f, r in flags]
-        test = t_test(c["difference"], c["se_difference"], c["df"])
+        se = c["se_difference"]
         rows.append({
             "kind": "within_round", "concept_id": c["concept_id"], "theme": c["theme"], "coverage": "as_fielded",
             "domain": c["domain"], **_sides(a, b), "difference": c["difference"],
-            "se_difference": c["se_difference"], "covariance": c["covariance"], "df": c["df"],
-            # The engine's own interval and p-value (same t, same df): kept as computed.
-            **test, "ci_low": c["ci_low"], "ci_high": c["ci_high"], "p_value": c["p_value"],
-            "testable": c["se_difference"] is not None, "inside": None, **_verdict(flags),
+            "se_difference": se, "covariance": c["covariance"], "df": c["df"],
+            # The engine's own interval and p-value (t with the design df), as the estimate stage stored them.
+            "ci_low": c["ci_low"], "ci_high": c["ci_high"], "p_value": c["p_value"],
+            "statistic": c["difference"] / se if se else None,
+            "testable": se is not None, "inside": None, **_verdict(flags),
         })
     return rows
 
@@ -261,28 +262,35 @@ def within_round(contrasts: pl.DataFrame, indicators: pl.DataFrame, facts: Facts
 # ------------------------------------------------------------------ reconciliation
 
 def reconciliation(indicators: pl.DataFrame, facts: Facts) -> list[dict]:
-    """Each published figure beside its own round's microdata estimates of the concept (whole universe)."""
+    """Each published figure beside its own round's microdata estimates of the concept (whole universe).
+
+    Only real microdata: a synthetic round carries a real round's name, and a published figure beside a synthetic
+    estimate would say nothing about either."""
     overall = indicators.filter((pl.col("domain") == "all") & (pl.col("domain_value") == "all")
                                 & pl.col("estimate").is_not_null())
     published = overall.filter(pl.col("origin") == "published")
-    estimated = overall.filter(pl.col("origin") != "published")
+    estimated = overall.filter(pl.col("origin") == "microdata")
+    pairs = published.join(estimated, on=["source", "round", "concept_id"], suffix="_b", maintain_order="left")
     rows = []
-    for a in published.iter_rows(named=True):
-        same = estimated.filter((pl.col("source") == a["source"]) & (pl.col("round") == a["round"])
-                                & (pl.col("concept_id") == a["concept_id"]))
-        for b in same.iter_rows(named=True):
-            inside = b["ci_low"] is not None and b["ci_low"] <= a["estimate"] <= b["ci_high"]
-            flags = facts.flags(a, b, "all", geography=False)
-            if not inside and not [f for f in flags if f[0] != "note"]:
-                flags.append(("note", "outside the microdata interval although the stated definitions agree: the "
-                                      "published table's universe or threshold may differ from its stated one"))
-            rows.append({
-                "kind": "reconciliation", "concept_id": a["concept_id"], "theme": a["theme"],
-                "coverage": "as_fielded", "domain": "all", **_sides(a, b),
-                "difference": b["estimate"] - a["estimate"], "se_difference": None, "covariance": None, "df": None,
-                **t_test(0.0, None, None), "testable": False, "inside": inside, **_verdict(flags),
-            })
+    for pair in pairs.iter_rows(named=True):  # the join keys are one column; every other column has its `_b` twin
+        a = {c: pair[c] for c in published.columns}
+        b = {c: pair.get(f"{c}_b", pair[c]) for c in published.columns}
+        rows.append(_reconciled(a, b, facts))
     return rows
+
+
+def _reconciled(a: dict, b: dict, facts: Facts) -> dict:
+    inside = b["ci_low"] is not None and b["ci_low"] <= a["estimate"] <= b["ci_high"]
+    flags = facts.flags(a, b, "all", geography=False)
+    if not inside and not [f for f in flags if f[0] != "note"]:
+        flags.append(("note", "outside the microdata interval although the stated definitions agree: the "
+                              "published table's universe or threshold may differ from its stated one"))
+    return {
+        "kind": "reconciliation", "concept_id": a["concept_id"], "theme": a["theme"],
+        "coverage": "as_fielded", "domain": "all", **_sides(a, b),
+        "difference": b["estimate"] - a["estimate"], "se_difference": None, "covariance": None, "df": None,
+        **t_test(0.0, None, None), "testable": False, "inside": inside, **_verdict(flags),
+    }
 
 
 # ------------------------------------------------------------------ the table

@@ -55,7 +55,8 @@ from pipelines.store import (
 )
 from surveys import schema
 
-DERIVED_COLUMNS = Path(__file__).resolve().with_name("derived_tables_dictionary.csv")
+# The derived tables are the estimate stage's (and compare's): their dictionary sits beside their schemas.
+DERIVED_COLUMNS = Path(__file__).resolve().parent / "indicators" / "derived_tables_dictionary.csv"
 PARTITION_KEYS = ("source", "round")
 DICTIONARY_FIELDS = ("table", "column", "arrow_type", "type", "description", "unit", "categories", "role",
                      "source_variables")

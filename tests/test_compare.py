@@ -92,6 +92,13 @@ def test_microdata_pairs_with_microdata_and_the_published_figure_of_that_round_i
     assert reconciled["p_value"] is None and reconciled["family"] is None
 
 
+def test_a_published_figure_is_reconciled_with_real_microdata_only_never_with_a_synthetic_round():
+    """A synthetic round carries a real round's name; its estimates say nothing about the published figure."""
+    rows = indicator_rows([insurance("enpove", "2018", "synthetic", 0.70, 0.01),
+                           insurance("enpove", "2018", "published", 0.915)])
+    assert compare_rounds(rows).filter(pl.col("kind") == "reconciliation").is_empty()
+
+
 def test_a_published_figure_enters_across_rounds_only_without_microdata_and_untested():
     rows = indicator_rows([insurance("enpove", "2018", "published", 0.915),
                            insurance("enpove", "2022", "microdata", 0.80, 0.01)])
@@ -141,6 +148,9 @@ def test_within_round_rows_carry_the_contrast_covariance():
     }], schema=CONTRASTS)
     row = compare_rounds(rows, contrast).filter(pl.col("kind") == "within_round").row(0, named=True)
     assert row["se_difference"] == pytest.approx(np.sqrt(0.0006)) and row["covariance"] == 0.0001
+    # The engine's interval and p-value as stored; the t statistic is the difference over its SE.
+    assert (row["ci_low"], row["ci_high"], row["p_value"]) == (0.03, 0.09, 0.0004)
+    assert row["statistic"] == pytest.approx(0.06 / np.sqrt(0.0006))
     assert row["se_difference"] < np.hypot(0.02, 0.02), "women and men of one sample are positively correlated"
     assert (row["domain_value_a"], row["domain_value_b"]) == ("male", "female") and row["family"] == "within_round"
     assert row["ci_low_b"] == pytest.approx(0.42), "each side keeps its own interval from the indicator table"
