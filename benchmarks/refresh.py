@@ -77,11 +77,11 @@ def synthetic_cases(tmp: Path, persons: int) -> list[tuple[str, Path, float, flo
     import numpy as np
 
     from pipelines.synthetic import synthetic_specs, write_synthetic_round
-    from pipelines.synthetic.catalogue import load_catalogue
+    from pipelines.synthetic.settings import load_settings
 
     cases = []
     for spec in synthetic_specs():
-        sizes = np.asarray(load_catalogue(spec.folder).population["household_size"], dtype=float)
+        sizes = np.asarray(load_settings(spec.folder).population["household_size"], dtype=float)
         households = round(persons / float((np.arange(1, sizes.size + 1) * sizes).sum() / sizes.sum()))
         raw = tmp / f"synthetic-{spec.source}-{spec.round}-{households}"
         start = time.perf_counter()

@@ -24,7 +24,8 @@ import plotly.offline
 import polars as pl
 from plotly.utils import PlotlyJSONEncoder
 
-from pipelines.indicators.catalogue import CATALOGUE_DIR
+from pipelines.estimation.flags import CAUTION
+from pipelines.indicators.catalogue import CATALOGUE_DIR, THEMES
 from pipelines.indicators.frames import frame_tags, load_policy_frames
 from pipelines.indicators.published import PUBLISHED_CSV
 from pipelines.store import current_version, derived_is_current, read_derived, read_manifest
@@ -32,7 +33,6 @@ from reports import changes, figures, matrix
 from reports.html import table as _table
 from reports.labels import Labels, load_labels
 
-THEMES = ("health", "housing", "food_security", "violence", "employment")
 DOMAIN_ORDER = ("sex", "age_group", "city", "lima", "lima_zone", "time_since_arrival", "migratory_status")
 FIES_DISTRIBUTIONS = ("fies_raw_score_8", "fies_raw_score_7")
 FIES_PREVALENCES = ("fies_moderate_severe", "fies_severe")
@@ -180,7 +180,7 @@ def overview(indicators: pl.DataFrame, manifest: dict, labels: Labels, *, stale:
     banner = f'<div class="banner synthetic" role="alert">{esc(labels["synthetic_banner"])}</div>' if synthetic else ""
     warning = f'<div class="banner stale" role="status">{esc(labels["stale_warning"])}</div>' if stale else ""
     legend = (f'<p class="legend-help">● {esc(labels.origin("microdata"))} · ■ {esc(labels.origin("synthetic"))} · '
-              f'◇ {esc(labels.origin("published"))} · ○ {esc(labels.legend("high_cv"))} / {esc(labels.legend("small_n"))}'
+              f'◇ {esc(labels.origin("published"))} · ○ {esc(" / ".join(labels.legend(f) for f in CAUTION))}'
               f' · ⟂ {esc(labels["hover_ci"])}</p>')
     return (f'{banner}{warning}<section id="overview"><h2>{esc(labels["overview"])}</h2>'
             f'<p>{esc(labels["overview_text"])}</p>{_table(head, rows, cls="overview sortable")}{legend}</section>')

@@ -14,7 +14,7 @@ from pipelines.harmonise import harmonise_round
 from pipelines.read import CONSOLIDATED, find_module_files, read_module, read_round
 from pipelines.specs import load_round_spec
 from pipelines.synthetic import is_synthetic_round, write_synthetic_round
-from pipelines.synthetic.catalogue import read_layout
+from pipelines.synthetic.settings import read_layout
 
 SPEC_DIR = Path(__file__).resolve().parents[1] / "surveys" / "enpove_2022"
 FORMATS = ("csv", "csv_bare", "sav")
@@ -155,7 +155,7 @@ def test_generator_names_no_source_variable():
     assert not named
 
 
-def test_catalogue_is_read_from_the_round_folder(spec, tmp_path):
+def test_settings_are_read_from_the_round_folder(spec, tmp_path):
     """Changing the round folder's synthetic/ data changes the output: nothing is left in the generator's code."""
     import shutil
 

@@ -17,11 +17,12 @@ import polars as pl
 import yaml
 
 from pipelines.errors import SpecError
+from pipelines.estimation.flags import Reliability
 from pipelines.indicators.measures import available_columns
 from pipelines.specs import YAML_LOADER
 
 CATALOGUE_DIR = Path(__file__).resolve().parents[2] / "surveys" / "indicators"
-THEMES = ("health", "housing", "food_security", "violence", "employment")
+THEMES = ("health", "housing", "food_security", "violence", "employment")  # in the order the report shows them
 STATISTICS = ("proportion", "mean", "median", "distribution", "fies_prevalence", "fies_prevalence_individuals")
 MEASURED_IN = ("proportion", "soles")  # what an estimate's number is: a share (0-1), or soles per month
 UNITS = ("household", "person")  # what an indicator, universe or domain is about
@@ -48,6 +49,8 @@ class Indicator:
 
 @dataclass(frozen=True)
 class Condition:
+    """One condition of a `Universe` on a harmonised column or measure (`OPERATORS`)."""
+
     var: str
     op: str
     value: str
@@ -55,6 +58,9 @@ class Condition:
 
 @dataclass(frozen=True)
 class Universe:
+    """Who an indicator is about (`universes.csv`): the rows where every condition holds. Not a round spec's
+    `SourceUniverse`, which says which rows of a producer's module are in it, on the producer's codes."""
+
     universe_id: str
     unit: str
     conditions: tuple[Condition, ...]
@@ -155,6 +161,11 @@ def _check_columns(indicators: tuple[Indicator, ...], universes: dict[str, Unive
         problems += [f"{where}: no {unit} column or measure {name!r}" for name in names if name not in known]
     if problems:
         raise SpecError("; ".join(problems), where=str(folder))
+
+
+def reliability(catalogue: Catalogue) -> Reliability:
+    """The flag thresholds of `parameters.yaml`."""
+    return Reliability(**catalogue.parameters["reliability"])
 
 
 @cache

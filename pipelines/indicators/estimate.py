@@ -17,9 +17,9 @@ regular status, each age group vs the previous one) for every proportion and mea
 definition variant of a concept against its first variant (overcrowding per room vs per bedroom), with the
 covariance of the two sides from the same linearisation (`SurveyDesign.contrast`).
 
-Reliability flags follow `parameters.yaml` (`reliability: min_n, max_cv`) and are stored as kinds: `ok`,
-`high_cv`, `small_n`, `empty` (and `published` for published figures), so readers key on the kind, not on a
-threshold's text.
+Reliability flags follow `parameters.yaml` (`reliability: min_n, max_cv`) and are stored as the engine writes
+them (`pipelines.estimation.flags.FLAGS`: `ok`, `high_cv`, `small_n`, `empty`; `published` for published figures),
+so readers key on the rule, not on a threshold's text.
 """
 
 from __future__ import annotations
@@ -33,11 +33,16 @@ import polars as pl
 
 from pipelines.errors import NotInStore
 from pipelines.estimation import SurveyDesign
-from pipelines.estimation.flags import Reliability
 from pipelines.fies import ITEMS, equate_to_global_standard, fit_rasch, respondent_probabilities
-from pipelines.indicators.catalogue import Catalogue, DomainContrast, Indicator, Universe, load_catalogue
+from pipelines.indicators.catalogue import (
+    Catalogue,
+    DomainContrast,
+    Indicator,
+    Universe,
+    load_catalogue,
+    reliability,
+)
 from pipelines.indicators.measures import (
-    FIES_COLUMNS,
     FIES_PROBABILITIES,
     HOUSEHOLD_ROOMS,
     INDIVIDUALS_WEIGHT,
@@ -46,7 +51,7 @@ from pipelines.indicators.measures import (
     person_measures,
 )
 from pipelines.indicators.published import published_indicators
-from pipelines.indicators.tables import CONTRASTS, FLAG_KINDS, INDICATORS
+from pipelines.indicators.tables import CONTRASTS, INDICATORS
 from pipelines.specs import available_specs
 from pipelines.store import (
     current_version,
@@ -56,6 +61,7 @@ from pipelines.store import (
     scan_table,
     write_derived,
 )
+from surveys.schema import FIES_COLUMNS
 
 RAW_SCORES = {"fies_raw_score_8": range(9), "fies_raw_score_7": range(8)}
 
@@ -91,7 +97,8 @@ def _column(indicator_id: str, value: str | None = None) -> str:
 
 def _fies_probabilities(households: pl.DataFrame) -> pl.DataFrame:
     """Per-household FIES probabilities (null for incomplete answers), from a Rasch model fitted on this round."""
-    items = households.select(pl.col(f"fies_{i.lower()}").cast(pl.Float64).alias(i) for i in ITEMS)
+    items = households.select(pl.col(column).cast(pl.Float64).alias(item)
+                              for column, item in zip(FIES_COLUMNS, ITEMS, strict=True))
     equating = equate_to_global_standard(fit_rasch(items, households["weight"].to_numpy()))
     probs = respondent_probabilities(items, equating)
     moderate_severe, severe = FIES_PROBABILITIES
@@ -140,11 +147,6 @@ def _long(result: pl.DataFrame, by: str | None, columns: dict, domain: str) -> p
         pl.when(pl.col("category") != "").then(pl.col("category")).otherwise(pl.col("domain_value"))
         .alias("domain_value"),
     ).drop("category", "variable", *([by] if by else []))
-
-
-def reliability(catalogue: Catalogue) -> Reliability:
-    """The flag thresholds of `parameters.yaml`."""
-    return Reliability(**catalogue.parameters["reliability"])
 
 
 def _design(frame: pl.DataFrame, context: RoundContext, catalogue: Catalogue, weight: str = "weight") -> SurveyDesign:
@@ -362,12 +364,6 @@ def contrast_round(households: pl.DataFrame, persons: pl.DataFrame, context: Rou
     return rows.select(pl.col(name).cast(dtype) for name, dtype in CONTRASTS.items())
 
 
-def _flag_kind(catalogue: Catalogue) -> pl.Expr:
-    """The engine's flag text (`cv>0.3`, carrying its threshold) -> the kind stored in the table (`high_cv`)."""
-    texts = reliability(catalogue).labels  # ok, cv>max_cv, n<min_n, empty
-    return pl.col("flag").replace_strict(dict(zip(texts, FLAG_KINDS, strict=False)))
-
-
 def _describe(rows: pl.DataFrame, catalogue: Catalogue, context: RoundContext) -> pl.DataFrame:
     """Attach catalogue facts (theme, concept, unit of measure, universe) and provenance to engine rows."""
     facts = pl.DataFrame([
@@ -379,7 +375,6 @@ def _describe(rows: pl.DataFrame, catalogue: Catalogue, context: RoundContext) -
         for i in catalogue.indicators
     ])
     out = rows.join(facts, on="indicator_id", how="left").with_columns(
-        _flag_kind(catalogue),
         pl.lit(context.source).alias("source"), pl.lit(context.round).alias("round"),
         pl.lit(context.round).alias("period"), pl.lit(context.origin).alias("origin"),
         pl.lit(f"{context.title}; {context.origin}; estimated with this package from the harmonised store")
