@@ -8,7 +8,7 @@ import re
 import pytest
 
 from pipelines.errors import SpecError
-from pipelines.indicators.catalogue import THEMES, load_catalogue
+from pipelines.indicators.catalogue import THEMES, load_catalogue, reliability
 from tests.helpers import catalogue_with
 
 
@@ -16,7 +16,7 @@ def test_the_catalogue_loads_with_its_indicators_universes_and_domains():
     catalogue = load_catalogue()
     assert catalogue.indicator("internet").unit == "household"
     assert {i.theme for i in catalogue.indicators} == set(THEMES)
-    assert [c.op for c in catalogue.universes["migrants_14plus"].conditions] == ["eq", "ge"]
+    assert ("age", "ge", "15") in {(c.var, c.op, c.value) for c in catalogue.universes["women_migrants_15plus"].conditions}
     assert "sex" in {d.domain for d in catalogue.domains}
 
 
@@ -68,3 +68,9 @@ def test_each_catalogue_rule_broken_names_file_row_and_value(tmp_path, name, old
         load_catalogue(catalogue_with(tmp_path, name, replaced(old, new)))
     for fragment in fragments:
         assert fragment in str(caught.value), str(caught.value)
+
+
+def test_reliability_thresholds_come_from_parameters(tmp_path):
+    folder = catalogue_with(tmp_path, "parameters.yaml", lambda t: t.replace("max_cv: 0.3", "max_cv: 0.15"))
+    assert reliability(load_catalogue(folder)).max_cv == 0.15
+    assert reliability(load_catalogue()).max_cv == 0.3 and reliability(load_catalogue()).min_n == 30

@@ -15,7 +15,7 @@ from pipelines.fies import ITEMS, equate_to_global_standard, fit_rasch
 from pipelines.indicators.catalogue import load_catalogue
 from pipelines.indicators.estimate import RoundContext, estimate_round
 from pipelines.indicators.tables import INDICATORS
-from tests.helpers import catalogue_with, shared_path
+from tests.helpers import shared_path
 
 HOUSEHOLDS = "Características de la vivienda y del hogar.csv"
 RESIDENTS = "Características de los residentes del hogar.csv"
@@ -200,11 +200,3 @@ def test_every_catalogue_indicator_equals_its_filtered_weighted_mean(real_enpove
         assert rows["estimate"].item() == pytest.approx(expected, rel=1e-10, abs=1e-12), indicator.indicator_id
         checked += 1
     assert checked >= 35
-
-
-def test_reliability_thresholds_come_from_parameters(tmp_path):
-    from pipelines.indicators.estimate import reliability
-
-    folder = catalogue_with(tmp_path, "parameters.yaml", lambda t: t.replace("max_cv: 0.3", "max_cv: 0.15"))
-    assert reliability(load_catalogue(folder)).max_cv == 0.15
-    assert reliability(load_catalogue()).max_cv == 0.3 and reliability(load_catalogue()).min_n == 30
