@@ -42,7 +42,7 @@ from scipy import stats
 
 from pipelines.errors import ComparisonError, NotInStore
 from pipelines.estimation.flags import EMPTY
-from pipelines.indicators.catalogue import Catalogue, load_catalogue
+from pipelines.indicators.catalogue import CONTEXT, Catalogue, load_catalogue
 from pipelines.indicators.tables import COMPARISONS
 from pipelines.store import current_version, read_derived, rounds_fingerprint, write_derived
 
@@ -321,7 +321,7 @@ def compare_rounds(indicators: pl.DataFrame, contrasts: pl.DataFrame | None = No
     catalogue = catalogue or load_catalogue()
     facts = Facts(indicators, catalogue)
     usable = indicators.filter(
-        pl.col("estimate").is_not_null(), pl.col("flag") != EMPTY, pl.col("theme") != "context",
+        pl.col("estimate").is_not_null(), pl.col("flag") != EMPTY, pl.col("theme") != CONTEXT,
     )
     rows = across_rounds(usable, facts) + reconciliation(usable, facts)
     if contrasts is not None:

@@ -87,9 +87,9 @@ def check_theme(theme: str | None) -> None:
     """A theme must be one the catalogue or the published figures have."""
     if theme is None:
         return
-    from pipelines.indicators.catalogue import load_catalogue
+    from pipelines.indicators.catalogue import CONTEXT, load_catalogue
 
-    themes = sorted({i.theme for i in load_catalogue().indicators} | {"context"})
+    themes = sorted({i.theme for i in load_catalogue().indicators} | {CONTEXT})
     if theme not in themes:
         raise UsageError(f"--theme {theme!r} is not one of {', '.join(themes)}")
 

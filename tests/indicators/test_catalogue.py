@@ -70,6 +70,21 @@ def test_each_catalogue_rule_broken_names_file_row_and_value(tmp_path, name, old
         assert fragment in str(caught.value), str(caught.value)
 
 
+@pytest.mark.parametrize(("old", "new", "fragment"), [
+    ("working_age: 14", "workingage: 14", "working_age is missing"),
+    ("max_cv: 0.3", "max_cv: high", "reliability.max_cv must be a number, not 'high'"),
+    ("hours_per_week: 35", "hours: 35", "underemployment.hours_per_week is missing"),
+    ('{from: 14, label: "14-17"}', '{from: 70, label: "14-17"}', "age_groups: the bands' `from` must increase"),
+    ('{from: 12, label: "1-2 years"}', '{from: 12}', "time_since_arrival: every band needs a number `from` and a text"),
+    ("reliability:  ", "reliability: [", "cannot read the parameters"),
+])
+def test_a_parameter_missing_or_mistyped_is_a_spec_error_naming_the_key(tmp_path, old, new, fragment):
+    """The measures and the flags read these keys mid-run: a KeyError there would be a traceback to the user."""
+    with pytest.raises(SpecError) as caught:
+        load_catalogue(catalogue_with(tmp_path, "parameters.yaml", replaced(old, new)))
+    assert "parameters.yaml" in str(caught.value) and fragment in str(caught.value), str(caught.value)
+
+
 def test_reliability_thresholds_come_from_parameters(tmp_path):
     folder = catalogue_with(tmp_path, "parameters.yaml", lambda t: t.replace("max_cv: 0.3", "max_cv: 0.15"))
     assert reliability(load_catalogue(folder)).max_cv == 0.15
