@@ -123,11 +123,11 @@ def synthetic_raw(tmp: Path, persons: int) -> Path:
 
     sys.path.insert(0, str(REPO))
     from pipelines.synthetic import synthetic_specs, write_synthetic_round
-    from pipelines.synthetic.catalogue import load_catalogue
+    from pipelines.synthetic.settings import load_settings
 
     raw = tmp / "synthetic-raw"
     for spec in synthetic_specs():
-        sizes = np.asarray(load_catalogue(spec.folder).population["household_size"], dtype=float)
+        sizes = np.asarray(load_settings(spec.folder).population["household_size"], dtype=float)
         households = round(persons / float((np.arange(1, sizes.size + 1) * sizes).sum() / sizes.sum()))
         start = time.perf_counter()
         write_synthetic_round(raw / spec.source / spec.round, spec, households=households, seed=spec.year)

@@ -44,8 +44,8 @@ seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
 assert report.ok, report.failed
 from pipelines.store import read_manifest
 manifest = read_manifest(store)
-rows = sum(w.rows["households"] + w.rows["persons"] for w in manifest.values())
-persons = sum(w.rows["persons"] for w in manifest.values())
+rows = sum(r.rows["households"] + r.rows["persons"] for r in manifest.values())
+persons = sum(r.rows["persons"] for r in manifest.values())
 # VmHWM is this process's own peak resident set; ru_maxrss would carry over the parent's peak at fork.
 hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
 print(json.dumps({"seconds": seconds, "cpu": cpu, "rows": rows, "persons": persons, "peak_mb": hwm / 1024,
@@ -77,11 +77,11 @@ def synthetic_cases(tmp: Path, persons: int) -> list[tuple[str, Path, float, flo
     import numpy as np
 
     from pipelines.synthetic import synthetic_specs, write_synthetic_round
-    from pipelines.synthetic.catalogue import load_catalogue
+    from pipelines.synthetic.settings import load_settings
 
     cases = []
     for spec in synthetic_specs():
-        sizes = np.asarray(load_catalogue(spec.folder).population["household_size"], dtype=float)
+        sizes = np.asarray(load_settings(spec.folder).population["household_size"], dtype=float)
         households = round(persons / float((np.arange(1, sizes.size + 1) * sizes).sum() / sizes.sum()))
         raw = tmp / f"synthetic-{spec.source}-{spec.round}-{households}"
         start = time.perf_counter()

@@ -153,18 +153,18 @@ def rounds(store: StoreLike) -> pl.DataFrame:
     version = _version(store)
     specs = {s.name: s for s in available_specs()}
     rows = []
-    for name, wave in read_manifest(version).items():
-        design, spec = wave.design, specs.get(name)
+    for name, record in read_manifest(version).items():
+        design, spec = record.design, specs.get(name)
         rows.append({
-            "source": wave.source, "round": wave.round, "kind": "synthetic" if wave.synthetic else "microdata",
-            "title": spec.title if spec else None, "households": wave.rows.get("households"),
-            "persons": wave.rows.get("persons"), "weight": design.get("weight"),
+            "source": record.source, "round": record.round, "kind": "synthetic" if record.synthetic else "microdata",
+            "title": spec.title if spec else None, "households": record.rows.get("households"),
+            "persons": record.rows.get("persons"), "weight": design.get("weight"),
             "strata": list(design.get("strata", ())), "psu": list(design.get("psu", ())),
             "lonely_psu": design.get("lonely_psu") or (spec.design.lonely_psu if spec else None),
-            "design_note": design.get("note"), "schema_version": wave.schema_version,
-            "refreshed_at": wave.refreshed_at,
+            "design_note": design.get("note"), "schema_version": record.schema_version,
+            "refreshed_at": record.refreshed_at,
             "inputs": [{"module": i["module"], "file": Path(i["file"]).name, "sha256": i["sha256"]}
-                       for i in wave.inputs],
+                       for i in record.inputs],
             "citations": [],
         })
     if "indicators" in derived_tables(version):
@@ -189,9 +189,9 @@ ROUNDS_SCHEMA = pl.Schema({
 def _round(version: Path, source: str, round: str) -> tuple[str, RoundSpec]:
     """The stored round's name and spec, or an error naming the stored rounds."""
     name = f"{source}/{round}"
-    waves = read_manifest(version)
-    if name not in waves:
-        raise UsageError(f"round {name} is not in the store (it holds: {', '.join(waves) or 'none'})",
+    stored = read_manifest(version)
+    if name not in stored:
+        raise UsageError(f"round {name} is not in the store (it holds: {', '.join(stored) or 'none'})",
                          where=str(version), hint="Run `surveys refresh` with the round's raw folder.")
     folder = SPECS_DIR / f"{source}_{round}"
     if not (folder / "source.yaml").is_file():

@@ -89,15 +89,15 @@ def refresh(
     from pipelines.refresh import stored_microdata
 
     embedded = jobs.uses_embedded_default(raw)
-    columns = (SpinnerColumn(), TextColumn("[bold]{task.fields[wave]}"), TextColumn("{task.description}"),
+    columns = (SpinnerColumn(), TextColumn("[bold]{task.fields[round]}"), TextColumn("{task.description}"),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as bar:
         tasks: dict[str, int] = {}
 
-        def progress(wave: str, step: str) -> None:
-            if wave not in tasks:
-                tasks[wave] = bar.add_task(escape(step), wave=escape(wave), total=None)
-            bar.update(tasks[wave], description=escape(step))
+        def progress(name: str, step: str) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(escape(step), round=escape(name), total=None)
+            bar.update(tasks[name], description=escape(step))
 
         if embedded and not stored_microdata(store):
             say(f"No rounds under {DEFAULT_RAW}: refreshing the embedded default: SYNTHETIC ENPOVE 2018 and II ENPOVE "
@@ -199,12 +199,12 @@ def status(store: Path = StoreOption) -> None:
     table = Table(title=f"Store {escape(str(store))} ({escape(version.name)})")
     for column in ("round", "kind", "households", "persons", "design (PSU)", "inputs (sha256)", "refreshed"):
         table.add_column(column, no_wrap=column in ("round", "kind"), overflow="fold")
-    for wave in stored.iter_rows(named=True):
-        inputs = "\n".join(f"{i['module']}: {i['sha256'][:12]}" for i in wave["inputs"])
-        kind = "SYNTHETIC" if wave["kind"] == "synthetic" else "microdata"
-        table.add_row(escape(f"{wave['source']}/{wave['round']}"), kind, f"{wave['households']:,}",
-                      f"{wave['persons']:,}", escape(" x ".join(wave["psu"]) or "?"), escape(inputs),
-                      escape(wave["refreshed_at"]))
+    for row in stored.iter_rows(named=True):
+        inputs = "\n".join(f"{i['module']}: {i['sha256'][:12]}" for i in row["inputs"])
+        kind = "SYNTHETIC" if row["kind"] == "synthetic" else "microdata"
+        table.add_row(escape(f"{row['source']}/{row['round']}"), kind, f"{row['households']:,}",
+                      f"{row['persons']:,}", escape(" x ".join(row["psu"]) or "?"), escape(inputs),
+                      escape(row["refreshed_at"]))
     out = Console()
     out.print(table)
     out.print(f"current version: {escape(str(version.resolve()))}", soft_wrap=True, highlight=False)

@@ -41,9 +41,10 @@ import polars as pl
 from scipy import special
 
 from pipelines.errors import ComparisonError, NotInStore
-from pipelines.indicators.catalogue import Catalogue, load_catalogue
+from pipelines.estimation.flags import EMPTY
+from pipelines.indicators.catalogue import CONTEXT, Catalogue, load_catalogue
 from pipelines.indicators.tables import COMPARISONS
-from pipelines.store import current_version, read_derived, waves_fingerprint, write_derived
+from pipelines.store import current_version, read_derived, rounds_fingerprint, write_derived
 
 ADJUSTMENTS = ("holm", "bh")
 LEVEL = 0.95
@@ -321,7 +322,7 @@ def compare_rounds(indicators: pl.DataFrame, contrasts: pl.DataFrame | None = No
     catalogue = catalogue or load_catalogue()
     facts = Facts(indicators, catalogue)
     usable = indicators.filter(
-        pl.col("estimate").is_not_null(), pl.col("flag") != "empty", pl.col("theme") != "context",
+        pl.col("estimate").is_not_null(), pl.col("flag") != EMPTY, pl.col("theme") != CONTEXT,
     )
     rows = across_rounds(usable, facts) + reconciliation(usable, facts)
     if contrasts is not None:
@@ -352,7 +353,7 @@ def run_compare(store: Path, *, indicator: str | None = None, theme: str | None 
     except FileNotFoundError:
         contrasts = None  # a store whose indicators predate contrasts: compare what there is
     table = compare_rounds(read_derived(pinned, "indicators"), contrasts, adjust=adjust)
-    write_derived(store, {"comparisons": table}, built_from=waves_fingerprint(pinned))
+    write_derived(store, {"comparisons": table}, built_from=rounds_fingerprint(pinned))
     shown = select(table, indicator=indicator, theme=theme)
     lines = [f"comparisons: {table.height} stored, p-values adjusted by {adjust} within each kind"]
     if indicator or theme:

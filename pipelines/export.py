@@ -45,7 +45,7 @@ from pipelines.indicators.tables import POLICY_FRAMES
 from pipelines.specs import RoundSpec, available_specs
 from pipelines.store import (
     TABLES,
-    WaveRecord,
+    RoundRecord,
     current_version,
     derived_is_current,
     derived_tables,
@@ -72,18 +72,18 @@ def write_exports(store: Path, *, out: Path = Path("data/exports"), format: str 
     files written. Everything is read from the version current when the export starts."""
     store, out = Path(store), Path(out)
     pinned = current_version(store)  # one version throughout, whatever a refresh swaps in meanwhile
-    waves = read_manifest(pinned) if pinned is not None else {}
-    if not waves:
+    rounds = read_manifest(pinned) if pinned is not None else {}
+    if not rounds:
         raise NotInStore("no store yet", where=str(store), hint="Run `surveys refresh` first.")
     if format == "xlsx":
         from pipelines.workbook import write_workbook
 
-        return write_workbook(pinned, waves, out)
+        return write_workbook(pinned, rounds, out)
     if format in ("dta", "sav"):
         from pipelines.statfiles import write_stat_files
 
-        return write_stat_files(pinned, waves, out, format=format, lang=lang)
-    return _export_parquet(pinned, waves, out)
+        return write_stat_files(pinned, rounds, out, format=format, lang=lang)
+    return _export_parquet(pinned, rounds, out)
 
 
 def run_export(store: Path, *, out: Path = Path("data/exports")) -> list[str]:
@@ -91,8 +91,8 @@ def run_export(store: Path, *, out: Path = Path("data/exports")) -> list[str]:
     return write_exports(store, out=out)[0]
 
 
-def _export_parquet(store: Path, waves: dict[str, WaveRecord], out: Path) -> tuple[list[str], list[Path]]:
-    rounds = sorted((w.source, w.round) for w in waves.values())
+def _export_parquet(store: Path, stored: dict[str, RoundRecord], out: Path) -> tuple[list[str], list[Path]]:
+    rounds = sorted((r.source, r.round) for r in stored.values())
     for table in TABLES:  # before writing anything: a bad store leaves an earlier export as it was
         for source, round_ in rounds:
             path = partition(store, table, source, round_) / "part-0.parquet"
@@ -102,8 +102,8 @@ def _export_parquet(store: Path, waves: dict[str, WaveRecord], out: Path) -> tup
     for table in TABLES:
         paths = export_harmonised(store, table, rounds, out)
         fields = _fields(out, paths, table)
-        dictionary += harmonised_dictionary(table, fields, [w.name for w in waves.values()])
-        synthetic = {w.name: w.synthetic for w in waves.values()}
+        dictionary += harmonised_dictionary(table, fields, [r.name for r in stored.values()])
+        synthetic = {r.name: r.synthetic for r in stored.values()}
         for (source, round_), path in zip(rounds, paths):
             resources.append(_resource(table, [path], out, dictionary, partition={"source": source, "round": round_},
                                        synthetic=synthetic[f"{source}/{round_}"]))
@@ -120,7 +120,7 @@ def _export_parquet(store: Path, waves: dict[str, WaveRecord], out: Path) -> tup
             lines.append(export_policy_frames(frame, out, dictionary, resources))
             written.append(out / "policy_frames.parquet")
     write_dictionary(dictionary, out)
-    write_datapackage(resources, out, synthetic=any(w.synthetic for w in waves.values()))
+    write_datapackage(resources, out, synthetic=any(r.synthetic for r in stored.values()))
     written += [out / "dictionary.csv", out / "dictionary.json", out / "datapackage.json"]
     lines.append(f"wrote {out / 'dictionary.csv'}, {out / 'dictionary.json'} and {out / 'datapackage.json'}")
     return lines, written

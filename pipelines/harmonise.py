@@ -15,7 +15,7 @@ import polars as pl
 from pipelines.derive import RULES, RuleContext, code_of, rule_argument
 from pipelines.errors import CrosswalkError, DesignError, SchemaViolation, SourceFileError, shorten
 from pipelines.read import CONSOLIDATED, ModuleData, fold
-from pipelines.specs import Condition, PsuOption, RoundSpec, Universe, VariableMap
+from pipelines.specs import PsuOption, RoundSpec, SourceCondition, SourceUniverse, VariableMap
 from surveys import schema
 
 _SHOW = 8  # offending values shown in a message
@@ -55,7 +55,7 @@ def _check_unique(frame: pl.DataFrame, key: tuple[str, ...], data: ModuleData) -
         )
 
 
-def _holds(condition: Condition) -> pl.Expr:
+def _holds(condition: SourceCondition) -> pl.Expr:
     code = code_of(pl.col(condition.var))
     if condition.op in ("eq", "in"):
         return code.is_in(condition.values)
@@ -63,7 +63,7 @@ def _holds(condition: Condition) -> pl.Expr:
     return number >= bound if condition.op == "ge" else number <= bound
 
 
-def in_universe(universe: Universe) -> pl.Expr:
+def in_universe(universe: SourceUniverse) -> pl.Expr:
     """True on the rows of the universe's module where every condition holds (a blank never holds)."""
     return pl.all_horizontal(_holds(c).fill_null(False) for c in universe.conditions)
 
@@ -71,7 +71,7 @@ def in_universe(universe: Universe) -> pl.Expr:
 MAX_WEIGHT = 1e9  # an expansion factor above this is larger than any population a survey of Peru represents
 
 
-def _check_universe_codes(universe: Universe, data: ModuleData) -> None:
+def _check_universe_codes(universe: SourceUniverse, data: ModuleData) -> None:
     """A universe variable whose codes the spec lists (`codes:`) holds no other code: an unknown code would put a
     household or person outside the universe without a word."""
     for condition in universe.conditions:

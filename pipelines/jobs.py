@@ -90,9 +90,9 @@ def check_theme(theme: str | None) -> None:
     """A theme must be one the catalogue or the published figures have."""
     if theme is None:
         return
-    from pipelines.indicators.catalogue import load_catalogue
+    from pipelines.indicators.catalogue import CONTEXT, load_catalogue
 
-    themes = sorted({i.theme for i in load_catalogue().indicators} | {"context"})
+    themes = sorted({i.theme for i in load_catalogue().indicators} | {CONTEXT})
     if theme not in themes:
         raise UsageError(f"--theme {theme!r} is not one of {', '.join(themes)}")
 
@@ -103,7 +103,7 @@ def check_rounds(store: StoreLike, source: str | None, round: str | None) -> Non
         return
     from pipelines.indicators.published import published_indicators
 
-    stored = [(w.source, w.round) for w in read_manifest(Path(store)).values()]
+    stored = [(r.source, r.round) for r in read_manifest(Path(store)).values()]
     published = published_indicators().select("source", "round").unique().rows()
     known = sorted({*stored, *published})
     if not any((source is None or s == source) and (round is None or r == round) for s, r in known):

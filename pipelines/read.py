@@ -503,12 +503,56 @@ class ModuleReader(Mapping):
         return len(self._found)
 
 
-def read_round(folder: Path, spec: RoundSpec, *, found: dict[str, ModuleFile] | None = None,
+def read_round(folder: Path | str, spec: RoundSpec, *, found: dict[str, ModuleFile] | None = None,
                hashes: dict[str, str] | None = None,
                progress: Callable[[str], None] = lambda module: None) -> ModuleReader:
-    """The module files of a round folder as a lazy mapping (module -> `ModuleData`), ready for
-    `pipelines.harmonise.harmonise_round`: each file read with the columns the spec needs, when it is asked for.
-    `found` is the folder's `find_module_files`, when the caller has it already."""
+    """Read a raw round folder with its spec: the one way the refresh and the tests read a round.
+
+    The folder's module files are recognised at once (`find_module_files`); each is read when it is asked for,
+    with the columns the spec needs (a consolidated person file: every person module's columns), its category
+    columns as polars Categoricals, and those of its optional columns the file has.
+
+    Parameters
+    ----------
+    folder
+        The raw round folder, e.g. ``data/raw/enpove/2022``, in any of the formats `READERS` knows.
+    spec
+        The round's spec (`pipelines.specs.load_round_spec`).
+    found
+        The folder's `find_module_files`, when the caller has it already (the refresh checks it first).
+    hashes
+        The module files' sha256 by module, when the caller has them; otherwise each is computed as its file is
+        read (``""`` records none).
+    progress
+        Called with the module number before each module is read.
+
+    Returns
+    -------
+    ModuleReader
+        A mapping module -> `ModuleData` that reads a module each time it is asked for and keeps nothing (take
+        ``dict(...)`` of it to read every module once and keep them), ready for
+        `pipelines.harmonise.harmonise_round`. Its ``files`` are the module files found, its ``encodings`` the
+        encoding of each module read.
+
+    Raises
+    ------
+    SourceFileError
+        A required module is missing, two files claim one module, or a file cannot be read as its module (named,
+        with the file, in the message).
+
+    Examples
+    --------
+    >>> from pipelines.harmonise import harmonise_round
+    >>> from pipelines.specs import load_round_spec
+    >>> spec = load_round_spec("surveys/enpove_2022")
+    >>> modules = read_round("data/raw/enpove/2022", spec)
+    >>> sorted(modules)  # found, none read yet
+    ['100', '200', '300', '300_1', '500', '700', '800']
+    >>> modules["200"].frame.height  # module 200 read now
+    12487
+    >>> harmonise_round(spec, modules).households.height
+    3739
+    """
     from pipelines.specs import category_columns
 
     found = found if found is not None else find_module_files(Path(folder), spec)

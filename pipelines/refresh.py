@@ -20,7 +20,7 @@ from pipelines.errors import SourceFileError, SurveysError, UsageError
 from pipelines.harmonise import harmonise_round
 from pipelines.read import check_round, find_module_files, read_round, sha256_of, unmatched_files
 from pipelines.specs import RoundSpec, available_specs
-from pipelines.store import WaveRecord, open_for_writing, read_manifest, write_store
+from pipelines.store import RoundRecord, open_for_writing, read_manifest, write_store
 from surveys.schema import SCHEMA_VERSION
 
 Progress = Callable[[str, str], None]  # (round name, step) -> None
@@ -76,7 +76,7 @@ def refresh_round(spec: RoundSpec, folder: Path, found: dict, hashes: dict[str, 
     )
     unmatched = unmatched_files(folder, found)
     notes += (f"files in the folder that matched no module (not read): {', '.join(unmatched)}",) if unmatched else ()
-    record = WaveRecord(
+    record = RoundRecord(
         source=spec.source, round=spec.round, synthetic=synthetic,
         inputs=tuple({"file": found[m].path.name, "module": m, "sha256": hashes[m], "encoding": modules.encodings[m]}
                      for m in sorted(found)),
@@ -165,7 +165,7 @@ def has_raw_rounds(raw: Path) -> bool:
 def stored_microdata(store: Path) -> list[str]:
     """The microdata rounds in the store: the embedded synthetic default is never refreshed over (or beside)
     them, so a missing `data/raw` cannot turn real estimates into synthetic ones."""
-    return sorted(name for name, wave in read_manifest(store).items() if not wave.synthetic)
+    return sorted(name for name, record in read_manifest(store).items() if not record.synthetic)
 
 
 def refresh_embedded_default(store: Path, *, progress: Progress = lambda name, step: None) -> RefreshReport:

@@ -85,7 +85,10 @@ class Design:
 
 
 @dataclass(frozen=True)
-class Condition:
+class SourceCondition:
+    """One condition of a `SourceUniverse` on a source variable's codes (the catalogue's `Condition` is on
+    harmonised columns)."""
+
     var: str
     op: str  # eq | in | ge | le
     values: tuple[str, ...]
@@ -93,12 +96,14 @@ class Condition:
 
 
 @dataclass(frozen=True)
-class Universe:
-    """A named filter on one module's source variables: rows where all conditions hold."""
+class SourceUniverse:
+    """A named filter on one module's source variables: rows where all conditions hold (who has a row in a
+    module, or which of the base module's rows are households). Not the catalogue's `Universe`, which is who an
+    indicator is about, on harmonised columns."""
 
     name: str
     module: str
-    conditions: tuple[Condition, ...]
+    conditions: tuple[SourceCondition, ...]
 
 
 @dataclass(frozen=True)
@@ -153,7 +158,7 @@ class RoundSpec:
     household_key: tuple[str, ...]
     person_key: tuple[str, ...]
     design: Design
-    universes: dict[str, Universe]
+    universes: dict[str, SourceUniverse]
     variables: tuple[VariableMap, ...]
     values: pl.DataFrame  # harmonised_var, source_var, source_value, harmonised_value, label, is_missing, note
     precedence: dict[str, pl.DataFrame] = field(default_factory=dict)  # harmonised_var -> rank, value, var, op, codes
@@ -246,7 +251,7 @@ def _modules(raw: dict, where: str) -> dict[str, Module]:
     return modules
 
 
-def _universe(name: str, raw: dict, where: str) -> Universe:
+def _universe(name: str, raw: dict, where: str) -> SourceUniverse:
     conditions = []
     for item in _require(raw, "all", where):
         ops = [op for op in UNIVERSE_OPERATORS if op in item]
@@ -260,8 +265,8 @@ def _universe(name: str, raw: dict, where: str) -> Universe:
         if codes and (ops[0] not in ("eq", "in") or not set(values) <= set(codes)):
             raise SpecError(f"universe {name}: `codes` of {item['var']} go with eq/in and must hold its values "
                             f"{list(values)}", where=where)
-        conditions.append(Condition(item["var"], ops[0], values, codes))
-    return Universe(name, str(_require(raw, "module", where)), tuple(conditions))
+        conditions.append(SourceCondition(item["var"], ops[0], values, codes))
+    return SourceUniverse(name, str(_require(raw, "module", where)), tuple(conditions))
 
 
 def _is_number(text: str) -> bool:

@@ -26,7 +26,7 @@ import polars as pl
 import pyreadstat
 
 from pipelines.errors import SpecError
-from pipelines.store import TABLES, WaveRecord, partition
+from pipelines.store import TABLES, RoundRecord, partition
 from surveys import schema
 
 LABELS_CSV = Path(str(resources.files("surveys").joinpath("labels.csv")))
@@ -121,7 +121,7 @@ def _write(frame: pl.DataFrame, path: Path, fmt: str, *, file_label: str, note: 
                          note=textwrap.wrap(note, SPSS_NOTE_LINE))
 
 
-def write_stat_files(store: Path, waves: dict[str, WaveRecord], out: Path, *, format: str,
+def write_stat_files(store: Path, rounds: dict[str, RoundRecord], out: Path, *, format: str,
                      lang: str) -> tuple[list[str], list[Path]]:
     """Write the households and persons of every stored round as labelled Stata (`dta`) or SPSS (`sav`) files."""
     from pipelines.export import _check_columns
@@ -132,19 +132,19 @@ def write_stat_files(store: Path, waves: dict[str, WaveRecord], out: Path, *, fo
         check_stata_names(names)
     out.mkdir(parents=True, exist_ok=True)
     lines, paths = [], []
-    for wave in sorted(waves.values(), key=lambda w: (w.source, w.round)):
+    for record in sorted(rounds.values(), key=lambda r: (r.source, r.round)):
         for table in TABLES:
-            source_path = partition(store, table, wave.source, wave.round) / "part-0.parquet"
+            source_path = partition(store, table, record.source, record.round) / "part-0.parquet"
             frame = pl.read_parquet(source_path, glob=False)
             _check_columns(frame.columns, list(schema.polars_schema(table)), str(source_path))
             data, variable_labels, value_labels = labelled(frame, table, labels)
-            mark = " SYNTHETIC" if wave.synthetic else ""
-            note = (f"{table} of {wave.source} {wave.round}, harmonised (schema {schema.SCHEMA_VERSION})."
-                    + (" SYNTHETIC: generated data, never quote." if wave.synthetic else ""))
-            path = out / f"{table}_{wave.source}_{wave.round}.{format}"
+            mark = " SYNTHETIC" if record.synthetic else ""
+            note = (f"{table} of {record.source} {record.round}, harmonised (schema {schema.SCHEMA_VERSION})."
+                    + (" SYNTHETIC: generated data, never quote." if record.synthetic else ""))
+            path = out / f"{table}_{record.source}_{record.round}.{format}"
             partial = path.with_name(f".{path.name}.partial")
             try:
-                _write(data, partial, format, file_label=f"{table} {wave.source} {wave.round}{mark}", note=note,
+                _write(data, partial, format, file_label=f"{table} {record.source} {record.round}{mark}", note=note,
                        variable_labels=variable_labels, value_labels=value_labels, names=names)
                 partial.replace(path)
             finally:

@@ -48,6 +48,8 @@ TABLES = ("households", "persons")
 # not named here is still read, listed and exported (after these, by name): new tables need no code change.
 DERIVED_TABLES = ("indicators", "comparisons", "contrasts")
 MANIFEST = "manifest.json"
+ROUNDS = "rounds"  # the manifest's key for the stored rounds
+OLD_ROUNDS = "waves"  # its name in stores written before the glossary's word was used; read, never written
 POINTER = "STORE.json"
 VERSIONS = "versions"
 LOCK = ".lock"
@@ -59,7 +61,7 @@ LOCK_TIMEOUT = float(os.environ.get("SURVEYS_LOCK_TIMEOUT", "600"))  # seconds a
 
 
 @dataclass(frozen=True)
-class WaveRecord:
+class RoundRecord:
     """What the manifest says about one stored round."""
 
     source: str
@@ -155,16 +157,16 @@ def _version_or_fail(store: Path) -> Path:
     return version
 
 
-def read_manifest(store: Path) -> dict[str, WaveRecord]:
+def read_manifest(store: Path) -> dict[str, RoundRecord]:
     """The stored rounds by `source/round`; empty when there is no store yet."""
     version = current_version(store)
     if version is None:
         return {}
-    raw = _load_json(version / MANIFEST, "store manifest")
+    raw = _manifest(version)
     try:
         return {
-            name: WaveRecord(**{**w, "inputs": tuple(w["inputs"]), "notes": tuple(w["notes"])})
-            for name, w in raw["waves"].items()
+            name: RoundRecord(**{**r, "inputs": tuple(r["inputs"]), "notes": tuple(r["notes"])})
+            for name, r in raw[ROUNDS].items()
         }
     except (KeyError, TypeError, AttributeError) as exc:
         raise StoreError(f"the store manifest lacks or mangles a field ({exc})", where=str(version / MANIFEST),
@@ -172,7 +174,12 @@ def read_manifest(store: Path) -> dict[str, WaveRecord]:
 
 
 def _manifest(version: Path) -> dict:
-    return _load_json(version / MANIFEST, "store manifest")
+    """The manifest of a version; one written before rounds were called rounds (key `waves`) is read as if it said
+    `rounds`, so that the next write, which rewrites the whole manifest, stores the new key."""
+    manifest = _load_json(version / MANIFEST, "store manifest")
+    if ROUNDS not in manifest and OLD_ROUNDS in manifest:
+        manifest = {(ROUNDS if key == OLD_ROUNDS else key): value for key, value in manifest.items()}
+    return manifest
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -432,7 +439,7 @@ def open_for_writing(store: Path, *, raw: Path | None = None, timeout: float | N
 # Writing a version
 
 
-def _write_table(frame: pl.DataFrame, path: Path, record: WaveRecord) -> None:
+def _write_table(frame: pl.DataFrame, path: Path, record: RoundRecord) -> None:
     path.mkdir(parents=True, exist_ok=True)
     table = frame.to_arrow()
     metadata = {
@@ -531,7 +538,7 @@ def _write_manifest(staging: Path, manifest: dict) -> None:
     path.write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
 
 
-def write_store(store: Path, updates: dict[str, tuple[WaveRecord, dict[str, pl.DataFrame]]]) -> Path:
+def write_store(store: Path, updates: dict[str, tuple[RoundRecord, dict[str, pl.DataFrame]]]) -> Path:
     """Write a new store version with `updates` (round name -> record and tables) and swap it in atomically.
 
     Rounds not in `updates` are carried over unchanged (hard links). Returns the new version's folder.
@@ -549,12 +556,12 @@ def write_store(store: Path, updates: dict[str, tuple[WaveRecord, dict[str, pl.D
         for record, tables in updates.values():
             for table in TABLES:
                 _write_table(tables[table], partition(staging, table, record.source, record.round), record)
-        waves = {**previous, **{name: record for name, (record, _) in updates.items()}}
+        rounds = {**previous, **{name: record for name, (record, _) in updates.items()}}
         _write_manifest(staging, {
             "schema_version": SCHEMA_VERSION,
             "refreshed_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "waves": {name: {**record.__dict__, "inputs": list(record.inputs), "notes": list(record.notes)}
-                      for name, record in sorted(waves.items())},
+            ROUNDS: {name: {**record.__dict__, "inputs": list(record.inputs), "notes": list(record.notes)}
+                     for name, record in sorted(rounds.items())},
             "derived": derived,
         })
     return state["version"]
@@ -565,7 +572,7 @@ def write_derived(store: Path, tables: dict[str, pl.DataFrame], *, built_from: s
 
     The manifest records, per derived table, its rows and the stored rounds it was built from, so a later
     refresh that changes a round makes it visibly stale (`derived_is_current`). `built_from` is the
-    `waves_fingerprint` of the version the tables were computed from, taken when it was read; without it, the
+    `rounds_fingerprint` of the version the tables were computed from, taken when it was read; without it, the
     rounds in the store now (right only when nothing was swapped in meanwhile).
     """
     store = Path(store)
@@ -575,7 +582,7 @@ def write_derived(store: Path, tables: dict[str, pl.DataFrame], *, built_from: s
         shutil.rmtree(staging)
         _link_tree(current, staging)
         manifest = _manifest(staging)
-        built_from = built_from if built_from is not None else _waves_fingerprint(manifest)
+        built_from = built_from if built_from is not None else _rounds_fingerprint(manifest)
         for name, frame in tables.items():
             target = staging / name
             shutil.rmtree(target, ignore_errors=True)
@@ -593,15 +600,15 @@ def write_derived(store: Path, tables: dict[str, pl.DataFrame], *, built_from: s
 # Reading
 
 
-def _waves_fingerprint(manifest: dict) -> str:
-    return json.dumps({n: [w["crosswalk_sha256"], sorted(i["sha256"] for i in w["inputs"])]
-                       for n, w in sorted(manifest["waves"].items())}, sort_keys=True)
+def _rounds_fingerprint(manifest: dict) -> str:
+    return json.dumps({n: [r["crosswalk_sha256"], sorted(i["sha256"] for i in r["inputs"])]
+                       for n, r in sorted(manifest[ROUNDS].items())}, sort_keys=True)
 
 
-def waves_fingerprint(store: Path) -> str:
+def rounds_fingerprint(store: Path) -> str:
     """What the rounds of the store's current version (or of a version folder) are: pass it to `write_derived`
     as `built_from` when a table was computed from that version."""
-    return _waves_fingerprint(_manifest(_version_or_fail(store)))
+    return _rounds_fingerprint(_manifest(_version_or_fail(store)))
 
 
 def derived_is_current(store: Path, name: str) -> bool:
@@ -611,7 +618,7 @@ def derived_is_current(store: Path, name: str) -> bool:
         return False
     manifest = _manifest(version)
     derived = manifest.get("derived", {}).get(name)
-    return derived is not None and derived["built_from"] == _waves_fingerprint(manifest)
+    return derived is not None and derived["built_from"] == _rounds_fingerprint(manifest)
 
 
 def derived_built_at(store: Path, name: str) -> str | None:

@@ -22,7 +22,7 @@ import polars as pl
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
-from pipelines.store import WaveRecord
+from pipelines.store import RoundRecord
 
 WORKBOOK = "tables.xlsx"
 TITLE_ROW, HEADER_ROW = 0, 1
@@ -126,7 +126,7 @@ def _rounds(store: Path) -> pl.DataFrame:
     )
 
 
-def write_workbook(store: Path, waves: dict[str, WaveRecord], out: Path) -> tuple[list[str], list[Path]]:
+def write_workbook(store: Path, rounds: dict[str, RoundRecord], out: Path) -> tuple[list[str], list[Path]]:
     """Write `<out>/tables.xlsx` from the store version `store`; returns the lines to print and the file."""
     from pipelines.export import derived_frames
 
@@ -169,7 +169,7 @@ def write_workbook(store: Path, waves: dict[str, WaveRecord], out: Path) -> tupl
     finally:
         if partial.exists():
             partial.unlink()
-    synthetic = " (holds SYNTHETIC rows)" if any(w.synthetic for w in waves.values()) else ""
+    synthetic = " (holds SYNTHETIC rows)" if any(r.synthetic for r in rounds.values()) else ""
     lines = [f"wrote {path}: sheets {', '.join([*frames, 'dictionary', 'rounds'])}{synthetic}"]
     return lines, [path]
 

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import plotly.io as pio
 import polars as pl
 
+from pipelines.estimation.flags import CAUTION, EMPTY, OK
 from reports.labels import Labels, is_proportion
 
 if TYPE_CHECKING:
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
 ORIGIN_SYMBOLS = {"microdata": "circle", "synthetic": "square", "published": "diamond-open"}
-HOLLOW_FLAGS = ("high_cv", "small_n")
 BAR_PATTERNS = {"microdata": "", "synthetic": "/", "published": "x"}
 HEIGHT = 340
 PANEL_HEIGHT = 210
@@ -63,12 +63,12 @@ def source_colours(sources) -> dict[str, str]:
 
 def drawable(frame: pl.DataFrame) -> pl.DataFrame:
     """Rows that have something to draw: `empty` rows and missing estimates are left out."""
-    return frame.filter(pl.col("estimate").is_not_null() & (pl.col("flag") != "empty"))
+    return frame.filter(pl.col("estimate").is_not_null() & (pl.col("flag") != EMPTY))
 
 
 def _drawable_rows(frame: pl.DataFrame) -> list[dict]:
     """`drawable` as a list of row dicts (a figure's few rows: plain Python is cheaper than a polars query)."""
-    return [r for r in frame.iter_rows(named=True) if r["estimate"] is not None and r["flag"] != "empty"]
+    return [r for r in frame.iter_rows(named=True) if r["estimate"] is not None and r["flag"] != EMPTY]
 
 
 def _by_period(row: dict) -> tuple:
@@ -99,20 +99,20 @@ def hover_text(row: dict, labels: Labels, title: str) -> str:
 
 
 def _group(row: dict) -> tuple[str, str, str]:
-    flag = row["flag"] if row["flag"] in HOLLOW_FLAGS else "ok"
+    flag = row["flag"] if row["flag"] in CAUTION else OK
     return row["source"], row["origin"], flag
 
 
 def _trace_name(group: tuple[str, str, str], labels: Labels) -> str:
     source, origin, flag = group
     name = f"{esc(labels.source(source))} · {labels.origin(origin)}"
-    return name if flag == "ok" else f"{name} · {labels.legend(flag)}"
+    return name if flag == OK else f"{name} · {labels.legend(flag)}"
 
 
 def marker(group: tuple[str, str, str], colours: dict[str, str]) -> dict:
     source, origin, flag = group
     symbol = ORIGIN_SYMBOLS.get(origin, "circle")
-    if flag in HOLLOW_FLAGS and not symbol.endswith("-open"):
+    if flag in CAUTION and not symbol.endswith("-open"):
         symbol += "-open"
     return {"symbol": symbol, "color": colours.get(source, PALETTE[0]), "size": 11,
             "line": {"width": 2, "color": colours.get(source, PALETTE[0])}}
@@ -138,7 +138,7 @@ def estimate_traces(frame: pl.DataFrame, labels: Labels, colours: dict[str, str]
     for row in sorted(_drawable_rows(frame), key=_by_period):
         rows_by_group.setdefault(_group(row), []).append(row)
     traces = []
-    for group, rows in sorted(rows_by_group.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] != "ok")):
+    for group, rows in sorted(rows_by_group.items(), key=lambda item: (item[0][0], item[0][1], item[0][2] != OK)):
         scale = _scale(rows[0]["unit"])
         key = "|".join(group)
         traces.append({
@@ -378,7 +378,7 @@ def fies_prevalence_spec(frame: pl.DataFrame, *, labels: Labels, title: str, nam
             "y": [r["estimate"] * 100 for r in rows], "offsetgroup": chart, "legendgroup": chart,
             "name": esc(name) + (f" · {labels.origin('published')}" if published else ""),
             "marker": {"color": ("#D55E00", "#7f1d1d")[charts.index(chart) % 2],
-                       "pattern": {"shape": ["x" if published else "." if r["flag"] in HOLLOW_FLAGS else ""
+                       "pattern": {"shape": ["x" if published else "." if r["flag"] in CAUTION else ""
                                              for r in rows]}},
             "error_y": _error_bars(rows, 100.0), "hovertext": [hover_text(r, labels, name) for r in rows],
             "hoverinfo": "text", "meta": {"chart": chart, "published": published},
@@ -432,7 +432,7 @@ def _dumbbell(rows: list[dict], scale: float, side_names: tuple[str, str], label
                "hoverinfo": "skip", "showlegend": False, "xaxis": "x", "yaxis": "y"}]
     for i, (s, name) in enumerate(zip(("a", "b"), side_names)):
         kept = [r for r in rows if r[f"estimate_{s}"] is not None]
-        symbols = ["circle-open" if r.get(f"flag_{s}") in HOLLOW_FLAGS else "circle" for r in kept]
+        symbols = ["circle-open" if r.get(f"flag_{s}") in CAUTION else "circle" for r in kept]
         traces.append({
             "type": "scatter", "x": [r[f"estimate_{s}"] * scale for r in kept], "y": [r["_y"] for r in kept],
             "mode": "markers", "name": esc(name),

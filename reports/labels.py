@@ -1,8 +1,9 @@
 """Words and numbers of the report in Spanish or English.
 
-UI strings live in `reports/labels.csv` (key, es, en); indicator, source and domain names come from the indicator
-catalogue (`surveys/indicators/catalogue.csv`, `sources.csv`, `domains.csv`)
-when it exists, and fall back to the id otherwise. Numbers follow the language: `12,3 %` in Spanish and `12.3%` in
+UI strings live in `reports/labels.csv` (key, es, en); indicator, source, domain and contrast names and the
+reliability thresholds come from the indicator catalogue (`surveys/indicators/`), read and checked by
+`pipelines.indicators.catalogue.load_catalogue`; a name the catalogue leaves blank falls back to the id. Numbers
+follow the language: `12,3 %` in Spanish and `12.3%` in
 English, with a no-break space as the Spanish thousands separator (`12 487`), as INEI prints its tables.
 """
 
@@ -13,26 +14,21 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-
-from pipelines.estimation.flags import Reliability
+from pipelines.indicators.catalogue import CATALOGUE_DIR, Catalogue, load_catalogue, reliability
 
 LANGS = ("es", "en")
 LABELS_CSV = Path(__file__).resolve().parent / "labels.csv"
-SURVEYS_DIR = Path(__file__).resolve().parent.parent / "surveys"
 NBSP = "\u00a0"
 
 
 def _read_csv(path: Path) -> list[dict[str, str]]:
-    if not path.exists():
-        return []
     with path.open(encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
-def _by(rows: list[dict[str, str]], key: str, lang: str) -> dict[str, str]:
-    column = f"label_{lang}"
-    return {row[key]: row[column] for row in rows if row.get(key) and row.get(column)}
+def _named(pairs) -> dict[str, str]:
+    """id -> name, leaving out the ids without a name (they are shown as themselves)."""
+    return {key: name for key, name in pairs if key and name}
 
 
 @dataclass(frozen=True)
@@ -151,34 +147,28 @@ def is_proportion(unit: str | None) -> bool:
     return unit in (None, "", "proportion", "percent", "prevalence", "share")
 
 
-def _catalogue_rows(root: Path) -> list[dict[str, str]]:
-    return _read_csv(root / "indicators" / "catalogue.csv")
-
-
-def load_labels(lang: str, *, surveys_dir: Path = SURVEYS_DIR) -> Labels:
-    """The labels of `lang` (`es` or `en`), with catalogue names where the catalogue has them."""
+def load_labels(lang: str, *, surveys_dir: Path | None = None) -> Labels:
+    """The labels of `lang` (`es` or `en`), with the names of the catalogue in `surveys_dir/indicators/` (default:
+    the package's, `surveys/indicators/`)."""
     if lang not in LANGS:
         raise ValueError(f"language `{lang}` is not one of {LANGS}; use --lang es or --lang en")
     ui = {row["key"]: row[lang] for row in _read_csv(LABELS_CSV)}
-    catalogue = _catalogue_rows(surveys_dir)
-    sources = _read_csv(surveys_dir / "indicators" / "sources.csv")
-    return Labels(
-        lang=lang,
-        ui=ui,
-        indicators=_by(catalogue, "indicator_id", lang),
-        sources=_by(sources, "source", lang),
-        domains=_by(_read_csv(surveys_dir / "indicators" / "domains.csv"), "domain", lang),
-        catalogue_order=tuple(row["indicator_id"] for row in catalogue if row.get("indicator_id")),
-        concepts={row["indicator_id"]: row.get("concept_id") or row["indicator_id"] for row in catalogue
-                  if row.get("indicator_id")},
-        reliability=_reliability(surveys_dir / "indicators" / "parameters.yaml"),
-        populations={row["source"]: row.get("population") or "" for row in sources if row.get("source")},
-        contrasts=_by(_read_csv(surveys_dir / "indicators" / "contrasts.csv"), "domain", lang),
-    )
+    catalogue = load_catalogue(Path(surveys_dir) / "indicators" if surveys_dir else CATALOGUE_DIR)
+    return Labels(lang=lang, ui=ui, **_catalogue_names(catalogue, f"label_{lang}"))
 
 
-def _reliability(path: Path) -> dict[str, float]:
-    """The catalogue's flag thresholds; the engine's defaults for a catalogue without them."""
-    stated = yaml.safe_load(path.read_text(encoding="utf-8")).get("reliability", {}) if path.exists() else {}
-    default = Reliability()
-    return {"min_n": default.min_n, "max_cv": default.max_cv, **stated}
+def _catalogue_names(catalogue: Catalogue, label: str) -> dict:
+    """The catalogue's names in one language (`label`: its `label_es` or `label_en` column), its order, concepts
+    and flag thresholds, as `Labels` holds them."""
+    sources = catalogue.sources.to_dicts()
+    thresholds = reliability(catalogue)
+    return {
+        "indicators": _named((i.indicator_id, getattr(i, label)) for i in catalogue.indicators),
+        "sources": _named((row["source"], row.get(label)) for row in sources),
+        "domains": _named((d.domain, getattr(d, label)) for d in catalogue.domains),
+        "catalogue_order": tuple(i.indicator_id for i in catalogue.indicators),
+        "concepts": {i.indicator_id: i.concept_id or i.indicator_id for i in catalogue.indicators},
+        "reliability": {"min_n": thresholds.min_n, "max_cv": thresholds.max_cv},
+        "populations": {row["source"]: row.get("population") or "" for row in sources if row["source"]},
+        "contrasts": _named((c.domain, getattr(c, label)) for c in catalogue.contrasts),
+    }

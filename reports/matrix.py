@@ -23,12 +23,12 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from pipelines.estimation.flags import CAUTION, EMPTY
 from reports.html import esc
 from reports.labels import Labels, is_proportion
 
 CONTEXT_PREFIX = "ctx-"
 ESTIMATED = ("microdata", "synthetic")
-HOLLOW = ("high_cv", "small_n")
 SYMBOLS = {("microdata", False): "●", ("microdata", True): "○", ("synthetic", False): "■",
            ("synthetic", True): "□", ("published", False): "◇", ("published", True): "◇"}
 
@@ -119,9 +119,9 @@ def _tooltip(row: dict, labels: Labels) -> str:
 def entry(row: dict, labels: Labels) -> str:
     """One figure in a cell: symbol, value, CI; the details in its tooltip."""
     flag = row["flag"]
-    if flag == "empty" or row["estimate"] is None:
+    if flag == EMPTY or row["estimate"] is None:
         return f'<span class="v empty" title="{esc(_tooltip(row, labels))}">{esc(labels["flag_empty"])}</span>'
-    hollow = flag in HOLLOW
+    hollow = flag in CAUTION
     symbol = SYMBOLS.get((row["origin"], hollow), "●")
     cls = f"v {row['origin']}{' hollow' if hollow else ''}"
     value = labels.estimate(row["estimate"], row["unit"])
@@ -275,7 +275,7 @@ def view_switch(labels: Labels) -> str:
 
 def legend(labels: Labels) -> str:
     items = [("●", labels.origin("microdata")), ("■", labels.origin("synthetic")), ("◇", labels.origin("published")),
-             ("○ □", f'{labels.legend("high_cv")} / {labels.legend("small_n")}')]
+             ("○ □", " / ".join(labels.legend(f) for f in CAUTION))]
     text = " · ".join(f"<b>{s}</b> {esc(t)}" for s, t in items)
     return (f'<p class="legend-help">{text} · <small class="ci">a–b</small> {esc(labels["hover_ci"])} · '
             f'<span class="none-sample">{esc(labels["not_recorded"])}</span>: {esc(labels["not_recorded_help"])}</p>')

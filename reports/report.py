@@ -23,7 +23,8 @@ import plotly.io as pio
 import plotly.offline
 import polars as pl
 
-from pipelines.indicators.catalogue import CATALOGUE_DIR
+from pipelines.estimation.flags import CAUTION
+from pipelines.indicators.catalogue import CATALOGUE_DIR, THEMES
 from pipelines.indicators.frames import frame_tags, load_policy_frames
 from pipelines.indicators.published import PUBLISHED_CSV
 from pipelines.store import current_version, derived_is_current, read_derived, read_manifest
@@ -34,7 +35,6 @@ from reports.labels import Labels, load_labels
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-THEMES = ("health", "housing", "food_security", "violence", "employment")
 DOMAIN_ORDER = ("sex", "age_group", "city", "lima", "lima_zone", "time_since_arrival", "migratory_status")
 FIES_DISTRIBUTIONS = ("fies_raw_score_8", "fies_raw_score_7")
 FIES_PREVALENCES = ("fies_moderate_severe", "fies_severe")
@@ -174,16 +174,17 @@ def overview(indicators: pl.DataFrame, manifest: dict, labels: Labels, *, stale:
     counts = indicators.group_by("source", "round", "origin").agg(pl.len().alias("figures"))
     count = {(s, r, o): n for s, r, o, n in counts.rows()}
     rows = []
-    for wave in manifest.values():
-        origin = "synthetic" if wave.synthetic else "microdata"
-        kind = labels["kind_synthetic"] if wave.synthetic else labels["kind_microdata"]
-        kind_html = f'<strong class="synthetic">{esc(kind)}</strong>' if wave.synthetic else esc(kind)
-        rows.append([(esc(labels.source(wave.source)), wave.source), (esc(wave.round), wave.round), (kind_html, kind),
-                     (labels.count(wave.rows.get("households")), wave.rows.get("households")),
-                     (labels.count(wave.rows.get("persons")), wave.rows.get("persons")),
-                     (labels.count(count.get((wave.source, wave.round, origin), 0)),
-                      count.get((wave.source, wave.round, origin), 0))])
-    stored = {(w.source, w.round) for w in manifest.values()}
+    for record in manifest.values():
+        origin = "synthetic" if record.synthetic else "microdata"
+        kind = labels["kind_synthetic"] if record.synthetic else labels["kind_microdata"]
+        kind_html = f'<strong class="synthetic">{esc(kind)}</strong>' if record.synthetic else esc(kind)
+        rows.append([(esc(labels.source(record.source)), record.source), (esc(record.round), record.round),
+                     (kind_html, kind),
+                     (labels.count(record.rows.get("households")), record.rows.get("households")),
+                     (labels.count(record.rows.get("persons")), record.rows.get("persons")),
+                     (labels.count(count.get((record.source, record.round, origin), 0)),
+                      count.get((record.source, record.round, origin), 0))])
+    stored = {(r.source, r.round) for r in manifest.values()}
     for (source, round_, origin), n in sorted(count.items()):
         if origin == "published" or (source, round_) not in stored:
             rows.append([(esc(labels.source(source)), source), (esc(round_), round_),
@@ -191,11 +192,11 @@ def overview(indicators: pl.DataFrame, manifest: dict, labels: Labels, *, stale:
                          (labels.count(n), n)])
     head = [esc(labels[k]) for k in ("col_source", "col_round", "col_kind", "col_households", "col_persons",
                                      "col_estimates")]
-    synthetic = any(w.synthetic for w in manifest.values()) or indicators["origin"].eq("synthetic").any()
+    synthetic = any(r.synthetic for r in manifest.values()) or indicators["origin"].eq("synthetic").any()
     banner = f'<div class="banner synthetic" role="alert">{esc(labels["synthetic_banner"])}</div>' if synthetic else ""
     warning = f'<div class="banner stale" role="status">{esc(labels["stale_warning"])}</div>' if stale else ""
     legend = (f'<p class="legend-help">● {esc(labels.origin("microdata"))} · ■ {esc(labels.origin("synthetic"))} · '
-              f'◇ {esc(labels.origin("published"))} · ○ {esc(labels.legend("high_cv"))} / {esc(labels.legend("small_n"))}'
+              f'◇ {esc(labels.origin("published"))} · ○ {esc(" / ".join(labels.legend(f) for f in CAUTION))}'
               f' · ⟂ {esc(labels["hover_ci"])}</p>')
     return (f'{banner}{warning}<section id="overview"><h2>{esc(labels["overview"])}</h2>'
             f'<p>{esc(labels["overview_text"])}</p>{_table(head, rows, cls="overview sortable")}{legend}</section>')

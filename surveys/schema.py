@@ -62,7 +62,10 @@ EMPLOYMENT_STATUS = (
 PAY_PERIOD = ("daily", "weekly", "fortnightly", "monthly", "unpaid")
 MONEY_DECIDER = ("respondent", "partner", "joint", "someone_else", "respondent_and_other")
 
+# FAO's eight FIES items in the order of its questionnaire and global standard; the FIES model
+# (pipelines/fies/items.py) names them in capitals, and each is the households column `fies_<item>`.
 FIES_ITEMS = ("worried", "healthy", "fewfood", "skipped", "ateless", "runout", "hungry", "whlday")
+FIES_COLUMNS = tuple(f"fies_{item}" for item in FIES_ITEMS)
 
 # Columns every row of both tables carries: who, which round, and the design.
 KEY_COLUMNS = (
@@ -96,8 +99,8 @@ HOUSEHOLD_COLUMNS: tuple[Column, ...] = (
     Column("electricity", pl.Boolean(), "Lighting by electricity."),
     Column("internet", pl.Boolean(), "The household has an internet service."),
     *(
-        Column(f"fies_{item}", pl.Boolean(), f"FIES item {item.upper()}: True is the food-insecure answer.")
-        for item in FIES_ITEMS
+        Column(column, pl.Boolean(), f"FIES item {item.upper()}: True is the food-insecure answer.")
+        for column, item in zip(FIES_COLUMNS, FIES_ITEMS, strict=True)
     ),
 )
 

@@ -1,4 +1,5 @@
-"""Shared test fixtures: where the read-only shared material lives (beside the repository, never copied in)."""
+"""Shared test fixtures, built from `tests/helpers.py` (the read-only shared material lives beside the repository,
+never copied in)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared"
-ENPOVE_2022_RAW = SHARED / "data" / "enpove" / "2022"
-
-
-def shared_path(*parts: str) -> Path:
-    """A path under ../shared that must exist: a missing reference fails the test, it never skips."""
-    path = SHARED.joinpath(*parts)
-    assert path.exists(), f"{path} is missing: tests read ../shared in place (see README)"
-    return path
+from tests.helpers import ENPOVE_2022_FIXTURES, REPO, shared_path
 
 
 @pytest.fixture(scope="session")
@@ -36,12 +28,19 @@ def enpove_2018_spec():
 def real_enpove_2022(enpove_2022_spec):
     """The real II ENPOVE 2022 modules 100, 200, 500, harmonised."""
     from pipelines.harmonise import harmonise_round
-    from pipelines.read import find_module_files, read_module
+    from pipelines.read import read_round
 
-    raw = shared_path("data", "enpove", "2022")
-    found = find_module_files(raw, enpove_2022_spec)
-    modules = {m: read_module(f, enpove_2022_spec.source_columns(m)) for m, f in found.items()}
+    modules = dict(read_round(shared_path("data", "enpove", "2022"), enpove_2022_spec))  # each module read once
     return modules, harmonise_round(enpove_2022_spec, modules)
+
+
+@pytest.fixture(scope="session")
+def enpove_2022_fixture_round(enpove_2022_spec):
+    """The fixture round of II ENPOVE 2022 (modules 100-800, one file per module in INEI's layout), harmonised."""
+    from pipelines.harmonise import harmonise_round
+    from pipelines.read import read_round
+
+    return harmonise_round(enpove_2022_spec, read_round(ENPOVE_2022_FIXTURES / "modules", enpove_2022_spec))
 
 
 def _estimated(store: Path) -> Path:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from pipelines.store import current_version
-from tests.conftest import REPO, SHARED
+from tests.helpers import REPO, SHARED
 
 
 def test_embedded_default_is_synthetic_and_said_so(tmp_path, monkeypatch):

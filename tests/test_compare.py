@@ -18,7 +18,7 @@ from pipelines.compare import LEVEL, adjust_pvalues, compare_rounds, run_compare
 from pipelines.indicators.estimate import run_indicators
 from pipelines.indicators.tables import COMPARISONS, CONTRASTS, INDICATORS
 from pipelines.store import current_version, read_derived
-from tests.conftest import REPO, shared_path
+from tests.helpers import REPO, shared_path
 
 REFERENCE = REPO / "tests" / "reference" / "enpove_design" / "enpove_design.json"
 

@@ -20,7 +20,7 @@ from pipelines.export import PARTITION_KEYS, frictionless_type, run_export
 from pipelines.indicators.tables import COMPARISONS, CONTRASTS, INDICATORS, POLICY_FRAMES
 from pipelines.specs import load_round_spec
 from surveys import schema
-from tests.reports.fixtures import build_store
+from tests.reports.helpers import build_store
 
 REPO = Path(__file__).resolve().parent.parent
 HARMONISED = {table: [c.name for c in columns] for table, columns in schema.TABLES.items()}
@@ -155,6 +155,35 @@ def test_derived_column_descriptions_follow_the_table_schemas():
         described = {(row["table"], row["column"]) for row in csv.DictReader(handle)}
     assert described == {(t, c) for t, cols in SCHEMAS.items() for c in cols}
 
+
+
+def test_the_dictionarys_categories_are_the_vocabularies_the_code_writes():
+    """The dictionary is documentation for other teams: its category lists are checked against the constants the
+    tables are written from, so a new flag, theme or kind cannot be missing from it."""
+    from pipelines.compare import ADJUSTMENTS, REASONS
+    from pipelines.estimation.flags import FLAGS
+    from pipelines.export import DERIVED_COLUMNS
+    from pipelines.indicators.catalogue import CONTEXT, THEMES
+    from pipelines.indicators.frames import FRAMES
+    from pipelines.indicators.tables import COVERAGES, KINDS, ORIGINS
+
+    published = ORIGINS[-1]
+    tested = tuple(k for k in KINDS if k != "reconciliation")  # a reconciliation is never tested: no family
+    expected = {
+        ("indicators", "theme"): (*THEMES, CONTEXT), ("indicators", "origin"): ORIGINS,
+        ("indicators", "flag"): (*FLAGS, published),
+        ("comparisons", "kind"): KINDS, ("comparisons", "family"): tested,
+        ("comparisons", "theme"): (*THEMES, CONTEXT), ("comparisons", "coverage"): COVERAGES,
+        ("comparisons", "origin_a"): ORIGINS, ("comparisons", "origin_b"): ORIGINS,
+        ("comparisons", "adjust_method"): ADJUSTMENTS,
+        ("comparisons", "flags"): tuple(k for k in REASONS if k != "note"),  # a note never makes a pair incomparable
+        ("contrasts", "origin"): tuple(o for o in ORIGINS if o != published), ("contrasts", "theme"): THEMES,
+        ("policy_frames", "frame"): FRAMES,
+    }
+    with DERIVED_COLUMNS.open(encoding="utf-8", newline="") as handle:
+        listed = {(r["table"], r["column"]): set(r["categories"].split(";"))
+                  for r in csv.DictReader(handle) if r["categories"]}
+    assert listed == {key: set(values) for key, values in expected.items()}
 
 
 def test_policy_frames_tag_every_exported_indicator(exported):

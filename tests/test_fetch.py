@@ -22,7 +22,7 @@ from pipelines.errors import FetchError
 from pipelines.fetch import fetch_round, plan_downloads, read_fetched
 from pipelines.read import find_module_files
 from pipelines.refresh import refresh
-from tests.conftest import shared_path
+from tests.helpers import shared_path
 
 SURVEY = "769"
 HTML = b"<!DOCTYPE html><html><body>Error: el archivo no existe</body></html>"

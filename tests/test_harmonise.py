@@ -9,7 +9,7 @@ import polars as pl
 from pipelines.harmonise import harmonise_round
 from pipelines.read import read_round
 from pipelines.specs import load_round_spec
-from tests.conftest import REPO, shared_path
+from tests.helpers import REPO, shared_path
 
 
 def test_a_column_fed_by_two_modules_is_coalesced_in_file_order(tmp_path):

@@ -11,7 +11,7 @@ import polars as pl
 from nbclient import NotebookClient
 
 import surveys as sv
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 NOTEBOOK = REPO / "docs" / "first-analysis.ipynb"
 

@@ -3,9 +3,9 @@ or bare codes), SPSS and Stata; every form harmonises to the same tables as INEI
 
 from __future__ import annotations
 
+import doctest
 import shutil
 import unicodedata
-from pathlib import Path
 
 import polars as pl
 import pyreadstat
@@ -14,8 +14,8 @@ import pytest
 from pipelines.derive import code_of
 from pipelines.errors import SourceFileError
 from pipelines.harmonise import harmonise_round
-from pipelines.read import CONSOLIDATED, ModuleFile, find_module_files, fold, read_module
-from tests.conftest import shared_path
+from pipelines.read import CONSOLIDATED, ModuleFile, find_module_files, fold, read_module, read_round
+from tests.helpers import REPO, shared_path
 
 FILES = {
     "100": "Características de la vivienda y del hogar.csv",
@@ -23,12 +23,6 @@ FILES = {
     "500": "Educación.csv",
 }
 KEYS = {"CCDD", "CCPP", "CCDI", "CONGLOMERADO", "NSELV", "VIVIENDA", "THOGAR", "NHOGAR", "P200_N", "P502"}
-
-
-def harmonise_folder(folder: Path, spec):
-    found = find_module_files(folder, spec)
-    modules = {m: read_module(f, spec.source_columns(m)) for m, f in found.items()}
-    return harmonise_round(spec, modules)
 
 
 def bare_text(frame: pl.DataFrame) -> pl.DataFrame:
@@ -52,7 +46,7 @@ def reference(enpove_2022_spec, tmp_path_factory):
     folder = tmp_path_factory.mktemp("labelled")
     for name in FILES.values():
         (folder / name).symlink_to(shared_path("data", "enpove", "2022", name))
-    return harmonise_folder(folder, enpove_2022_spec)
+    return harmonise_round(enpove_2022_spec, read_round(folder, enpove_2022_spec))
 
 
 @pytest.mark.parametrize("form", ["sav", "dta", "csv_bare"])
@@ -68,7 +62,7 @@ def test_every_format_harmonises_alike(tmp_path, enpove_2022_spec, reference, fo
             pyreadstat.write_dta(frame.rename({"P211_N_AÑOS": "P211_N_ANOS"}, strict=False), str(target))
         else:
             frame.write_csv(target)
-    result = harmonise_folder(tmp_path, enpove_2022_spec)
+    result = harmonise_round(enpove_2022_spec, read_round(tmp_path, enpove_2022_spec))
     assert result.households.equals(reference.households)
     assert result.persons.equals(reference.persons)
 
@@ -122,3 +116,27 @@ def test_missing_column_is_named(tmp_path, enpove_2022_spec):
     frame.drop("P501B").write_csv(tmp_path / "Educación.csv")
     with pytest.raises(SourceFileError, match=r"\['P501B'\] are not in the file"):
         read_module(ModuleFile("500", tmp_path / "Educación.csv"), enpove_2022_spec.source_columns("500"))
+
+
+def test_read_round_reads_each_module_when_asked_with_the_columns_the_spec_needs(enpove_2022_spec):
+    """What the tests used to write by hand (each module read with its spec's columns, the consolidated file with
+    every person module's) harmonises to the very tables `read_round` gives."""
+    spec, asked = enpove_2022_spec, []
+    modules = read_round(REPO / "tests" / "fixtures" / "enpove_2022" / "consolidated", spec, progress=asked.append)
+    assert sorted(modules) == ["100", CONSOLIDATED] and asked == []  # found, nothing read yet
+    person_columns = tuple(dict.fromkeys(c for m in spec.consolidated.modules for c in spec.source_columns(m)))
+    consolidated = modules[CONSOLIDATED]
+    assert asked == [CONSOLIDATED] and modules.encodings == {CONSOLIDATED: consolidated.encoding}
+    assert set(person_columns) <= set(consolidated.frame.columns)
+    by_hand = {"100": read_module(modules.files["100"], spec.source_columns("100")),
+               CONSOLIDATED: read_module(modules.files[CONSOLIDATED], person_columns)}
+    read, hand = harmonise_round(spec, modules), harmonise_round(spec, by_hand)
+    assert read.households.equals(hand.households) and read.persons.equals(hand.persons)
+
+
+def test_read_round_docstring_example_holds_on_the_real_round():
+    doc = (read_round.__doc__.replace("data/raw/enpove/2022", shared_path("data", "enpove", "2022").as_posix())
+           .replace("surveys/enpove_2022", (REPO / "surveys" / "enpove_2022").as_posix()))
+    example = doctest.DocTestParser().get_doctest(doc, {"read_round": read_round}, "read_round", None, 0)
+    result = doctest.DocTestRunner().run(example)  # a failing line is printed with what it gave
+    assert result.attempted == 7 and result.failed == 0

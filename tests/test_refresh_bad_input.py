@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from pipelines.refresh import refresh
 from pipelines.store import scan_table
-from tests.conftest import ENPOVE_2022_RAW, shared_path
+from tests.helpers import ENPOVE_2022_RAW, shared_path
 
 HOUSEHOLDS = "Características de la vivienda y del hogar.csv"
 RESIDENTS = "Características de los residentes del hogar.csv"

@@ -17,7 +17,7 @@ import pytest
 
 from pipelines.read import read_sav
 from pipelines.savfile import read_uncompressed
-from tests.conftest import shared_path
+from tests.helpers import shared_path
 
 
 def both(path: Path, columns: list[str] | None = None):

@@ -12,7 +12,7 @@ import pytest
 
 from pipelines.errors import SpecError
 from pipelines.specs import load_round_spec
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 SPEC = REPO / "surveys" / "enpove_2022"
 
@@ -57,6 +57,8 @@ def test_the_2022_spec_loads_with_its_parts_and_rules():
     ("n_household_members_left_behind,persons,300_1,P313_N,count_rows",
      "n_household_members_left_behind,persons,300_1,P313_N;P313_1,derive:age_years", ["a long file (300_1) takes only"]),
     ("sex,persons,200,", "gender,persons,200,", ["`gender` is not a column of table `persons`"]),
+    ("sex,persons,200,P204,recode,", "sex,persons,250,P204,recode,", ["sex: module 250 is not in source.yaml"]),
+    ("sex,persons,200,P204,recode,", "sex,persons,200,P2O4,recode,", ["values.csv", "no value rows for sex <- P2O4"]),
     ("P208,count_yes,", "P208,count_yes,", []),  # unchanged: the control case loads
 ])
 def test_variables_csv(folder, old, new, fragments):
@@ -76,6 +78,15 @@ def test_variables_csv(folder, old, new, fragments):
     ("geography: [city, lima_zone]", "geography: [city, district]", ["geography `district`"]),
     ("unit: person_long", "unit: relative", ["unit `relative` is not one of"]),
     ("  psu:\n    - columns:", "  psu:\n    - colums:", ["design.psu[0] must be {columns"]),
+    ("spec_version: 2", "spec_version: [2", ["cannot read the spec"]),
+    ("    title: Características de la vivienda y del hogar\n", "", ["modules.100", "missing key `title`"]),
+    ('      "300_1":\n        title: Migración II', '      "200":\n        title: Migración II',
+     ["part `200` of module 300 is declared twice"]),
+    ('{var: P15, eq: "1", codes: ["1", "2"]}', '{var: P15, eq: "1", codes: ["2"]}',
+     ["universe responding_households: `codes` of P15 go with eq/in and must hold its values ['1']"]),
+    ('module: "200"\n    all: [{var: P208, eq: "1"}, {var: P205_A, ge: 3}]',
+     'module: "900"\n    all: [{var: P208, eq: "1"}, {var: P205_A, ge: 3}]',
+     ["universe migrants_3plus: module 900 is not in modules:"]),
 ])
 def test_source_yaml(folder, old, new, fragments):
     edit(folder / "source.yaml", old, new)
@@ -87,6 +98,7 @@ def test_source_yaml(folder, old, new, fragments):
     ("1,refugee,P307,in,7,", "1,refugee,P999,in,7,", ["var `P999` is not among the row's source_var"]),
     ("1,refugee,P307,in,7,", "1,stateless,P307,in,7,", ["value `stateless` is not a category"]),
     ("1,refugee,P307,in,7,", "first,refugee,P307,in,7,", ["rank `first` is not a whole number"]),
+    ("rank,value,var,op,codes,", "rank,value,variable,op,codes,", ["migratory_status.csv", "columns ['var'] are missing"]),
 ])
 def test_precedence_tables(folder, old, new, fragments):
     edit(folder / "precedence" / "migratory_status.csv", old, new)
@@ -101,3 +113,8 @@ def test_a_precedence_rule_without_its_table(folder):
 def test_values_csv_category_outside_the_schema(folder):
     edit(folder / "values.csv", "sex,P204,2,female,", "sex,P204,2,woman,")
     fails(folder, "values.csv", "sex: values ['woman'] are not categories of the schema")
+
+
+def test_values_csv_code_mapped_twice(folder):
+    edit(folder / "values.csv", "sex,P204,2,female,", "sex,P204,1,female,")
+    fails(folder, "values.csv", "codes mapped twice", "('sex', 'P204', '1')")

@@ -44,15 +44,15 @@ def _same(read, stored) -> bool:
 
 def test_files_hold_the_stored_rows_categories_and_labels(exported):
     store, out, fmt, labels = exported
-    for wave in read_manifest(store).values():
+    for record in read_manifest(store).values():
         for table in ("households", "persons"):
-            stored = pl.read_parquet(current_version(store) / table / f"source={wave.source}" / f"round={wave.round}"
+            stored = pl.read_parquet(current_version(store) / table / f"source={record.source}" / f"round={record.round}"
                                      / "part-0.parquet")
-            frame, meta = READERS[fmt](out / f"{table}_{wave.source}_{wave.round}.{fmt}", output_format="polars")
+            frame, meta = READERS[fmt](out / f"{table}_{record.source}_{record.round}.{fmt}", output_format="polars")
             names = labels.stata_names if fmt == "dta" else {}
             assert frame.columns == [names.get(c.name, c.name) for c in schema.TABLES[table]]
             assert frame.height == stored.height
-            assert ("SYNTHETIC" in meta.file_label) == wave.synthetic
+            assert ("SYNTHETIC" in meta.file_label) == record.synthetic
             for column in schema.TABLES[table]:
                 name = names.get(column.name, column.name)
                 assert meta.column_names_to_labels[name] == labels.variables[column.name]

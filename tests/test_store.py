@@ -14,9 +14,18 @@ import pytest
 import pipelines.store as store_module
 from pipelines.errors import StoreError
 from pipelines.refresh import refresh
-from pipelines.store import current_version, read_manifest, scan_table
+from pipelines.store import (
+    current_version,
+    derived_is_current,
+    read_manifest,
+    rounds_fingerprint,
+    scan_table,
+    write_derived,
+    write_store,
+)
 from surveys.schema import SCHEMA_VERSION, polars_schema
-from tests.conftest import shared_path
+from tests.helpers import shared_path
+from tests.reports.helpers import build_store, indicators_frame, record
 
 
 @pytest.fixture()
@@ -39,12 +48,12 @@ def test_layout_metadata_and_manifest(raw, tmp_path):
         assert {i["module"] for i in json.loads(kv[b"inputs"])} == {"100", "200", "300", "300_1", "500", "700", "800"}
         assert pl.read_parquet(path).schema == polars_schema(table)
     manifest = json.loads((current_version(store) / "manifest.json").read_text())
-    wave = manifest["waves"]["enpove/2022"]
-    assert wave["rows"] == {"households": 3739, "persons": 12487}
-    assert wave["synthetic"] is False
-    assert all(len(i["sha256"]) == 64 for i in wave["inputs"])
+    record = manifest["rounds"]["enpove/2022"]
+    assert record["rows"] == {"households": 3739, "persons": 12487}
+    assert record["synthetic"] is False
+    assert all(len(i["sha256"]) == 64 for i in record["inputs"])
     # INEI's labelled CSV of module 100 has no SEGMENTO: the fallback PSU is used, and the manifest says so.
-    assert wave["design"]["psu"] == ["CONGLOMERADO"] and "Fallback" in wave["design"]["note"]
+    assert record["design"]["psu"] == ["CONGLOMERADO"] and "Fallback" in record["design"]["note"]
 
 
 def test_second_refresh_with_unchanged_inputs_does_no_work(raw, tmp_path, monkeypatch):
@@ -93,7 +102,7 @@ def test_interrupted_refresh_leaves_the_previous_store_whole(raw, tmp_path, monk
 def test_a_plain_directory_that_is_not_a_store_is_refused_and_left_as_it_was(raw, tmp_path):
     store = tmp_path / "plain"
     store.mkdir()
-    (store / "manifest.json").write_text(json.dumps({"schema_version": SCHEMA_VERSION, "waves": {}}))
+    (store / "manifest.json").write_text(json.dumps({"schema_version": SCHEMA_VERSION, "rounds": {}}))
     with pytest.raises(StoreError, match="not a surveys store"):
         refresh(raw, store)
     assert sorted(p.name for p in store.iterdir()) == ["manifest.json"] and not store.is_symlink()
@@ -130,3 +139,36 @@ def test_a_store_of_the_old_symlinked_layout_is_moved_into_a_store_folder(raw, t
     assert scan_table(store, "persons").collect().equals(persons)
     assert sorted(p.name for p in old.iterdir()) == ["20200101T000000-older"]  # left for the user to delete
     assert "old layout" in capsys.readouterr().err
+
+
+def _write_old_manifest(store: Path) -> None:
+    """Rewrite the current version's manifest as stores written before the rename have it: the rounds under
+    `waves`, everything else as it is."""
+    path = current_version(store) / "manifest.json"
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    old = {("waves" if key == "rounds" else key): value for key, value in manifest.items()}
+    path.unlink()  # never write through a hard link another version shares
+    path.write_text(json.dumps(old, indent=2), encoding="utf-8")
+
+
+def _keep_2018(store: Path) -> None:
+    households, persons = (scan_table(store, t, source="enpove", round_="2018").collect()
+                           for t in ("households", "persons"))
+    rows = {"households": households.height, "persons": persons.height}
+    write_store(store, {"enpove/2018": (record("enpove", "2018", synthetic=False, rows=rows),
+                                        {"households": households, "persons": persons})})
+
+
+@pytest.mark.parametrize("write", [lambda store: write_derived(store, {"indicators": indicators_frame()}),
+                                   _keep_2018], ids=["write_derived", "write_store"])
+def test_a_manifest_with_the_old_key_waves_is_read_and_rewritten_with_rounds(tmp_path, write):
+    store = build_store(tmp_path)
+    rounds, built_from = read_manifest(store), rounds_fingerprint(store)
+    _write_old_manifest(store)
+    assert "rounds" not in json.loads((current_version(store) / "manifest.json").read_text(encoding="utf-8"))
+    assert read_manifest(store) == rounds
+    assert rounds_fingerprint(store) == built_from and derived_is_current(store, "indicators")
+    write(store)
+    manifest = json.loads((current_version(store) / "manifest.json").read_text(encoding="utf-8"))
+    assert "waves" not in manifest and sorted(manifest["rounds"]) == ["enpove/2018", "enpove/2022"]
+    assert read_manifest(store).keys() == rounds.keys()

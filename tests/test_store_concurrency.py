@@ -18,7 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.store import current_version, read_manifest
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 WRITERS = 4
 RUNS = int(os.environ.get("SURVEYS_CONCURRENCY_RUNS", "6"))
@@ -27,12 +27,12 @@ RUNS = int(os.environ.get("SURVEYS_CONCURRENCY_RUNS", "6"))
 def read_whole(store: Path) -> int:
     """Read the current version as a reader would; returns the persons it holds. Raises if it is not whole."""
     version = current_version(store)
-    waves = read_manifest(version)
-    assert list(waves) == ["enpove/2022"], waves
+    rounds = read_manifest(version)
+    assert list(rounds) == ["enpove/2022"], rounds
     for table in ("households", "persons"):
         path = version / table / "source=enpove" / "round=2022" / "part-0.parquet"
-        assert pl.read_parquet(path).height == waves["enpove/2022"].rows[table], (version, table)
-    return waves["enpove/2022"].rows["persons"]
+        assert pl.read_parquet(path).height == rounds["enpove/2022"].rows[table], (version, table)
+    return rounds["enpove/2022"].rows["persons"]
 
 
 def test_concurrent_refreshes_leave_the_store_whole(tmp_path: Path) -> None:

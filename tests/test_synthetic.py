@@ -11,10 +11,10 @@ import polars as pl
 import pytest
 
 from pipelines.harmonise import harmonise_round
-from pipelines.read import CONSOLIDATED, find_module_files, read_module
+from pipelines.read import CONSOLIDATED, find_module_files, read_module, read_round
 from pipelines.specs import load_round_spec
 from pipelines.synthetic import is_synthetic_round, write_synthetic_round
-from pipelines.synthetic.catalogue import read_layout
+from pipelines.synthetic.settings import read_layout
 
 SPEC_DIR = Path(__file__).resolve().parents[1] / "surveys" / "enpove_2022"
 FORMATS = ("csv", "csv_bare", "sav")
@@ -28,22 +28,14 @@ def spec(enpove_2022_spec):
 
 
 @pytest.fixture(scope="module")
-def wave(tmp_path_factory, spec):
+def by_format(tmp_path_factory, spec):
     out = tmp_path_factory.mktemp("synthetic")
     write_synthetic_round(out, households=HOUSEHOLDS, seed=7, formats=FORMATS, spec=spec)
     return out
 
 
-def _columns(spec, module):
-    if module != CONSOLIDATED:
-        return spec.source_columns(module)
-    return tuple(dict.fromkeys(c for m in spec.consolidated.modules for c in spec.source_columns(m)))
-
-
 def _harmonise(spec, folder):
-    found = find_module_files(folder, spec)
-    modules = {m: read_module(f, _columns(spec, m)) for m, f in found.items()}
-    return harmonise_round(spec, modules, synthetic=is_synthetic_round(folder))
+    return harmonise_round(spec, read_round(folder, spec), synthetic=is_synthetic_round(folder))
 
 
 def _header(path: Path) -> list[str]:
@@ -51,8 +43,8 @@ def _header(path: Path) -> list[str]:
         return next(csv.reader(handle))
 
 
-def test_every_format_harmonises_to_identical_tables(spec, wave):
-    rounds = {fmt: _harmonise(spec, wave / fmt) for fmt in FORMATS}
+def test_every_format_harmonises_to_identical_tables(spec, by_format):
+    rounds = {fmt: _harmonise(spec, by_format / fmt) for fmt in FORMATS}
     first = rounds["csv"]
     assert first.households.height == HOUSEHOLDS
     assert first.households["synthetic"].all() and first.persons["synthetic"].all()
@@ -70,17 +62,17 @@ def test_consolidated_file_harmonises_like_separate_modules(spec, tmp_path):
     assert a.persons.equals(b.persons)
 
 
-def test_headers_follow_layout_csv(spec, wave):
+def test_headers_follow_layout_csv(spec, by_format):
     layout = read_layout(SPEC_DIR)
-    found = find_module_files(wave / "csv", spec)
+    found = find_module_files(by_format / "csv", spec)
     assert sorted(found) == sorted(spec.main_modules())
     for module, file in found.items():
         assert _header(file.path) == list(layout[module]), module
         assert file.path.read_bytes().startswith(b"\xef\xbb\xbf")
 
 
-def test_csv_writes_code_label_and_single_space_blanks(wave):
-    frame = pl.read_csv(wave / "csv" / "Características de los residentes del hogar.csv", infer_schema=False)
+def test_csv_writes_code_label_and_single_space_blanks(by_format):
+    frame = pl.read_csv(by_format / "csv" / "Características de los residentes del hogar.csv", infer_schema=False)
     assert frame["P204"].str.contains(r"^[12]\.(Hombre|Mujer)$").all()
     infants = frame.filter(pl.col("P205_A") == " ")
     assert infants.height > 0 and (infants["P205_B"] != " ").all()
@@ -88,8 +80,8 @@ def test_csv_writes_code_label_and_single_space_blanks(wave):
     assert "factorfinal" in frame.columns
 
 
-def test_keys_unique_and_universes_respected(spec, wave):
-    folder = wave / "csv_bare"
+def test_keys_unique_and_universes_respected(spec, by_format):
+    folder = by_format / "csv_bare"
     found = find_module_files(folder, spec)
     residents = read_module(found["200"], ("CONGLOMERADO", "VIVIENDA", "NHOGAR", "P200_N", "P205_A", "P208")).frame
     age = residents["P205_A"].cast(pl.Int16).fill_null(0)
@@ -103,12 +95,12 @@ def test_keys_unique_and_universes_respected(spec, wave):
     assert not households.is_duplicated().any()
 
 
-def test_fies_items_correlate_positively(spec, wave):
-    households = _harmonise(spec, wave / "csv").households
+def test_fies_items_correlate_positively(spec, by_format):
+    households = _harmonise(spec, by_format / "csv").households
     items = households.select(pl.col("^fies_.*$").cast(pl.Int8)).to_numpy()
     corr = np.corrcoef(items.T)
     assert (corr[np.triu_indices_from(corr, 1)] > 0).all()
-    raw = pl.read_csv(wave / "csv_bare" / "Características de la vivienda y del hogar.csv", infer_schema=False)
+    raw = pl.read_csv(by_format / "csv_bare" / "Características de la vivienda y del hogar.csv", infer_schema=False)
     answered = raw.filter(pl.col("P112_1") != " ")
     # P112_2 is reverse-worded: "1" (could eat healthy food) goes with "2" (not worried) on P112_1.
     assert np.corrcoef(answered["P112_1"].cast(pl.Int8), answered["P112_2"].cast(pl.Int8))[0, 1] < 0
@@ -163,7 +155,7 @@ def test_generator_names_no_source_variable():
     assert not named
 
 
-def test_catalogue_is_read_from_the_round_folder(spec, tmp_path):
+def test_settings_are_read_from_the_round_folder(spec, tmp_path):
     """Changing the round folder's synthetic/ data changes the output: nothing is left in the generator's code."""
     import shutil
 

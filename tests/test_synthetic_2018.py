@@ -15,7 +15,7 @@ from pipelines.read import find_module_files
 from pipelines.refresh import refresh, refresh_embedded_default
 from pipelines.store import current_version, read_manifest
 from pipelines.synthetic import is_synthetic_round, synthetic_specs, write_synthetic_round
-from pipelines.synthetic.catalogue import load_catalogue, read_layout
+from pipelines.synthetic.settings import load_settings, read_layout
 
 SPEC_DIR = Path(__file__).resolve().parents[1] / "surveys" / "enpove_2018"
 HOUSEHOLDS = 400
@@ -38,12 +38,12 @@ def stored(tmp_path_factory, spec):
 
 def test_files_are_inei_2018_chapters_in_layout_order(spec, stored):
     folder, _, _ = stored
-    catalogue = load_catalogue(SPEC_DIR)
+    settings = load_settings(SPEC_DIR)
     layout = read_layout(SPEC_DIR)
     found = find_module_files(folder, spec)
-    assert sorted(found) == sorted(m for m in catalogue.files if m in layout)
+    assert sorted(found) == sorted(m for m in settings.files if m in layout)
     for module, file in found.items():
-        assert file.path.name == f"{catalogue.files[module]}.sav.sav"
+        assert file.path.name == f"{settings.files[module]}.sav.sav"
         _, meta = pyreadstat.read_sav(str(file.path), metadataonly=True, output_format="polars")
         assert meta.column_names == list(layout[module]), module
     assert is_synthetic_round(folder)

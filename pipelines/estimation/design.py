@@ -49,22 +49,7 @@ from pipelines.estimation.from_sums import domain_estimates, result_frame
 from pipelines.estimation.intervals import check_method, proportion_ci, t_quantile, wald
 from pipelines.estimation.quantiles import WeightedSample, woodruff
 from pipelines.estimation.reduce import psu_sums
-from pipelines.estimation.summands import Spec, Summands, build_summands
-
-RESULT_COLUMNS = (
-    "variable",
-    "estimate",
-    "se",
-    "ci_low",
-    "ci_high",
-    "df",
-    "n",
-    "weighted_n",
-    "cv",
-    "deff",
-    "flag",
-)
-
+from pipelines.estimation.summands import Estimand, Summands, build_summands
 
 CONTRAST_COLUMNS = (
     "variable",
@@ -324,8 +309,8 @@ class SurveyDesign:
         domain's ``degf`` (R ``confint`` would use the Normal quantile). See `SurveyDesign` Notes for
         fpc, lonely PSUs, nulls and ``deff``.
         """
-        specs = [Spec(v, v) for v in _names(variables)]
-        return self._estimate("mean", specs, by=by, level=level, ci="wald", reliability=reliability)
+        estimands = [Estimand(v, v) for v in _names(variables)]
+        return self._estimate("mean", estimands, by=by, level=level, ci="wald", reliability=reliability)
 
     def total(
         self,
@@ -359,8 +344,8 @@ class SurveyDesign:
         domain. An empty domain gives a null estimate (not 0) and flag ``empty``. ``deff`` compares
         with SRS without replacement: ``V / (N^2 s^2 (N - n) / (N n))`` (R ``svytotal(deff=TRUE)``).
         """
-        specs = [Spec(v, v) for v in _names(variables)]
-        return self._estimate("total", specs, by=by, level=level, ci="wald", reliability=reliability)
+        estimands = [Estimand(v, v) for v in _names(variables)]
+        return self._estimate("total", estimands, by=by, level=level, ci="wald", reliability=reliability)
 
     def proportion(
         self,
@@ -405,8 +390,8 @@ class SurveyDesign:
         """
         method = "wald" if ci == "mean" else ci
         check_method(method)  # before the pass over the data, not after it
-        specs = [Spec(v, v) for v in _names(variables)]
-        return self._estimate("proportion", specs, by=by, level=level, ci=method, reliability=reliability)
+        estimands = [Estimand(v, v) for v in _names(variables)]
+        return self._estimate("proportion", estimands, by=by, level=level, ci=method, reliability=reliability)
 
     def ratio(
         self,
@@ -452,8 +437,8 @@ class SurveyDesign:
                 got=f"{len(ys)} numerators, {len(xs)} denominators",
                 hint="pass lists of equal length, or a single name on one side.",
             )
-        specs = [Spec(f"{y}/{x}", y, x) for y, x in zip(ys, xs)]
-        return self._estimate("ratio", specs, by=by, level=level, ci="wald", reliability=reliability)
+        estimands = [Estimand(f"{y}/{x}", y, x) for y, x in zip(ys, xs)]
+        return self._estimate("ratio", estimands, by=by, level=level, ci="wald", reliability=reliability)
 
     def quantile(
         self,
@@ -537,24 +522,24 @@ class SurveyDesign:
         domains, _ = self._domains(by_cols)
         samples = self._samples([value(y) for y in names], domains)
         # Each (variable, q): q_hat per domain, and the indicator y <= q_hat (null where y is null).
-        specs, ind_stats, extra = [], {}, {}
+        estimands, ind_stats, extra = [], {}, {}
         qhat = np.empty((domains.size, len(names) * len(probs)))
         for j, y in enumerate(names):
             for i, p in enumerate(probs):
                 col = f"__le{j}_{i}"
-                qhat[:, len(specs)] = [ss[j].quantile(p) for ss in samples]
-                specs.append(Spec(col, col))
+                qhat[:, len(estimands)] = [ss[j].quantile(p) for ss in samples]
+                estimands.append(Estimand(col, col))
                 ind_stats[col] = ColumnStats(missing=stats[y].missing, non_binary=0)
                 extra[col] = (j, y)
-        n_q = len(specs)
+        n_q = len(estimands)
         data = self._data.with_columns(  # each row's domain's q_hat, gathered by its domain code
             (value(extra[s.y][1]) <= pl.Series(qhat[domains.codes, c])).cast(pl.Float64).alias(s.y)
-            for c, s in enumerate(specs)
+            for c, s in enumerate(estimands)
         )
-        schema = pl.Schema({**dict(self._schema), **dict.fromkeys((s.y for s in specs), pl.Float64)})
+        schema = pl.Schema({**dict(self._schema), **dict.fromkeys((s.y for s in estimands), pl.Float64)})
         # Pass 2: the indicators' PSU sums, then their means and SEs (the other verbs' engine).
         table = self._reduce(
-            build_summands(specs, ind_stats, schema, weight=self.weight), self._groups(by_cols), data
+            build_summands(estimands, ind_stats, schema, weight=self.weight), self._groups(by_cols), data
         )
         res = self._estimates("mean", [False] * n_q, table)
         n_dom = table.groups.n_domains
@@ -562,7 +547,7 @@ class SurveyDesign:
         t = t_quantile(level, res["df"])
         for r in range(n_dom):
             for c in range(n_q):
-                sample = samples[r][extra[specs[c].y][0]]
+                sample = samples[r][extra[estimands[c].y][0]]
                 if sample.n == 0:
                     continue
                 est[r, c] = qhat[r, c]
@@ -572,7 +557,7 @@ class SurveyDesign:
         with np.errstate(divide="ignore", invalid="ignore"):
             cv = np.where(est != 0, se / np.abs(est), np.nan)
         out = result_frame(
-            [names[extra[s.y][0]] for s in specs],
+            [names[extra[s.y][0]] for s in estimands],
             {
                 "estimate": est,
                 "se": se,
@@ -711,19 +696,19 @@ class SurveyDesign:
                     hint="pass [('y_a', 'y_b')], or give pairs= (and by=) to contrast domains.",
                 )
             columns = list(dict.fromkeys(c for p in var_pairs for c in p))
-        specs = [Spec(c, c) for c in columns]
+        estimands = [Estimand(c, c) for c in columns]
         kind = "total" if statistic == "total" else "mean"
         stats = self._stats(statistic, columns, by_cols)
         if statistic == "proportion":
             require_binary(self._data.lazy(), columns, stats, where)
         table = self._reduce(
             build_summands(
-                specs, stats, self._schema, weight=self.weight, patterns=self._patterns(columns, stats)
+                estimands, stats, self._schema, weight=self.weight, patterns=self._patterns(columns, stats)
             ),
             self._groups(by_cols),
         )
         domains = table.groups.domains
-        res = self._estimates(kind, [False] * len(specs), table, keep_scores=True)
+        res = self._estimates(kind, [False] * len(estimands), table, keep_scores=True)
         col = {c: j for j, c in enumerate(columns)}
         sides: list[tuple[Side, Side]] = []
         labels: list[tuple[str, str, str]] = []
@@ -938,7 +923,7 @@ class SurveyDesign:
     def _estimate(
         self,
         kind: str,
-        specs: list[Spec],
+        estimands: list[Estimand],
         *,
         by: str | Sequence[str] | None,
         level: float,
@@ -946,23 +931,23 @@ class SurveyDesign:
         reliability: Reliability | None,
     ) -> pl.DataFrame:
         where = f"SurveyDesign.{kind}"
-        if not specs:
+        if not estimands:
             raise DesignError(
                 "no variables given", where=where, got="[]", hint="pass at least one column name."
             )
         if not (0 < level < 1):
             raise DesignError("level must lie in (0, 1)", where=where, got=repr(level))
         by_cols = _names(by)
-        columns = [s.y for s in specs] + [s.x for s in specs if s.x is not None]
+        columns = [s.y for s in estimands] + [s.x for s in estimands if s.x is not None]
         stats = self._stats(kind, columns, by_cols)
         if kind == "proportion":
-            require_binary(self._data.lazy(), [s.y for s in specs], stats, where)
+            require_binary(self._data.lazy(), [s.y for s in estimands], stats, where)
         groups = self._groups(by_cols)
         patterns = self._patterns(columns, stats)
         per_chunk = max(1, CHUNK_VALUES // (3 * max(groups.size, 1)))
         parts = []
-        for start in range(0, len(specs), per_chunk):  # the same key for every chunk of variables
-            chunk = specs[start : start + per_chunk]
+        for start in range(0, len(estimands), per_chunk):  # the same key for every chunk of variables
+            chunk = estimands[start : start + per_chunk]
             summands = build_summands(chunk, stats, self._schema, weight=self.weight, patterns=patterns)
             parts.append(
                 self._estimates(kind, [s.x is not None for s in chunk], self._reduce(summands, groups))
@@ -975,9 +960,9 @@ class SurveyDesign:
             )
         else:
             res["ci_low"], res["ci_high"] = wald(res["estimate"], res["se"], res["df"], level)
-        out = result_frame([s.label for s in specs], res)
+        out = result_frame([s.label for s in estimands], res)
         if by_cols:
-            dom_rows = domains.select(pl.all().gather(np.repeat(np.arange(domains.height), len(specs))))
+            dom_rows = domains.select(pl.all().gather(np.repeat(np.arange(domains.height), len(estimands))))
             out = pl.concat([dom_rows, out], how="horizontal").sort(
                 by_cols, nulls_last=True, maintain_order=True
             )

@@ -1,9 +1,12 @@
 """Reliability flags attached to every estimate row.
 
 One rule, applied by every verb: a row is ``empty`` when its domain has no sample case with a
-non-null variable, ``n<{min_n}`` when it has fewer cases than `Reliability.min_n`, ``cv>{max_cv}``
-when its coefficient of variation exceeds `Reliability.max_cv`, and ``ok`` otherwise. The first
-rule that matches wins (empty > n < min_n > cv > max_cv > ok).
+non-null variable, ``small_n`` when it has fewer cases than `Reliability.min_n`, ``high_cv`` when
+its coefficient of variation exceeds `Reliability.max_cv`, and ``ok`` otherwise. The first rule that
+matches wins (empty > small_n > high_cv > ok).
+
+The four words are defined here once (`FLAGS`): the engine writes them, the indicator table stores
+them as they come, and the report keys its words and symbols on them.
 """
 
 from __future__ import annotations
@@ -13,6 +16,12 @@ from dataclasses import dataclass
 import polars as pl
 
 from pipelines.errors import DesignError
+
+OK, HIGH_CV, SMALL_N, EMPTY = "ok", "high_cv", "small_n", "empty"
+FLAGS = (OK, HIGH_CV, SMALL_N, EMPTY)
+"""The reliability flags, best first."""
+CAUTION = (HIGH_CV, SMALL_N)
+"""The flags of an estimate that is there but must be read with caution (the report draws it hollow)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,12 +39,13 @@ class Reliability:
         0.30: the NCHS (US National Center for Health Statistics) presentation standard treats
         relative standard errors of 30 % or more as unreliable. INEI is stricter and publishes
         estimates with a CV above 15 % as *referential* only; pass ``Reliability(max_cv=0.15)``
-        to apply INEI's rule (the flag then reads ``cv>0.15``).
+        to apply INEI's rule.
 
     Notes
     -----
-    The flag's text carries the threshold (``n<30``, ``cv>0.3``), so a table never hides which rule
-    produced it.
+    The flag names the rule (``small_n``, ``high_cv``), not its threshold: the thresholds are this
+    object's, and a reader that prints them takes them from where the thresholds were set (the
+    catalogue's ``parameters.yaml`` for the indicator table).
     """
 
     min_n: int = 30
@@ -49,21 +59,15 @@ class Reliability:
         if not (self.max_cv > 0):
             raise DesignError("max_cv must be positive", where="Reliability", got=repr(self.max_cv))
 
-    @property
-    def labels(self) -> tuple[str, str, str, str]:
-        """The four flag values, best first: ok, cv>max_cv, n<min_n, empty."""
-        return ("ok", f"cv>{self.max_cv:g}", f"n<{self.min_n}", "empty")
-
     def flag_expr(self) -> pl.Expr:
-        """A polars expression computing ``flag`` from the ``n`` and ``cv`` columns."""
-        ok, high_cv, small_n, empty = self.labels
+        """A polars expression computing ``flag`` (one of `FLAGS`) from the ``n`` and ``cv`` columns."""
         return (
             pl.when(pl.col("n") == 0)
-            .then(pl.lit(empty))
+            .then(pl.lit(EMPTY))
             .when(pl.col("n") < self.min_n)
-            .then(pl.lit(small_n))
+            .then(pl.lit(SMALL_N))
             .when(pl.col("cv").is_null() | pl.col("cv").is_nan() | (pl.col("cv") > self.max_cv))
-            .then(pl.lit(high_cv))
-            .otherwise(pl.lit(ok))
+            .then(pl.lit(HIGH_CV))
+            .otherwise(pl.lit(OK))
             .alias("flag")
         )

@@ -1,6 +1,6 @@
 """Step 1 of every estimate: the per-row quantities (linearised summands) to sum per PSU.
 
-An estimand is a `Spec` (a label, a variable and, for a ratio, a denominator). `build_summands`
+An estimand is an `Estimand` (a label, a variable and, for a ratio, a denominator). `build_summands`
 turns a list of them into polars expressions and says which summand plays which role for each
 estimand: ``a`` (``w y``), ``b`` (``w x``, or ``w`` over the rows where the variable is present),
 ``n`` (those rows), ``W`` (their weights, for a ratio) and ``q`` (``w y^2``, for ``deff``); ``__w``
@@ -23,7 +23,7 @@ ROLES = ("a", "b", "n", "W", "q")
 
 
 @dataclass(frozen=True, slots=True)
-class Spec:
+class Estimand:
     """One estimand: a label and the column(s) it needs."""
 
     label: str
@@ -43,7 +43,7 @@ class Summands:
 
 
 def build_summands(
-    specs: list[Spec],
+    estimands: list[Estimand],
     stats: dict[str, ColumnStats],
     schema: pl.Schema,
     *,
@@ -72,7 +72,7 @@ def build_summands(
             exprs.setdefault(name, expr)
         roles[role].append(name)
 
-    for j, s in enumerate(specs):
+    for j, s in enumerate(estimands):
         y = value(s.y)
         has_missing = bool(stats[s.y].missing) or (s.x is not None and bool(stats[s.x].missing))
         if s.x is None:

@@ -9,21 +9,21 @@ import numpy as np
 import polars as pl
 
 from pipelines.errors import DesignError, SchemaViolation
+from surveys.schema import FIES_ITEMS
 
-ITEMS: tuple[str, ...] = (
-    "WORRIED", "HEALTHY", "FEWFOOD", "SKIPPED", "ATELESS", "RUNOUT", "HUNGRY", "WHLDAY",
-)
-"""The eight FIES items, in the questionnaire order the global standard uses."""
+ITEMS: tuple[str, ...] = tuple(item.upper() for item in FIES_ITEMS)
+"""The eight FIES items (WORRIED ... WHLDAY), in the questionnaire order the global standard uses: the
+harmonised schema's `FIES_ITEMS`, in FAO's capitals."""
 
 ITEMS_7: tuple[str, ...] = tuple(item for item in ITEMS if item != "HEALTHY")
 """The seven-item variant without HEALTHY."""
 
 # FAO 2014-2016 global standard item severities: the default `st` of RM.weights::equating.fun
-# (R/equating.fun.r in RM.weights 2.0). It is the published reference metric, not a tuning parameter.
-GLOBAL_STANDARD_2014_2016: dict[str, float] = {
-    "WORRIED": -1.2230564, "HEALTHY": -0.8471210, "FEWFOOD": -1.1056616, "SKIPPED": 0.3509848,
-    "ATELESS": -0.3117999, "RUNOUT": 0.5065051, "HUNGRY": 0.7546138, "WHLDAY": 1.8755353,
-}
+# (R/equating.fun.r in RM.weights 2.0), in item order as R gives it. It is the published reference metric,
+# not a tuning parameter.
+GLOBAL_STANDARD_2014_2016: dict[str, float] = dict(zip(ITEMS, (
+    -1.2230564, -0.8471210, -1.1056616, 0.3509848, -0.3117999, 0.5065051, 0.7546138, 1.8755353,
+), strict=True))
 # Items whose global severities are the thresholds (equating.fun: thres = st[c(5, 8)]).
 THRESHOLD_ITEMS: tuple[str, str] = ("ATELESS", "WHLDAY")
 

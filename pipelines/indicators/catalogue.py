@@ -17,11 +17,13 @@ import polars as pl
 import yaml
 
 from pipelines.errors import SpecError
+from pipelines.estimation.flags import Reliability
 from pipelines.indicators.measures import available_columns
 from pipelines.specs import YAML_LOADER
 
 CATALOGUE_DIR = Path(__file__).resolve().parents[2] / "surveys" / "indicators"
-THEMES = ("health", "housing", "food_security", "violence", "employment")
+THEMES = ("health", "housing", "food_security", "violence", "employment")  # in the order the report shows them
+CONTEXT = "context"  # the theme of a published figure of no catalogue concept (shown as context, never compared)
 STATISTICS = ("proportion", "mean", "median", "distribution", "fies_prevalence", "fies_prevalence_individuals")
 MEASURED_IN = ("proportion", "soles")  # what an estimate's number is: a share (0-1), or soles per month
 UNITS = ("household", "person")  # what an indicator, universe or domain is about
@@ -48,6 +50,8 @@ class Indicator:
 
 @dataclass(frozen=True)
 class Condition:
+    """One condition of a `Universe` on a harmonised column or measure (`OPERATORS`)."""
+
     var: str
     op: str
     value: str
@@ -55,6 +59,9 @@ class Condition:
 
 @dataclass(frozen=True)
 class Universe:
+    """Who an indicator is about (`universes.csv`): the rows where every condition holds. Not a round spec's
+    `SourceUniverse`, which says which rows of a producer's module are in it, on the producer's codes."""
+
     universe_id: str
     unit: str
     conditions: tuple[Condition, ...]
@@ -160,6 +167,71 @@ def _check_columns(indicators: tuple[Indicator, ...], universes: dict[str, Unive
         raise SpecError("; ".join(problems), where=str(folder))
 
 
+# What `parameters.yaml` must hold: a number, a mapping of numbers, or bands (a list of `from`/`label` pairs,
+# `from` increasing). The measures and the flags read these keys; a missing or mistyped one stops the load here.
+BANDS = "bands"
+PARAMETERS = {
+    "overcrowding": ("un_habitat_persons_per_room", "inei_persons_per_room", "persons_per_bedroom"),
+    "working_age": None,
+    "underemployment": ("hours_per_week",),
+    "age_groups": BANDS,
+    "time_since_arrival": BANDS,
+    "reliability": ("min_n", "max_cv"),
+}
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _band_problems(key: str, bands: object) -> list[str]:
+    if not isinstance(bands, list) or not bands:
+        return [f"{key} must be a list of {{from, label}} bands, not {bands!r}"]
+    if not all(isinstance(b, dict) and _is_number(b.get("from")) and isinstance(b.get("label"), str) for b in bands):
+        return [f"{key}: every band needs a number `from` and a text `label` ({bands!r})"]
+    starts = [b["from"] for b in bands]
+    return [] if starts == sorted(set(starts)) else [f"{key}: the bands' `from` must increase ({starts})"]
+
+
+def _parameters(path: Path) -> dict:
+    try:
+        parameters = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER)
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(f"cannot read the parameters: {exc}", where=str(path)) from exc
+    _check_parameters(parameters, path)
+    return parameters
+
+
+def _check_parameters(parameters: object, path: Path) -> None:
+    """Every key the measures and flags read is present with the right shape, so a missing or mistyped cut-off
+    is a `SpecError` naming the key instead of a KeyError in the middle of the estimate stage."""
+    if not isinstance(parameters, dict):
+        raise SpecError("must be a mapping of parameter names to values", where=str(path))
+    problems = []
+    for key, shape in PARAMETERS.items():
+        value = parameters.get(key)
+        if key not in parameters:
+            problems.append(f"{key} is missing")
+        elif shape is None and not _is_number(value):
+            problems.append(f"{key} must be a number, not {value!r}")
+        elif shape == BANDS:
+            problems += _band_problems(key, value)
+        elif isinstance(shape, tuple):
+            if not isinstance(value, dict):
+                problems.append(f"{key} must be a mapping of {', '.join(shape)}, not {value!r}")
+                continue
+            problems += [f"{key}.{name} is missing" for name in shape if name not in value]
+            problems += [f"{key}.{name} must be a number, not {value[name]!r}"
+                         for name in shape if name in value and not _is_number(value[name])]
+    if problems:
+        raise SpecError("; ".join(problems), where=str(path))
+
+
+def reliability(catalogue: Catalogue) -> Reliability:
+    """The flag thresholds of `parameters.yaml`."""
+    return Reliability(**catalogue.parameters["reliability"])
+
+
 @cache
 def load_catalogue(folder: Path = CATALOGUE_DIR) -> Catalogue:
     """The indicator catalogue in `folder` (default `surveys/indicators/`)."""
@@ -171,7 +243,7 @@ def load_catalogue(folder: Path = CATALOGUE_DIR) -> Catalogue:
         Domain(r["domain"], tuple(r["units"].split(";")), r["column"], r["label_en"], r["label_es"])
         for r in _read(folder / "domains.csv").iter_rows(named=True)
     )
-    parameters = yaml.load((folder / "parameters.yaml").read_text(encoding="utf-8"), Loader=YAML_LOADER)
+    parameters = _parameters(folder / "parameters.yaml")
     _check_columns(indicators, universes, domains, parameters, folder)
     contrasts = tuple(DomainContrast(**r) for r in _read(folder / "contrasts.csv").iter_rows(named=True))
     unknown = sorted({c.domain for c in contrasts} - {d.domain for d in domains})

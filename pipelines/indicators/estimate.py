@@ -17,9 +17,9 @@ regular status, each age group vs the previous one) for every proportion and mea
 definition variant of a concept against its first variant (overcrowding per room vs per bedroom), with the
 covariance of the two sides from the same linearisation (`SurveyDesign.contrast`).
 
-Reliability flags follow `parameters.yaml` (`reliability: min_n, max_cv`) and are stored as kinds: `ok`,
-`high_cv`, `small_n`, `empty` (and `published` for published figures), so readers key on the kind, not on a
-threshold's text.
+Reliability flags follow `parameters.yaml` (`reliability: min_n, max_cv`) and are stored as the engine writes
+them (`pipelines.estimation.flags.FLAGS`: `ok`, `high_cv`, `small_n`, `empty`; `published` for published figures),
+so readers key on the rule, not on a threshold's text.
 """
 
 from __future__ import annotations
@@ -33,11 +33,16 @@ import polars as pl
 
 from pipelines.errors import NotInStore
 from pipelines.estimation import SurveyDesign
-from pipelines.estimation.flags import Reliability
 from pipelines.fies import ITEMS, equate_to_global_standard, fit_rasch, respondent_probabilities
-from pipelines.indicators.catalogue import Catalogue, DomainContrast, Indicator, Universe, load_catalogue
+from pipelines.indicators.catalogue import (
+    Catalogue,
+    DomainContrast,
+    Indicator,
+    Universe,
+    load_catalogue,
+    reliability,
+)
 from pipelines.indicators.measures import (
-    FIES_COLUMNS,
     FIES_PROBABILITIES,
     HOUSEHOLD_ROOMS,
     INDIVIDUALS_WEIGHT,
@@ -46,16 +51,17 @@ from pipelines.indicators.measures import (
     person_measures,
 )
 from pipelines.indicators.published import published_indicators
-from pipelines.indicators.tables import CONTRASTS, FLAG_KINDS, INDICATORS
+from pipelines.indicators.tables import CONTRASTS, INDICATORS
 from pipelines.specs import available_specs
 from pipelines.store import (
     current_version,
     read_derived,
     read_manifest,
+    rounds_fingerprint,
     scan_table,
-    waves_fingerprint,
     write_derived,
 )
+from surveys.schema import FIES_COLUMNS
 
 RAW_SCORES = {"fies_raw_score_8": range(9), "fies_raw_score_7": range(8)}
 
@@ -91,7 +97,8 @@ def _column(indicator_id: str, value: str | None = None) -> str:
 
 def _fies_probabilities(households: pl.DataFrame) -> pl.DataFrame:
     """Per-household FIES probabilities (null for incomplete answers), from a Rasch model fitted on this round."""
-    items = households.select(pl.col(f"fies_{i.lower()}").cast(pl.Float64).alias(i) for i in ITEMS)
+    items = households.select(pl.col(column).cast(pl.Float64).alias(item)
+                              for column, item in zip(FIES_COLUMNS, ITEMS, strict=True))
     equating = equate_to_global_standard(fit_rasch(items, households["weight"].to_numpy()))
     probs = respondent_probabilities(items, equating)
     moderate_severe, severe = FIES_PROBABILITIES
@@ -140,11 +147,6 @@ def _long(result: pl.DataFrame, by: str | None, columns: dict, domain: str) -> p
         pl.when(pl.col("category") != "").then(pl.col("category")).otherwise(pl.col("domain_value"))
         .alias("domain_value"),
     ).drop("category", "variable", *([by] if by else []))
-
-
-def reliability(catalogue: Catalogue) -> Reliability:
-    """The flag thresholds of `parameters.yaml`."""
-    return Reliability(**catalogue.parameters["reliability"])
 
 
 def _design(frame: pl.DataFrame, context: RoundContext, catalogue: Catalogue, weight: str = "weight") -> SurveyDesign:
@@ -362,12 +364,6 @@ def contrast_round(households: pl.DataFrame, persons: pl.DataFrame, context: Rou
     return rows.select(pl.col(name).cast(dtype) for name, dtype in CONTRASTS.items())
 
 
-def _flag_kind(catalogue: Catalogue) -> pl.Expr:
-    """The engine's flag text (`cv>0.3`, carrying its threshold) -> the kind stored in the table (`high_cv`)."""
-    texts = reliability(catalogue).labels  # ok, cv>max_cv, n<min_n, empty
-    return pl.col("flag").replace_strict(dict(zip(texts, FLAG_KINDS, strict=False)))
-
-
 def _describe(rows: pl.DataFrame, catalogue: Catalogue, context: RoundContext) -> pl.DataFrame:
     """Attach catalogue facts (theme, concept, unit of measure, universe) and provenance to engine rows."""
     facts = pl.DataFrame([
@@ -379,7 +375,6 @@ def _describe(rows: pl.DataFrame, catalogue: Catalogue, context: RoundContext) -
         for i in catalogue.indicators
     ])
     out = rows.join(facts, on="indicator_id", how="left").with_columns(
-        _flag_kind(catalogue),
         pl.lit(context.source).alias("source"), pl.lit(context.round).alias("round"),
         pl.lit(context.round).alias("period"), pl.lit(context.origin).alias("origin"),
         pl.lit(f"{context.title}; {context.origin}; estimated with this package from the harmonised store")
@@ -390,7 +385,7 @@ def _describe(rows: pl.DataFrame, catalogue: Catalogue, context: RoundContext) -
 
 def _common_cities(store: Path, source: str) -> tuple[str, ...]:
     """Cities in every stored round of `source`; empty when it has a single round (nothing to be common with)."""
-    rounds = [w.round for w in read_manifest(store).values() if w.source == source]
+    rounds = [r.round for r in read_manifest(store).values() if r.source == source]
     if len(rounds) < 2:
         return ()
     cities = [set(scan_table(store, "households", source=source, round_=r).select("city").unique().collect()
@@ -401,13 +396,13 @@ def _common_cities(store: Path, source: str) -> tuple[str, ...]:
 def round_context(store: Path, name: str, specs: list | None = None) -> RoundContext:
     """What estimation needs to know about stored round `name` (`source/round`) besides its rows (`specs`: the
     round specs when already loaded)."""
-    wave = read_manifest(store)[name]
+    record = read_manifest(store)[name]
     spec = next((s for s in (available_specs() if specs is None else specs) if s.name == name), None)
     if spec is None:
-        raise FileNotFoundError(f"no spec surveys/{wave.source}_{wave.round}/ for stored round {name}")
-    return RoundContext(wave.source, wave.round, "synthetic" if wave.synthetic else "microdata",
+        raise FileNotFoundError(f"no spec surveys/{record.source}_{record.round}/ for stored round {name}")
+    return RoundContext(record.source, record.round, "synthetic" if record.synthetic else "microdata",
                         spec.design.lonely_psu, spec.fieldwork_start, spec.title,
-                        common_cities=_common_cities(store, wave.source))
+                        common_cities=_common_cities(store, record.source))
 
 
 def build_tables(store: Path, *, source: str | None = None, round_: str | None = None,
@@ -417,12 +412,12 @@ def build_tables(store: Path, *, source: str | None = None, round_: str | None =
     estimates, contrasts = [], []
     specs = available_specs()  # read once for every round
     catalogue = load_catalogue()
-    for name, wave in read_manifest(store).items():
-        if (source and wave.source != source) or (round_ and wave.round != round_):
+    for name, record in read_manifest(store).items():
+        if (source and record.source != source) or (round_ and record.round != round_):
             continue
         context = round_context(store, name, specs)
-        households = scan_table(store, "households", source=wave.source, round_=wave.round).collect()
-        persons = scan_table(store, "persons", source=wave.source, round_=wave.round).collect()
+        households = scan_table(store, "households", source=record.source, round_=record.round).collect()
+        persons = scan_table(store, "persons", source=record.source, round_=record.round).collect()
         # Measures, FIES and numerators once per round; both tables use the same designs.
         prepared = prepare_units(households, persons, context, catalogue, theme)
         estimates.append(estimate_round(households, persons, context, catalogue=catalogue, theme=theme,
@@ -466,7 +461,7 @@ def run_indicators(store: Path, *, source: str | None = None, round_: str | None
     pinned = current_version(store)
     if pinned is None:
         raise NotInStore("no store yet", where=str(store), hint="Run `surveys refresh` first.")
-    built_from = waves_fingerprint(pinned)
+    built_from = rounds_fingerprint(pinned)
     filters = {"source": source, "round": round_, "theme": theme}
     tables = {name: _keep_previous(pinned, name, table, filters)
               for name, table in build_tables(pinned, source=source, round_=round_, theme=theme).items()}

@@ -10,9 +10,8 @@ from datetime import date
 
 import polars as pl
 
-from surveys.schema import FIES_ITEMS, polars_schema
+from surveys.schema import FIES_COLUMNS, polars_schema
 
-FIES_COLUMNS = [f"fies_{item}" for item in FIES_ITEMS]
 # Columns the estimate stage adds beside the measures (pipelines/indicators/estimate.py): each household's FIES
 # probabilities from the round's Rasch model and its weight times its size; each person's dwelling rooms (joined
 # from the household); the common-coverage domain of both.
@@ -68,6 +67,7 @@ def months_since_arrival(fieldwork_start: date) -> pl.Expr:
 def person_measures(parameters: dict, fieldwork_start: date) -> list[pl.Expr]:
     """Health, employment and domain measures on the harmonised `persons` table."""
     hours = parameters["underemployment"]["hours_per_week"]
+    of_working_age = pl.col("age") >= parameters["working_age"]
     employed = pl.col("worked_last_week") | pl.col("has_job_to_return")
     status = pl.col("employment_status")
     return [
@@ -76,7 +76,8 @@ def person_measures(parameters: dict, fieldwork_start: date) -> list[pl.Expr]:
         (pl.col(HOUSEHOLD_ROOMS) == 1).alias("lives_in_one_room_dwelling"),
         (~pl.col("chronic_treated_in_peru")).alias("chronic_untreated"),
         pl.when(pl.col("ill_or_injured_4w")).then(~pl.col("sought_care")).alias("no_care_sought"),
-        pl.when(pl.col("age") >= 14).then(employed).alias("employed"),
+        of_working_age.alias("of_working_age"),
+        pl.when(of_working_age).then(employed).alias("employed"),
         pl.when(employed).then(~pl.col("has_contract_or_receipt")).alias("informal"),
         pl.when(employed).then(status == "employee").alias("status_employee"),
         pl.when(employed).then(status == "self_employed").alias("status_self_employed"),

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import polars as pl
 
-from pipelines.indicators.catalogue import Catalogue, load_catalogue
+from pipelines.indicators.catalogue import CONTEXT, Catalogue, load_catalogue
 from pipelines.indicators.tables import INDICATORS
 
 # Package data, found through the installed package (a wheel has no `data/` folder of the source tree).
@@ -48,7 +48,7 @@ def published_indicators(path: Path = PUBLISHED_CSV, catalogue: Catalogue | None
     return rows.select(
         pl.col("indicator_id"),
         pl.coalesce("concept_id", "cat_concept", "indicator_id").alias("concept_id"),
-        pl.coalesce("theme", "cat_theme", pl.lit("context")).alias("theme"),
+        pl.coalesce("theme", "cat_theme", pl.lit(CONTEXT)).alias("theme"),
         "source", "round", pl.col("round").alias("period"), pl.lit("published").alias("origin"),
         pl.lit("all").alias("domain"), pl.lit("all").alias("domain_value"), pl.lit("published").alias("statistic"),
         pl.when(percent).then(pl.lit("proportion")).otherwise(pl.col("unit")).alias("unit"),

@@ -19,8 +19,6 @@ from __future__ import annotations
 import polars as pl
 
 ORIGINS = ("microdata", "synthetic", "published")
-# Reliability of an estimate, best first; the thresholds are `surveys/indicators/parameters.yaml`'s `reliability`.
-FLAG_KINDS = ("ok", "high_cv", "small_n", "empty")
 KINDS = ("across_rounds", "within_round", "reconciliation")
 COVERAGES = ("as_fielded", "common")
 
@@ -45,7 +43,7 @@ INDICATORS = pl.Schema({
     "weighted_n": pl.Float64(),
     "cv": pl.Float64(),
     "deff": pl.Float64(),
-    "flag": pl.String(),             # ok | high_cv | small_n | empty (FLAG_KINDS) | published
+    "flag": pl.String(),             # ok | high_cv | small_n | empty (pipelines.estimation.flags.FLAGS) | published
     "universe": pl.String(),         # who the estimate is about, in words
     "definition_variant": pl.String(),  # how this row's definition differs within its concept
     "recall_period": pl.String(),    # current | last_week | last_4_weeks | since_arrival | not_stated ...

@@ -2,7 +2,7 @@
 
 Everything about the round is data in its spec folder `surveys/<source>_<round>/`: `source.yaml` and the
 crosswalks, `layout.csv` (the producer's column order) and `synthetic/` (column roles, file names, formats,
-strata, control codes, distributions; see `catalogue.py`). Records are generated at the harmonised
+strata, control codes, distributions; see `settings.py`). Records are generated at the harmonised
 level first (`population.py`), then the crosswalk is inverted to the producer's codes (`inei.py`), laid out in
 `layout.csv`'s order (`assemble.py`) and written in the producer's formats (`write.py`). Every folder written
 carries a `SYNTHETIC.txt` marker, so that anything built from it is stamped `synthetic=True`.
@@ -21,8 +21,8 @@ import polars as pl
 
 from pipelines.specs import RoundSpec, available_specs, load_round_spec
 from pipelines.synthetic import assemble, population
-from pipelines.synthetic.catalogue import SETTINGS, Catalogue, load_catalogue
 from pipelines.synthetic.inei import household_base
+from pipelines.synthetic.settings import SETTINGS, GeneratorSettings, load_settings
 from pipelines.synthetic.write import labels, write_csv_bare, write_csv_labelled, write_sav
 
 MARKER = "SYNTHETIC.txt"
@@ -45,17 +45,17 @@ def synthetic_specs(specs: list[RoundSpec] | None = None) -> list[RoundSpec]:
 
 
 def generate_modules(spec: RoundSpec, *, households: int, seed: int, consolidated: bool,
-                     catalogue: Catalogue | None = None) -> dict[str, pl.DataFrame]:
+                     settings: GeneratorSettings | None = None) -> dict[str, pl.DataFrame]:
     """The producer's module frames (bare codes as text, blanks null) of a synthetic round, keyed by module."""
-    catalogue = catalogue or load_catalogue(spec.folder)
+    settings = settings or load_settings(spec.folder)
     rng = np.random.default_rng(seed)
-    hh = population.households(households, catalogue, rng)
-    persons = population.persons(hh, catalogue, rng)
-    base = household_base(spec, catalogue, hh, persons, rng)
-    modules = {spec.household_module: assemble.household_module(spec, catalogue, base, rng)}
-    people = assemble.person_modules(spec, catalogue, base, persons, rng)
+    hh = population.households(households, settings, rng)
+    persons = population.persons(hh, settings, rng)
+    base = household_base(spec, settings, hh, persons, rng)
+    modules = {spec.household_module: assemble.household_module(spec, settings, base, rng)}
+    people = assemble.person_modules(spec, settings, base, persons, rng)
     if consolidated:  # the consolidated file stands in for the main person modules, not for their parts
-        modules["consolidated"] = assemble.consolidated(spec, catalogue, people)
+        modules["consolidated"] = assemble.consolidated(spec, settings, people)
         people = {m: frame for m, frame in people.items() if spec.modules[m].part_of is not None}
     modules.update({m: frame.drop("_row") for m, frame in people.items()})
     return modules
@@ -70,7 +70,7 @@ def write_synthetic_round(out_dir: Path, spec: RoundSpec | Path | str | None = N
     ----------
     out_dir : folder to write; with several formats, one sub-folder per format (`out_dir/<format>/`).
     spec : the round spec (or its folder `surveys/<source>_<round>/`) whose crosswalk is inverted; its
-        `synthetic/` folder holds the generator's catalogue. Default: the latest round (by year) that has one.
+        `synthetic/` folder holds the generator's settings. Default: the latest round (by year) that has one.
     households : responding households (a few non-responding dwellings are added to the household module).
     seed : seed of the generator; the same seed gives byte-identical files.
     formats : among the round's `formats` in `synthetic.yaml` (II ENPOVE 2022: "csv", INEI's `code.label` CSV;
@@ -84,33 +84,33 @@ def write_synthetic_round(out_dir: Path, spec: RoundSpec | Path | str | None = N
     if spec is None:
         spec = max(synthetic_specs(), key=lambda s: s.year)
     spec = spec if isinstance(spec, RoundSpec) else load_round_spec(spec)
-    catalogue = load_catalogue(spec.folder)
-    formats = tuple(formats or catalogue.default_formats)
-    unknown = set(formats) - set(catalogue.formats)
+    settings = load_settings(spec.folder)
+    formats = tuple(formats or settings.default_formats)
+    unknown = set(formats) - set(settings.formats)
     if unknown or not formats:
-        raise ValueError(f"formats {sorted(unknown)} are not among {sorted(catalogue.formats)}")
-    if consolidated and (spec.consolidated is None or "consolidated" not in catalogue.files):
+        raise ValueError(f"formats {sorted(unknown)} are not among {sorted(settings.formats)}")
+    if consolidated and (spec.consolidated is None or "consolidated" not in settings.files):
         raise ValueError(f"{spec.name} has no consolidated person file")
     modules = generate_modules(spec, households=households, seed=seed, consolidated=consolidated,
-                               catalogue=catalogue)
-    label_map = labels(spec.values, catalogue)
+                               settings=settings)
+    label_map = labels(spec.values, settings)
     out_dir = Path(out_dir)
     written = []
     for fmt in formats:
         folder = out_dir / fmt if len(formats) > 1 else out_dir
         folder.mkdir(parents=True, exist_ok=True)
         for module, frame in modules.items():
-            path = folder / f"{catalogue.files[module]}{catalogue.formats[fmt]}"
+            path = folder / f"{settings.files[module]}{settings.formats[fmt]}"
             if fmt == "sav":
-                write_sav(frame, path, catalogue.text_columns, spec.fieldwork_start)
-            elif fmt == "csv_bare" or module in catalogue.bare_code_files:
+                write_sav(frame, path, settings.text_columns, spec.fieldwork_start)
+            elif fmt == "csv_bare" or module in settings.bare_code_files:
                 write_csv_bare(frame, path)
             else:
                 write_csv_labelled(frame, path, label_map)
             written.append(path)
-        written.append(_mark(folder, seed, households, catalogue.title))
+        written.append(_mark(folder, seed, households, settings.title))
     if len(formats) > 1:
-        written.append(_mark(out_dir, seed, households, catalogue.title))
+        written.append(_mark(out_dir, seed, households, settings.title))
     return written
 
 

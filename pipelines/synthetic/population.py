@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from pipelines.synthetic.catalogue import Catalogue
+from pipelines.synthetic.settings import GeneratorSettings
 
 DWELLING_SPACING = 6  # dwelling numbers within a cluster step by up to this many
 NONRESPONDING_FIRST = 31  # non-responding dwellings are numbered after the responding ones
@@ -41,12 +41,12 @@ def _allocate(shares: np.ndarray, n: int, psu_size: int) -> np.ndarray:
     return counts
 
 
-def households(n: int, catalogue: Catalogue, rng: np.random.Generator) -> pl.DataFrame:
+def households(n: int, settings: GeneratorSettings, rng: np.random.Generator) -> pl.DataFrame:
     """`n` responding households plus a few non-responding dwellings, with their design and harmonised answers."""
-    model = catalogue.population
+    model = settings.population
     psu_size = int(model["psu_size"])
-    counts = _allocate(catalogue.strata["share"].to_numpy(), n, psu_size)
-    stratum = np.repeat(np.arange(catalogue.strata.height), counts)
+    counts = _allocate(settings.strata["share"].to_numpy(), n, psu_size)
+    stratum = np.repeat(np.arange(settings.strata.height), counts)
     slot = np.concatenate([np.arange(c) for c in counts])  # position within stratum
     psu_local = slot // psu_size
     psu = np.cumsum(np.r_[1, (np.diff(stratum) != 0) | (np.diff(psu_local) != 0)]) - 1
@@ -95,9 +95,9 @@ def _household_answers(frame: pl.DataFrame, model: dict, rng: np.random.Generato
     return frame.with_columns(pl.Series(k, v) for k, v in columns.items())
 
 
-def persons(hh: pl.DataFrame, catalogue: Catalogue, rng: np.random.Generator) -> pl.DataFrame:
+def persons(hh: pl.DataFrame, settings: GeneratorSettings, rng: np.random.Generator) -> pl.DataFrame:
     """Residents of the responding households: a head plus relatives, with age, sex, union and migration."""
-    model = catalogue.population
+    model = settings.population
     responding = np.flatnonzero(hh["responding"].to_numpy())
     size_p = np.array(model["household_size"], dtype=float)
     size = rng.choice(np.arange(1, size_p.size + 1), size=responding.size, p=size_p / size_p.sum())

@@ -9,17 +9,17 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from pipelines.synthetic.catalogue import Catalogue
+from pipelines.synthetic.settings import GeneratorSettings
 
 BLANK = " "  # INEI writes a blank answer as a single space
 _NUMBER = r"^(?:0|-?[1-9][0-9]*)(?:\.[0-9]+)?$"
 
 
-def labels(values: pl.DataFrame, cat: Catalogue) -> dict[str, dict[str, str]]:
+def labels(values: pl.DataFrame, settings: GeneratorSettings) -> dict[str, dict[str, str]]:
     """source column -> {code: "code.label"} for numeric codes, from values.csv and the control codes."""
     rows = pl.concat([
         values.select(pl.col("source_var").alias("column"), pl.col("source_value").alias("code"), "label"),
-        cat.control_codes.select("column", "code", "label"),
+        settings.control_codes.select("column", "code", "label"),
     ]).filter(pl.col("code").str.contains(r"^[0-9]+$") & pl.col("label").is_not_null())
     rows = rows.unique(["column", "code"], keep="first", maintain_order=True)
     out: dict[str, dict[str, str]] = {}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reports.labels import load_labels
-from tests.reports.fixtures import build_store, write_catalogue
+from tests.reports.helpers import build_store, write_catalogue
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -65,25 +65,3 @@ def browser():
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         yield browser
         browser.close()
-
-
-def open_offline(browser, path: Path):
-    """Open a report with every non-file request aborted and recorded; console errors and dialogs recorded."""
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    seen = {"requests": [], "errors": [], "dialogs": []}
-
-    def route(route):
-        if route.request.url.startswith("file://"):
-            route.continue_()
-        else:
-            seen["requests"].append(route.request.url)
-            route.abort()
-
-    page.route("**/*", route)
-    page.on("console", lambda message: message.type == "error" and seen["errors"].append(message.text))
-    page.on("pageerror", lambda error: seen["errors"].append(str(error)))
-    page.on("dialog", lambda dialog: (seen["dialogs"].append(dialog.message), dialog.dismiss()))
-    page.goto(path.as_uri())
-    page.wait_for_function("window.reportReady === true", timeout=20_000)
-    page.wait_for_function("window.reportAllDrawn === true", timeout=30_000)
-    return page, seen

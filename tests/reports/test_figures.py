@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from reports import figures
-from tests.reports.fixtures import PUBLISHED_CITATION, XSS, indicators_frame
+from tests.reports.helpers import PUBLISHED_CITATION, XSS, indicators_frame
 
 COLOURS = figures.source_colours(["enpove", "multisector_lima"])
 
@@ -152,7 +152,7 @@ def test_text_from_data_is_escaped_in_figures(labels_es):
 
 
 def _contrasts() -> pl.DataFrame:
-    from tests.reports.fixtures import comparisons_frame
+    from tests.reports.helpers import comparisons_frame
 
     frame = comparisons_frame().filter(pl.col("kind") == "across_rounds")
     frame = frame.filter(pl.col("source_b") == "enpove").with_columns(

@@ -9,7 +9,7 @@ import polars as pl
 
 from reports import matrix
 from reports.report import assign_charts
-from tests.reports.fixtures import XSS, indicators_frame
+from tests.reports.helpers import XSS, indicators_frame
 
 
 def _section(page: str) -> str:

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from pipelines.cli import app
 from reports.report import THEMES, run_report, strict_json
-from tests.reports.fixtures import XSS
+from tests.reports.helpers import XSS
 
 MAX_BYTES = 10_000_000
 

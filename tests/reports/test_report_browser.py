@@ -8,8 +8,7 @@ from __future__ import annotations
 import pytest
 
 from reports.report import THEMES
-from tests.reports.conftest import open_offline
-from tests.reports.fixtures import XSS
+from tests.reports.helpers import XSS, open_offline
 
 # A ceiling that catches a report that hangs, not a speed target: speed is measured in benchmarks, not timed tests
 # (the 3 s target for the charts in view, with both ENPOVE rounds, belongs to the report and pipeline benchmarks of

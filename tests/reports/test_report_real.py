@@ -20,8 +20,8 @@ from pipelines.store import current_version, read_derived
 from reports import matrix
 from reports.labels import load_labels
 from reports.report import assign_charts, run_report
-from tests.conftest import SHARED
-from tests.reports.conftest import open_offline
+from tests.helpers import SHARED
+from tests.reports.helpers import open_offline
 
 MAX_BYTES = 10_000_000
 # A ceiling that catches a report that hangs, not a speed target: speed is measured in benchmarks, not timed tests

@@ -1,6 +1,6 @@
 # R `survey` reference estimates on the real ENPOVE 2018 and II ENPOVE 2022 microdata, under three designs.
 #
-# Writes enpove_design.json beside this script; tests/test_enpove_design_reference.py compares the package's
+# Writes enpove_design.json beside this script; tests/rounds/test_enpove_design_reference.py compares the package's
 # estimates (built by its own pipeline) with it. CI never runs R: rerun this by hand when a design changes,
 #
 #     Rscript tests/reference/enpove_design/enpove_design.R [path/to/shared]

@@ -1,4 +1,4 @@
-# Regenerates the R `survey` reference values of tests/estimation/test_estimation_r_extra.py:
+# Regenerates the R `survey` reference values of tests/estimation/test_r_extra.py:
 #
 #   cd tests/reference/r_survey_extra && Rscript make_reference.R
 #
@@ -195,7 +195,7 @@ writeLines(toJSON(list(r_survey = version, cases = cases), digits = NA, auto_unb
            "expected.json")
 
 # ---------------------------------------------------------------- random designs
-# A fixed set of stratified cluster samples in the shape of test_estimation_vs_svy.py's generator:
+# A fixed set of stratified cluster samples in the shape of test_vs_svy.py's generator:
 # strata with 1-4 PSUs (at least one stratum with a single PSU), PSUs of 1-6 rows, weights over three
 # orders of magnitude, 15 % missing y, a domain inside one PSU, and a first-stage fpc on half of them.
 set.seed(20261201)

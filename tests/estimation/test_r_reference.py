@@ -18,8 +18,7 @@ import polars as pl
 import pytest
 
 from pipelines.estimation import SurveyDesign
-
-from .conftest import load_api, load_expected
+from tests.estimation.helpers import load_api, load_expected
 
 # R prints its reference values with 15 significant digits; 1e-6 is the project's parity target
 # (docs/parity.md). Our arithmetic agrees with R to ~1e-12 on these cases.

@@ -1,12 +1,10 @@
-"""Indicators: each catalogue definition checked on the real ENPOVE 2022 modules against numbers computed here
+"""Estimate: each catalogue definition checked on the real ENPOVE 2022 modules against numbers computed here
 straight from INEI's files (plain polars, no crosswalk), and on the fixture round for the modules we lack.
 """
 
 from __future__ import annotations
 
-import re
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -16,9 +14,8 @@ from pipelines.derive import code_of
 from pipelines.fies import ITEMS, equate_to_global_standard, fit_rasch
 from pipelines.indicators.catalogue import load_catalogue
 from pipelines.indicators.estimate import RoundContext, estimate_round
-from pipelines.indicators.published import published_indicators
 from pipelines.indicators.tables import INDICATORS
-from tests.conftest import REPO, shared_path
+from tests.helpers import shared_path
 
 HOUSEHOLDS = "Características de la vivienda y del hogar.csv"
 RESIDENTS = "Características de los residentes del hogar.csv"
@@ -127,11 +124,9 @@ def test_domains_partition_the_universe(real_table):
     assert set(real_table.filter(pl.col("domain") == "lima")["domain_value"]) == {"Lima", "rest"}
 
 
-def test_person_indicators_on_the_fixture_round(enpove_2022_spec):
+def test_person_indicators_on_the_fixture_round(enpove_2022_fixture_round):
     """Modules 300-800 come from fixtures in INEI's layout: numerators and universes checked by hand-built masks."""
-    from tests.test_enpove_2022_modules import FIXTURES, _harmonise
-
-    result = _harmonise(enpove_2022_spec, FIXTURES / "modules")
+    result = enpove_2022_fixture_round
     table = estimate_round(result.households, result.persons, REAL)
     persons = result.persons.with_columns(pl.col("weight").alias("w"))
     migrants = persons.filter(pl.col("migrant") & pl.col("has_health_insurance").is_not_null())
@@ -148,19 +143,6 @@ def test_person_indicators_on_the_fixture_round(enpove_2022_spec):
     assert overall(table, "informal")["estimate"] == pytest.approx(
         weighted_share(workers, ~pl.col("has_contract_or_receipt")), rel=1e-12)
     assert overall(table, "informal")["flag"] == "small_n"  # a 60-person fixture is below the reliability threshold
-
-
-def test_published_rows_keep_the_printed_number_and_no_se():
-    published = published_indicators()
-    raw = pl.read_csv(REPO / "surveys" / "published" / "estimates.csv", infer_schema=False)
-    assert published.height == raw.height
-    row = published.filter((pl.col("source") == "enpove") & (pl.col("round") == "2018")
-                           & (pl.col("indicator_id") == "no_health_insurance")).row(0, named=True)
-    assert row["estimate"] == pytest.approx(0.915) and row["se"] is None and row["flag"] == "published"
-    assert published.filter(pl.col("se").is_not_null()).height == 0
-    food = published.filter(pl.col("indicator_id") == "multisector_lima_food_insecurity_moderate_severe")
-    assert set(food["concept_id"]) == {"food_insecurity_moderate_severe"}
-    assert set(food["theme"]) == {"food_security"}
 
 
 def _filtered_share(frame: pl.DataFrame, indicator, catalogue) -> float | None:
@@ -188,15 +170,14 @@ def _filtered_median(frame: pl.DataFrame, indicator, catalogue) -> float | None:
     return inside.filter(share >= 0.5)[indicator.numerator][0]
 
 
-def test_every_catalogue_indicator_equals_its_filtered_weighted_mean(real_enpove_2022, enpove_2022_spec):
+def test_every_catalogue_indicator_equals_its_filtered_weighted_mean(real_enpove_2022, enpove_2022_fixture_round):
     """Universes zero weights rather than drop rows; for the point estimate that must equal filtering first.
     Household indicators on the real modules, person indicators on the fixture round (modules 300-800)."""
     from pipelines.indicators.estimate import _prepare_households, _prepare_persons
-    from tests.test_enpove_2022_modules import FIXTURES, _harmonise
 
     catalogue = load_catalogue()
     _, real = real_enpove_2022
-    fixture = _harmonise(enpove_2022_spec, FIXTURES / "modules")
+    fixture = enpove_2022_fixture_round
     frames = {
         "household": _prepare_households(real.households, catalogue),
         "person": _prepare_persons(fixture.persons, fixture.households, catalogue, REAL),
@@ -219,43 +200,3 @@ def test_every_catalogue_indicator_equals_its_filtered_weighted_mean(real_enpove
         assert rows["estimate"].item() == pytest.approx(expected, rel=1e-10, abs=1e-12), indicator.indicator_id
         checked += 1
     assert checked >= 35
-
-
-def _catalogue_with(tmp_path, name: str, edit) -> Path:
-    """A copy of the catalogue folder with one file edited."""
-    import shutil
-
-    folder = tmp_path / "indicators"
-    shutil.copytree(REPO / "surveys" / "indicators", folder)
-    path = folder / name
-    path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
-    return folder
-
-
-@pytest.mark.parametrize("name, edit, words", [
-    ("catalogue.csv", lambda t: t.replace("proportion,proportion,no_health_insurance",
-                                          "proportion,dollars,no_health_insurance", 1), "measured_in 'dollars'"),
-    ("catalogue.csv", lambda t: t.replace("median,soles", "mode,soles", 1), "statistic 'mode'"),
-    ("contrasts.csv", lambda t: t + "religion,a,b,Religion,Religión\n", "['religion']"),
-    ("catalogue.csv", lambda t: t.replace("proportion,no_health_insurance,migrants",
-                                          "proportion,no_helth_insurance,migrants", 1),
-     "indicator no_health_insurance: no person column or measure 'no_helth_insurance'"),
-    ("universes.csv", lambda t: t.replace("migrant,eq,true", "migrnat,eq,true", 1),
-     "universe migrants: no person column or measure 'migrnat'"),
-    ("domains.csv", lambda t: t.replace("sex,person,sex,", "sex,person,gender,", 1),
-     "domain sex: no person column or measure 'gender'"),
-    ("domains.csv", lambda t: t.replace("sex,person,sex,", "sex,people,sex,", 1), "unit 'people' not in"),
-])
-def test_a_catalogue_rule_broken_is_a_spec_error(tmp_path, name, edit, words):
-    from pipelines.errors import SpecError
-
-    with pytest.raises(SpecError, match=re.escape(words)):
-        load_catalogue(_catalogue_with(tmp_path, name, edit))
-
-
-def test_reliability_thresholds_come_from_parameters(tmp_path):
-    from pipelines.indicators.estimate import reliability
-
-    folder = _catalogue_with(tmp_path, "parameters.yaml", lambda t: t.replace("max_cv: 0.3", "max_cv: 0.15"))
-    assert reliability(load_catalogue(folder)).max_cv == 0.15
-    assert reliability(load_catalogue()).max_cv == 0.3 and reliability(load_catalogue()).min_n == 30

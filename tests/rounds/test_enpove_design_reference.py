@@ -28,7 +28,7 @@ import polars as pl
 import pytest
 
 from pipelines.estimation import SurveyDesign
-from tests.conftest import REPO, shared_path
+from tests.helpers import REPO, shared_path
 
 REFERENCE = REPO / "tests" / "reference" / "enpove_design" / "enpove_design.json"
 
@@ -153,7 +153,7 @@ def harmonised(tmp_path_factory):
                 for table in LEVELS.values()
             }
             manifest = json.loads((store / "manifest.json").read_text(encoding="utf-8"))
-            cache[design] = {**tables, "manifest": manifest["waves"][f"enpove/{spec.round}"]}
+            cache[design] = {**tables, "manifest": manifest["rounds"][f"enpove/{spec.round}"]}
         return cache[design]
 
     return get

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from pipelines.derive import code_of
-from tests.conftest import shared_path
+from tests.helpers import shared_path
 
 RAW = ("data", "enpove", "2022")
 

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 import pipelines.store as store_module
 from pipelines.cli import app
 from pipelines.refresh import refresh
-from tests.conftest import REPO
+from tests.helpers import REPO
 
 HOUSEHOLDS = "Características de la vivienda y del hogar.csv"
 RESIDENTS = "Características de los residentes del hogar.csv"

@@ -19,7 +19,7 @@ from polars.testing import assert_frame_equal
 
 from pipelines.refresh import refresh
 from pipelines.store import scan_table
-from tests.conftest import shared_path
+from tests.helpers import shared_path
 
 RAW = ("data", "enpove", "2022")
 KEY = ("CONGLOMERADO", "VIVIENDA", "NHOGAR", "P200_N")

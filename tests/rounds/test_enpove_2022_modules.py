@@ -9,7 +9,6 @@ crosswalk. Person ids are CONGLOMERADO-VIVIENDA-NHOGAR-P200_N.
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -17,9 +16,10 @@ from polars.testing import assert_frame_equal
 
 from pipelines.errors import CrosswalkError
 from pipelines.harmonise import harmonise_round
-from pipelines.read import CONSOLIDATED, find_module_files, read_module
+from pipelines.read import CONSOLIDATED, find_module_files, read_round
+from tests.helpers import ENPOVE_2022_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "enpove_2022"
+FIXTURES = ENPOVE_2022_FIXTURES
 NEW_MODULES = ("300", "400", "600", "700", "800")
 
 WOMAN = "90001-2-1-1"  # 34, CPP, SIS, hypertension, daily wage, knows victims of her partner-aggressor kind
@@ -37,26 +37,14 @@ TEEN_FAMILY_HELPER = "90004-5-1-3"  # 16: in 600/700, outside 800
 UNPAID = "90005-6-1-1"
 
 
-def _harmonise(spec, folder: Path):
-    found = find_module_files(folder, spec)
-    modules = {}
-    for module, file in found.items():
-        if module == CONSOLIDATED:
-            wanted = (c for m in spec.consolidated.modules for c in spec.source_columns(m))
-            modules[module] = read_module(file, tuple(dict.fromkeys(wanted)))
-        else:
-            modules[module] = read_module(file, spec.source_columns(module))
-    return harmonise_round(spec, modules)
-
-
 @pytest.fixture(scope="module")
-def separate(enpove_2022_spec):
-    return _harmonise(enpove_2022_spec, FIXTURES / "modules")
+def separate(enpove_2022_fixture_round):
+    return enpove_2022_fixture_round
 
 
 @pytest.fixture(scope="module")
 def consolidated(enpove_2022_spec):
-    return _harmonise(enpove_2022_spec, FIXTURES / "consolidated")
+    return harmonise_round(enpove_2022_spec, read_round(FIXTURES / "consolidated", enpove_2022_spec))
 
 
 def _person(result, person_id: str) -> dict:
@@ -214,6 +202,6 @@ def test_unmapped_health_code_names_file_variable_and_value(enpove_2022_spec, tm
                                .otherwise(pl.col("P404")).alias("P404"))
     frame.write_csv(health, include_bom=True)
     with pytest.raises(CrosswalkError) as caught:
-        _harmonise(enpove_2022_spec, folder)
+        harmonise_round(enpove_2022_spec, read_round(folder, enpove_2022_spec))
     message = str(caught.value)
     assert "Salud.csv" in message and "P404" in message and "'9'" in message

@@ -1,4 +1,5 @@
-"""Pin every row of surveys/published/estimates.csv to the seed thesis text it was transcribed from.
+"""Published figures: every row of surveys/published/estimates.csv pinned to the seed thesis text it was transcribed
+from, and `published_indicators` reading them as indicator rows.
 
 "Near" is defined on the whitespace-normalised seed text (every run of whitespace collapsed to one space):
 a row passes when some occurrence of its ``seed_label`` lies inside the region of the seed that holds its
@@ -17,9 +18,12 @@ import csv
 import re
 from pathlib import Path
 
+import polars as pl
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+from pipelines.indicators.published import published_indicators
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SEED_PATH = REPO_ROOT.parent / "shared" / "seeds" / "004_819b83dbc0b264a5.txt"
 ESTIMATES_PATH = REPO_ROOT / "surveys" / "published" / "estimates.csv"
 
@@ -73,7 +77,7 @@ def _region_key(citation_table: str) -> str:
         return "Tabla 26"
     if re.match(r"Tabla [567]\b", citation_table):
         return "Tablas 5-7"
-    raise AssertionError(f"citation_table {citation_table!r} has no seed region in tests/test_published.py")
+    raise AssertionError(f"citation_table {citation_table!r} has no seed region in tests/indicators/test_published.py")
 
 
 def _printed_forms(estimate: str) -> set[str]:
@@ -204,3 +208,16 @@ def test_gap_rule_rejects_a_wrong_number(seed_text: str, regions: dict[str, tupl
     assert not number_near_label(seed_text, start, end, "no tiene seguro de salud", "91.6")
     assert not number_near_label(seed_text, start, end, "tienen enfermedades crónicas", "8")
     assert not number_near_label(seed_text, start, end, "tienen enfermedades crónicas", "3")
+
+
+def test_published_rows_keep_the_printed_number_and_no_se():
+    published = published_indicators()
+    raw = pl.read_csv(REPO_ROOT / "surveys" / "published" / "estimates.csv", infer_schema=False)
+    assert published.height == raw.height
+    row = published.filter((pl.col("source") == "enpove") & (pl.col("round") == "2018")
+                           & (pl.col("indicator_id") == "no_health_insurance")).row(0, named=True)
+    assert row["estimate"] == pytest.approx(0.915) and row["se"] is None and row["flag"] == "published"
+    assert published.filter(pl.col("se").is_not_null()).height == 0
+    food = published.filter(pl.col("indicator_id") == "multisector_lima_food_insecurity_moderate_severe")
+    assert set(food["concept_id"]) == {"food_insecurity_moderate_severe"}
+    assert set(food["theme"]) == {"food_security"}

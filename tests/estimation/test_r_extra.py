@@ -7,7 +7,7 @@
   (``svyquantile`` defaults), and totals under every lonely-PSU rule, including the data of R's own
   ``tests/lonely.psu.R``.
 
-The same script's random designs (``random_expected.json``) are checked in test_estimation_vs_svy.py.
+The same script's random designs (``random_expected.json``) are checked in test_vs_svy.py.
 
 Estimates, SEs, deff and intervals to ``REL_R``; ``df`` exactly.
 """
@@ -21,10 +21,9 @@ import polars as pl
 import pytest
 
 from pipelines.estimation import SurveyDesign
+from tests.estimation.helpers import load_api
 
-from .conftest import load_api
-
-REL_R = 1e-6  # as test_estimation_r_reference.py: R prints 15 significant digits
+REL_R = 1e-6  # as test_r_reference.py: R prints 15 significant digits
 
 HERE = Path(__file__).resolve().parents[1] / "reference" / "r_survey_extra"
 EXPECTED = json.loads((HERE / "expected.json").read_text())

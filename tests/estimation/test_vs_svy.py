@@ -13,7 +13,7 @@ computed by the committed R script (tests/reference/r_survey_extra/make_referenc
 Not compared with svy: totals under ``adjust`` (svy's ``center`` centres a lonely PSU's total at
 the grand mean, as R >= 4.4-1; R 4.1-1, the reference, takes it about 0: test_random_designs_match_r
 checks them against R); a ``by`` value that is null (svy puts the row out of every domain; we keep
-the null as its own domain, see test_estimation_consistency), and ``deff``/intervals (svy's defaults
+the null as its own domain, see test_consistency), and ``deff``/intervals (svy's defaults
 differ).
 """
 
@@ -30,65 +30,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipelines.estimation import SurveyDesign
+from tests.estimation.helpers import SVY_SINGLETON, designs
 
 # Same formulas, different summation order: agreement is to a few ulps times the condition of
 # the variance sum; 1e-8 relative leaves room for the cancellation in small SEs.
 REL_SVY = 1e-8
 
-SVY_SINGLETON = {"adjust": "center", "remove": "skip", "average": "scale"}
-
 PROPERTY_SETTINGS = settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
 )
-
-
-@st.composite
-def designs(draw) -> tuple[pl.DataFrame, dict]:
-    """A random stratified cluster sample and its design arguments."""
-    psus_per_stratum = draw(st.lists(st.integers(1, 4), min_size=1, max_size=5))
-    if len(psus_per_stratum) == 1 and psus_per_stratum[0] == 1:
-        psus_per_stratum.append(2)
-    seed = draw(st.integers(0, 2**32 - 1))
-    use_fpc = draw(st.booleans())
-    lonely = draw(st.sampled_from(sorted(SVY_SINGLETON)))
-    rng = np.random.default_rng(seed)
-    rows = []
-    psu_id = 0
-    for h, n_psu in enumerate(psus_per_stratum):
-        pop = n_psu + int(rng.integers(0, 20))
-        for _ in range(n_psu):
-            psu_id += 1
-            size = int(rng.integers(1, 7))
-            shift = rng.normal(0, 3)
-            for _ in range(size):
-                rows.append((f"s{h}", psu_id, pop, shift))
-    n = len(rows)
-    frame = pl.DataFrame(
-        {
-            "stratum": [r[0] for r in rows],
-            "psu": [r[1] for r in rows],
-            "fpc": [float(r[2]) for r in rows],
-        }
-    )
-    shift = np.array([r[3] for r in rows])
-    y = 10 + shift + rng.normal(0, 2, n)
-    y = np.where(rng.uniform(size=n) < 0.15, np.nan, y)
-    dom = rng.choice(np.array(["a", "b"], dtype=object), n)
-    dom[frame["psu"].to_numpy() == int(rng.integers(1, psu_id + 1))] = "solo"  # one PSU only
-    if n > 3:
-        dom[int(rng.integers(0, n))] = "ghost"  # variable y always null there: an empty domain
-        y = np.where(dom == "ghost", np.nan, y)
-    frame = frame.with_columns(
-        w=pl.Series(np.exp(rng.uniform(0, np.log(1000), n))),
-        y=pl.Series(y).fill_nan(None),
-        x=pl.Series(rng.uniform(1, 5, n)),
-        ind=pl.Series((rng.uniform(size=n) < 0.3).astype(np.int64)),
-        dom=pl.Series(dom),
-    )
-    args = {"weight": "w", "strata": "stratum", "psu": "psu", "lonely_psu": lonely}
-    if use_fpc:
-        args["fpc"] = "fpc"
-    return frame, args
 
 
 def _svy_sample(frame: pl.DataFrame, args: dict) -> svy.Sample:
@@ -188,7 +138,7 @@ def test_lonely_rules_on_api_totals_match_svy(apiclus1: pl.DataFrame, rule: str)
     """R: ``svyby(~enroll, ~stype, svydesign(id=~1, strata=~dnum, weights=~pw, data=apiclus1), svytotal)``
     with ``options(survey.lonely.psu=rule)``; svy ``singleton=`` its equivalent. Not ``adjust``: for
     totals svy's ``center`` centres the lonely PSU at the grand mean (as R >= 4.4-1), R 4.1-1 at 0;
-    that rule is checked against R itself in test_estimation_r_extra.py and below."""
+    that rule is checked against R itself in test_r_extra.py and below."""
     design = SurveyDesign(apiclus1, weight="pw", strata="dnum", lonely_psu=rule)
     sample = svy.Sample(apiclus1, svy.Design(stratum="dnum", wgt="pw", singleton=SVY_SINGLETON[rule]))
     for by in ([], ["stype"]):

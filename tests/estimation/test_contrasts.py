@@ -1,4 +1,4 @@
-"""`SurveyDesign.contrast`: identities and input handling (R parity is in test_estimation_r_extra.py)."""
+"""`SurveyDesign.contrast`: identities and input handling (R parity is in test_r_extra.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,7 @@ from hypothesis import HealthCheck, given, settings
 
 from pipelines.errors import DesignError
 from pipelines.estimation import SurveyDesign
-
-from .test_estimation_vs_svy import designs
+from tests.estimation.helpers import designs
 
 REL_IDENTITY = 1e-10  # exact in real arithmetic; only summation order differs
 

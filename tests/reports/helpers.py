@@ -1,4 +1,5 @@
-"""Hand-made indicator and comparison tables, and a tiny store holding them, for the report and export tests.
+"""Hand-made indicator and comparison tables, and a tiny store holding them, for the report and export tests; a
+report opened offline in the browser.
 
 The frames follow `pipelines.indicators.tables.INDICATORS` / `COMPARISONS`: two sources, four rounds, microdata, synthetic and
 published rows, domains sex / age group / city, every flag (`ok`, `high_cv`, `small_n`, `empty`, `published`), the FIES
@@ -8,12 +9,14 @@ raw-score distributions, and text fields holding `<script>alert(1)</script>` to 
 from __future__ import annotations
 
 import math
+import shutil
 from pathlib import Path
 
 import polars as pl
 
+from pipelines.indicators.catalogue import CATALOGUE_DIR
 from pipelines.indicators.tables import COMPARISONS, INDICATORS
-from pipelines.store import WaveRecord, write_derived, write_store
+from pipelines.store import RoundRecord, write_derived, write_store
 from surveys.schema import SCHEMA_VERSION, polars_schema
 
 XSS = "<script>alert(1)</script>"
@@ -184,8 +187,8 @@ def _harmonised(table: str, source: str, round_: str, n: int, *, synthetic: bool
                          for name, dtype in schema.items()})
 
 
-def record(source: str, round_: str, *, synthetic: bool, rows: dict[str, int]) -> WaveRecord:
-    return WaveRecord(
+def record(source: str, round_: str, *, synthetic: bool, rows: dict[str, int]) -> RoundRecord:
+    return RoundRecord(
         source=source, round=round_, synthetic=synthetic,
         inputs=({"file": "x.csv", "module": "100", "sha256": f"{source}{round_}".ljust(64, "0"), "encoding": "utf-8"},),
         crosswalk_sha256="c" * 64, schema_version=SCHEMA_VERSION, rows=rows, notes=(),
@@ -211,10 +214,18 @@ def build_store(root: Path, *, extra_person_column: str | None = None) -> Path:
 
 
 def write_catalogue(root: Path) -> Path:
-    """A `surveys/` folder with a small catalogue whose xss_indicator label is a script."""
+    """A `surveys/` folder with a small catalogue whose xss_indicator label is a script: the package's rows of its
+    indicators (the xss one a copy of knows_victim_physical) with the fixture's themes, concepts and names, the
+    package's universes and parameters, and no domains or contrasts (their names come from the UI strings)."""
     folder = root / "surveys" / "indicators"
     folder.mkdir(parents=True)
-    lines = ["indicator_id,theme,unit,statistic,concept_id,label_en,label_es"]
+    for name in ("universes.csv", "parameters.yaml", "published_concepts.csv"):
+        shutil.copyfile(CATALOGUE_DIR / name, folder / name)
+    for name in ("domains.csv", "contrasts.csv"):
+        header = (CATALOGUE_DIR / name).read_text(encoding="utf-8").splitlines()[0]
+        (folder / name).write_text(header + "\n", encoding="utf-8")
+    package = pl.read_csv(CATALOGUE_DIR / "catalogue.csv", infer_schema=False)
+    rows = []
     for indicator_id, theme, en, es in (
         ("no_health_insurance", "health", "No health insurance", "Sin seguro de salud"),
         ("overcrowding_room", "housing", "Overcrowding", "Hacinamiento"),
@@ -227,9 +238,34 @@ def write_catalogue(root: Path) -> Path:
     ):
         concept = {"fies_moderate_severe": "food_insecurity_moderate_severe",
                    "fies_severe": "food_insecurity_severe"}.get(indicator_id, indicator_id)
-        lines.append(f"{indicator_id},{theme},person,proportion,{concept},{en},{es}")
-    (folder / "catalogue.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        like = "knows_victim_physical" if indicator_id == "xss_indicator" else indicator_id
+        rows.append(package.filter(pl.col("indicator_id") == like).with_columns(
+            indicator_id=pl.lit(indicator_id), theme=pl.lit(theme), concept_id=pl.lit(concept),
+            label_en=pl.lit(en), label_es=pl.lit(es)))
+    pl.concat(rows).write_csv(folder / "catalogue.csv")
     (folder / "sources.csv").write_text(
         "source,label_en,label_es\nenpove,ENPOVE (INEI),ENPOVE (INEI)\n"
         "multisector_lima,Lima multisector study,Estudio multisectorial de Lima\n", encoding="utf-8")
     return root / "surveys"
+
+
+def open_offline(browser, path: Path):
+    """Open a report with every non-file request aborted and recorded; console errors and dialogs recorded."""
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    seen = {"requests": [], "errors": [], "dialogs": []}
+
+    def route(route):
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            seen["requests"].append(route.request.url)
+            route.abort()
+
+    page.route("**/*", route)
+    page.on("console", lambda message: message.type == "error" and seen["errors"].append(message.text))
+    page.on("pageerror", lambda error: seen["errors"].append(str(error)))
+    page.on("dialog", lambda dialog: (seen["dialogs"].append(dialog.message), dialog.dismiss()))
+    page.goto(path.as_uri())
+    page.wait_for_function("window.reportReady === true", timeout=20_000)
+    page.wait_for_function("window.reportAllDrawn === true", timeout=30_000)
+    return page, seen

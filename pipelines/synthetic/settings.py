@@ -1,7 +1,7 @@
-"""The generator's catalogue of one round, read from the round's folder: `layout.csv` and `synthetic/`.
+"""The generator's settings of one round, read from the round's folder: `layout.csv` and `synthetic/`.
 
 The round spec (`source.yaml`) already says which modules are the household and person bases, who has a row in
-each person module (module universes) and the keys; the catalogue adds what only a generator needs.
+each person module (module universes) and the keys; the settings add what only a generator needs.
 
 `surveys/<source>_<round>/synthetic/synthetic.yaml` says which layout column plays which role (cluster, dwelling,
 household, person number, result code, persons count, informant, ...), INEI's file names and formats, and the
@@ -31,7 +31,7 @@ def _read(path: Path) -> pl.DataFrame:
 
 
 @dataclass(frozen=True)
-class Catalogue:
+class GeneratorSettings:
     """One round's layout (module -> columns in order), the generator's column roles and its parameters."""
 
     folder: Path
@@ -95,12 +95,12 @@ def _settings(path: Path) -> dict[str, Any]:
     return raw
 
 
-def load_catalogue(spec_folder: Path) -> Catalogue:
-    """The generator's catalogue of the round whose spec folder is `spec_folder`."""
+def load_settings(spec_folder: Path) -> GeneratorSettings:
+    """The generator's settings of the round whose spec folder is `spec_folder`."""
     folder = Path(spec_folder) / FOLDER
     raw = _settings(Path(spec_folder) / SETTINGS)
     formats = {str(k): str(v) for k, v in raw["formats"].items()}
-    catalogue = Catalogue(
+    settings = GeneratorSettings(
         folder=Path(spec_folder),
         title=str(raw.get("title", "")),
         columns={str(k): str(v) for k, v in raw["columns"].items()},
@@ -128,9 +128,9 @@ def load_catalogue(spec_folder: Path) -> Catalogue:
         routing=_optional_csv(folder / "routing.csv", ("target", "router", "router_value", "source_var")),
         multiple_response=frozenset(_optional_csv(folder / "multiple_response.csv", ("column",))["column"]),
     )
-    drawn = set(catalogue.control_codes["column"]) | set(catalogue.copies)
-    if catalogue.columns["response"] not in drawn:
-        raise SpecError(f"the household's response code {catalogue.columns['response']} is neither in "
+    drawn = set(settings.control_codes["column"]) | set(settings.copies)
+    if settings.columns["response"] not in drawn:
+        raise SpecError(f"the household's response code {settings.columns['response']} is neither in "
                         "control_codes.csv nor among `copies`", where=str(Path(spec_folder) / SETTINGS),
                         hint="Give its codes for responding and non-responding households in control_codes.csv.")
-    return catalogue
+    return settings

@@ -17,8 +17,8 @@ import pytest
 
 from pipelines.refresh import refresh
 from pipelines.store import scan_table
-from tests.conftest import shared_path
 from tests.fixtures.enpove_2018.make_chapter_300 import answers, make_chapter_300
+from tests.helpers import shared_path
 
 RAW = ("data", "enpove", "2018")
 HOUSEHOLD = ["CONGLOMERADO", "VIVIENDA", "HOGAR"]

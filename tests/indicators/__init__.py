@@ -1,0 +1,1 @@
+"""Tests of pipelines.indicators, the estimate stage (catalogue, measures, estimate, published, frames)."""
