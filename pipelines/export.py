@@ -39,6 +39,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.atomic import replaced_when_complete
 from pipelines.errors import NotInStore, SchemaViolation
 from pipelines.indicators.frames import frame_tags
 from pipelines.indicators.tables import POLICY_FRAMES
@@ -217,13 +218,8 @@ def export_derived(frame: pl.DataFrame, name: str, out: Path) -> Path:
     """Write one derived table as `<out>/<name>.parquet`, its columns as stored (the stages cast them to their
     schemas in `pipelines.indicators.tables`)."""
     path = out / f"{name}.parquet"
-    partial = out / f".{name}.parquet.partial"
-    try:
+    with replaced_when_complete(path) as partial:
         _write(frame.to_arrow(), partial, {"schema_version": schema.SCHEMA_VERSION})
-        partial.replace(path)
-    finally:
-        if partial.exists():
-            partial.unlink()
     return path
 
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import polars as pl
 import pyreadstat
 
+from pipelines.atomic import replaced_when_complete
 from pipelines.errors import SpecError
 from pipelines.store import TABLES, RoundRecord, partition
 from surveys import schema
@@ -142,14 +143,9 @@ def write_stat_files(store: Path, rounds: dict[str, RoundRecord], out: Path, *, 
             note = (f"{table} of {record.source} {record.round}, harmonised (schema {schema.SCHEMA_VERSION})."
                     + (" SYNTHETIC: generated data, never quote." if record.synthetic else ""))
             path = out / f"{table}_{record.source}_{record.round}.{format}"
-            partial = path.with_name(f".{path.name}.partial")
-            try:
+            with replaced_when_complete(path) as partial:
                 _write(data, partial, format, file_label=f"{table} {record.source} {record.round}{mark}", note=note,
                        variable_labels=variable_labels, value_labels=value_labels, names=names)
-                partial.replace(path)
-            finally:
-                if partial.exists():
-                    partial.unlink()
             paths.append(path)
             lines.append(f"wrote {path}: {data.height:,} rows, labels in {lang}{mark}")
     return lines, paths

@@ -22,6 +22,7 @@ import polars as pl
 import xlsxwriter
 from xlsxwriter.utility import xl_col_to_name
 
+from pipelines.atomic import replaced_when_complete
 from pipelines.store import RoundRecord
 
 WORKBOOK = "tables.xlsx"
@@ -146,8 +147,8 @@ def write_workbook(store: Path, rounds: dict[str, RoundRecord], out: Path) -> tu
     if "indicators" in frames:
         units = dict(frames["indicators"].select("indicator_id", "unit").unique("indicator_id").iter_rows())
     out.mkdir(parents=True, exist_ok=True)
-    path, partial = out / WORKBOOK, out / f".{WORKBOOK}.partial"
-    try:
+    path = out / WORKBOOK
+    with replaced_when_complete(path) as partial:
         with xlsxwriter.Workbook(partial) as workbook:
             formats = {
                 "title": workbook.add_format({"bold": True}),
@@ -165,10 +166,6 @@ def write_workbook(store: Path, rounds: dict[str, RoundRecord], out: Path) -> tu
                                   table_name=name, autofit=True, freeze_panes=(HEADER_ROW + 1, 0))
                 workbook.get_worksheet_by_name(name).write_string(TITLE_ROW, 0, f"{name}: {text}",
                                                                   formats["title"])
-        partial.replace(path)
-    finally:
-        if partial.exists():
-            partial.unlink()
     synthetic = " (holds SYNTHETIC rows)" if any(r.synthetic for r in rounds.values()) else ""
     lines = [f"wrote {path}: sheets {', '.join([*frames, 'dictionary', 'rounds'])}{synthetic}"]
     return lines, [path]

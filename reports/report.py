@@ -14,7 +14,6 @@ between rounds, gaps within a round, reconciliation), `comparison_section` (ever
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +22,7 @@ import plotly.io as pio
 import plotly.offline
 import polars as pl
 
+from pipelines.atomic import replaced_when_complete
 from pipelines.estimation.flags import CAUTION
 from pipelines.indicators.catalogue import CATALOGUE_DIR, THEMES
 from pipelines.indicators.frames import frame_tags, load_policy_frames
@@ -59,13 +59,8 @@ def run_report(store: Path, *, lang: str = "es", out: Path = Path("data/exports/
         frames_dir = CATALOGUE_DIR
     page = build_report(indicators, comparisons, read_manifest(store), labels, stale=stale, frames_dir=frames_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(out.name + ".partial")
-    try:
+    with replaced_when_complete(out) as partial:  # a full disk leaves the previous page, not half of a new one
         partial.write_text(page, encoding="utf-8")
-        os.replace(partial, out)
-    finally:  # a full disk or an `--out` that is a folder leaves no half-written page behind
-        if partial.exists():
-            partial.unlink()
     lines = [f"{labels['written']} {out} ({out.stat().st_size / 1e6:.1f} MB)"]
     if comparisons is None:
         lines.append(labels["comparisons_missing"])
