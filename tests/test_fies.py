@@ -281,32 +281,3 @@ def test_row_order_does_not_matter(seed):
     base, permuted = fit_rasch(answers, weights), fit_rasch(answers[order], weights[order])
     np.testing.assert_allclose(base.item_severity, permuted.item_severity, atol=1e-10)
     np.testing.assert_allclose(base.raw_score_severity, permuted.raw_score_severity, atol=1e-10)
-
-
-@settings(max_examples=300, deadline=None)
-@given(seed=st.integers(0, 2**32 - 1), k=st.integers(2, 8), score=st.floats(0.01, 0.99))
-def test_brentq_is_scipys_to_the_last_bit(seed, k, score):
-    """The raw-score severities solve sum_j P_j(theta) = score with a port of scipy.optimize.brentq (not imported
-    by the estimate stage): it must return scipy's float exactly, on severities and scores as FIES fits give."""
-    from scipy import optimize
-
-    from pipelines.fies.rasch import brentq
-
-    severity = np.random.default_rng(seed).normal(0.0, 1.5, k)
-    severity -= severity.mean()
-    target = score * k
-
-    def gap(theta: float) -> float:
-        return float(np.sum(1.0 / (1.0 + np.exp(severity - theta))) - target)
-
-    for tol in (1e-14, 2e-12):
-        assert brentq(gap, -50.0, 50.0, xtol=tol, rtol=1e-14) == optimize.brentq(gap, -50.0, 50.0, xtol=tol,
-                                                                                  rtol=1e-14)
-
-
-def test_brentq_says_when_the_root_is_not_bracketed():
-    from pipelines.fies.rasch import brentq
-
-    with pytest.raises(SurveysError, match="not bracketed"):
-        brentq(lambda x: x * x + 1.0, -1.0, 1.0, xtol=1e-12, rtol=1e-14)
-    assert brentq(lambda x: x - 1.0, 1.0, 3.0, xtol=1e-12, rtol=1e-14) == 1.0

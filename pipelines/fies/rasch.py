@@ -5,11 +5,11 @@ Defaults are ``RM.w``'s: ``.d = c(0.5, k - 0.5)`` for the extreme raw scores and
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from scipy import optimize
 
 from pipelines.errors import SurveysError
 from pipelines.fies.items import ITEMS, checked_weights, frozen, item_matrix
@@ -147,56 +147,7 @@ def _severity_for_score(severity: np.ndarray, score: float) -> float:
     def gap(theta: float) -> float:
         return float(np.sum(1.0 / (1.0 + np.exp(severity - theta))) - score)
 
-    return brentq(gap, -50.0, 50.0, xtol=1e-14, rtol=1e-14)
-
-
-def brentq(f: Callable[[float], float], a: float, b: float, *, xtol: float, rtol: float,
-           maxiter: int = 100) -> float:
-    """A root of ``f`` in ``[a, b]`` by Brent's method, step for step as ``scipy.optimize.brentq`` (Charles Harris's
-    variant in scipy's ``Zeros/brentq.c``: inverse quadratic extrapolation or secant while the function shrinks,
-    bisection otherwise), so it returns the same float; `tests/test_fies.py` checks it does. Here so that the
-    estimate stage does not import ``scipy.optimize`` (a third of a second) for one scalar root per raw score."""
-    x_pre, x_cur = float(a), float(b)
-    f_pre, f_cur = f(x_pre), f(x_cur)
-    if f_pre * f_cur > 0:
-        raise SurveysError("the severity is not bracketed: f(a) and f(b) have the same sign", where="fies brentq",
-                           got=f"f({a}) = {f_pre}, f({b}) = {f_cur}")
-    if f_pre == 0:
-        return x_pre
-    if f_cur == 0:
-        return x_cur
-    x_blk = f_blk = s_pre = s_cur = 0.0
-    for _ in range(maxiter):
-        if f_pre * f_cur < 0:  # the bracket's far end is the previous point
-            x_blk, f_blk = x_pre, f_pre
-            s_pre = s_cur = x_cur - x_pre
-        if abs(f_blk) < abs(f_cur):  # keep the best point current
-            x_pre, x_cur, x_blk = x_cur, x_blk, x_cur
-            f_pre, f_cur, f_blk = f_cur, f_blk, f_cur
-        delta = (xtol + rtol * abs(x_cur)) / 2
-        s_bis = (x_blk - x_cur) / 2
-        if f_cur == 0 or abs(s_bis) < delta:
-            return x_cur
-        s_pre, s_cur = _brent_step(x_pre, f_pre, x_cur, f_cur, x_blk, f_blk, s_pre, s_cur, s_bis, delta)
-        x_pre, f_pre = x_cur, f_cur
-        x_cur += s_cur if abs(s_cur) > delta else (delta if s_bis > 0 else -delta)
-        f_cur = f(x_cur)
-    raise SurveysError(f"the severity did not converge in {maxiter} steps", where="fies brentq")
-
-
-def _brent_step(x_pre: float, f_pre: float, x_cur: float, f_cur: float, x_blk: float, f_blk: float,
-                s_pre: float, s_cur: float, s_bis: float, delta: float) -> tuple[float, float]:
-    """The next (previous step, step): interpolated when that is short and safe, else half the bracket."""
-    if abs(s_pre) > delta and abs(f_cur) < abs(f_pre):
-        if x_pre == x_blk:  # secant
-            s_try = -f_cur * (x_cur - x_pre) / (f_cur - f_pre)
-        else:  # inverse quadratic extrapolation
-            d_pre = (f_pre - f_cur) / (x_pre - x_cur)
-            d_blk = (f_blk - f_cur) / (x_blk - x_cur)
-            s_try = -f_cur * (f_blk * d_blk - f_pre * d_pre) / (d_blk * d_pre * (f_blk - f_pre))
-        if 2 * abs(s_try) < min(abs(s_pre), 3 * abs(s_bis) - delta):
-            return s_cur, s_try
-    return s_bis, s_bis
+    return optimize.brentq(gap, -50.0, 50.0, xtol=1e-14, rtol=1e-14)
 
 
 def _severity_se(severity: np.ndarray, theta: float) -> float:
