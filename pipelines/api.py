@@ -228,8 +228,8 @@ def households(store: StoreLike, source: str, round: str, *, measures: bool = Fa
         The round, e.g. ``"enpove", "2022"``.
     measures
         Add what the indicators are built from: the catalogue's household measures (overcrowding, FIES raw
-        scores, ``lima``, ...; `pipelines.indicators.measures`) and the estimate stage's additions (the FIES probabilities
-        ``moderate_severe`` and ``severe`` from the round's Rasch model, ``weight_individuals``,
+        scores, ``lima``, ...; `pipelines.indicators.measures`) and the estimate stage's additions (the FIES
+        probabilities ``moderate_severe`` and ``severe`` from the round's Rasch model, ``weight_individuals``,
         ``common_coverage``). The round is then read and prepared at once (the model needs the data).
 
     Returns
@@ -518,8 +518,8 @@ def indicators(store: StoreLike, *, theme: Values = None, concept: Values = None
     Returns
     -------
     polars.DataFrame
-        Columns of ``pipelines.indicators.tables.INDICATORS``: estimate, se, ci_low, ci_high, df, n, weighted_n, cv, deff,
-        flag, with the indicator's theme, concept, universe, origin (``microdata``, ``synthetic``,
+        Columns of ``pipelines.indicators.tables.INDICATORS``: estimate, se, ci_low, ci_high, df, n, weighted_n, cv,
+        deff, flag, with the indicator's theme, concept, universe, origin (``microdata``, ``synthetic``,
         ``published``) and citation.
 
     Examples

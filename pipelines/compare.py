@@ -1,4 +1,5 @@
-"""Compare: three kinds of comparison in one table (`pipelines.indicators.tables.COMPARISONS`), each with its own variance.
+"""Compare: three kinds of comparison in one table (`pipelines.indicators.tables.COMPARISONS`), each with its own
+variance.
 
 **across_rounds**: two independent samples, two rounds of one source (ENPOVE 2018 → 2022) or two sources whose
 periods overlap. For every concept, domain and domain value, each (source, round) enters once: with its microdata
@@ -19,8 +20,8 @@ per bedroom): the stored `contrasts` of the estimate stage (`SurveyDesign.contra
 `svycontrast`), whose SE includes the covariance of the two sides; t with the design df of either side's cases.
 
 **reconciliation**: a published figure (side a) beside the same round's microdata estimate of its concept in the
-whole universe (side b; real microdata only, never a synthetic round): the estimate, its interval, and whether the published figure lies `inside`; no test, a
-published figure has no SE. The reasons say what differs (definition, recall period, the published note).
+whole universe (side b; real microdata only, never a synthetic round): the estimate, its interval, and whether the
+published figure lies `inside`; no test, a published figure has no SE. The reasons say what differs (definition, recall period, the published note).
 
 **comparable** (same concept, universe, definition, recall period, sampling kind and geography; `flags` and
 `reasons` say what differs) and **testable** (both SEs known) are separate questions. Difference = b − a: the later
@@ -316,7 +317,8 @@ def _adjust(table: pl.DataFrame, method: str) -> pl.DataFrame:
 
 def compare_rounds(indicators: pl.DataFrame, contrasts: pl.DataFrame | None = None, *,
                    catalogue: Catalogue | None = None, adjust: str = "holm") -> pl.DataFrame:
-    """The comparison table (schema `pipelines.indicators.tables.COMPARISONS`) of an indicator table and its contrasts."""
+    """The comparison table (schema `pipelines.indicators.tables.COMPARISONS`) of an indicator table and its
+    contrasts."""
     if adjust not in ADJUSTMENTS:
         raise ComparisonError(f"adjustment {adjust!r} is not one of {ADJUSTMENTS}")
     catalogue = catalogue or load_catalogue()

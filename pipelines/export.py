@@ -11,8 +11,8 @@ Layout of `<out>` (Parquet)::
 
 `source` and `round` are hive partition keys: they are the folder names and are not repeated inside the files, so
 Arrow, polars, DuckDB and Spark read them back as columns without a clash. Only columns of the common schema
-(`surveys/schema.py`) and the described columns of the derived tables (`pipelines/indicators/derived_tables_dictionary.csv`) leave the
-package: the survey's own keys (hh_id, person_id, psu, stratum) and nothing else identifying. A store table with
+(`surveys/schema.py`) and the described columns of the derived tables
+(`pipelines/indicators/derived_tables_dictionary.csv`) leave the package: the survey's own keys (hh_id, person_id, psu, stratum) and nothing else identifying. A store table with
 any other column stops the export (`SchemaViolation`), so a name or a telephone number that slipped into a table
 never reaches another team.
 

@@ -333,8 +333,8 @@ def prepare_units(households: pl.DataFrame, persons: pl.DataFrame, context: Roun
 def estimate_round(households: pl.DataFrame, persons: pl.DataFrame, context: RoundContext, *,
                    catalogue: Catalogue | None = None, theme: str | None = None,
                    prepared: list[PreparedUnit] | None = None) -> pl.DataFrame:
-    """The long indicator table (schema `pipelines.indicators.tables.INDICATORS`) of one round's microdata (`prepared`: its
-    units from `prepare_units`, shared with `contrast_round`; prepared here when not given)."""
+    """The long indicator table (schema `pipelines.indicators.tables.INDICATORS`) of one round's microdata
+    (`prepared`: its units from `prepare_units`, shared with `contrast_round`; prepared here when not given)."""
     catalogue = catalogue or load_catalogue()
     if prepared is None:
         prepared = prepare_units(households, persons, context, catalogue, theme)
@@ -346,8 +346,8 @@ def estimate_round(households: pl.DataFrame, persons: pl.DataFrame, context: Rou
 def contrast_round(households: pl.DataFrame, persons: pl.DataFrame, context: RoundContext, *,
                    catalogue: Catalogue | None = None, theme: str | None = None,
                    prepared: list[PreparedUnit] | None = None) -> pl.DataFrame:
-    """The within-round contrasts (schema `pipelines.indicators.tables.CONTRASTS`) of one round's microdata (`prepared` as
-    in `estimate_round`)."""
+    """The within-round contrasts (schema `pipelines.indicators.tables.CONTRASTS`) of one round's microdata
+    (`prepared` as in `estimate_round`)."""
     catalogue = catalogue or load_catalogue()
     if prepared is None:
         prepared = prepare_units(households, persons, context, catalogue, theme)
