@@ -358,10 +358,14 @@ def universe(name: str) -> pl.Expr:
     -------
     polars.Expr
         True inside the universe, null where a condition's column is null (then the row is out, never "no").
+        A universe whose conditions name a measure (``migrants_14plus``: ``of_working_age``, the working age of
+        ``parameters.yaml``; ``employed_migrants``: ``employed``) needs a frame read with ``measures=True``, as
+        `design` reads it by default.
 
     Examples
     --------
     >>> adults = sv.universe("migrants") & (pl.col("age") >= 18)
+    >>> working_age = sv.persons(store, "enpove", "2022", measures=True).filter(sv.universe("migrants_14plus"))
     """
     from pipelines.indicators.estimate import universe_expr
 
