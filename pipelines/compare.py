@@ -44,7 +44,7 @@ from scipy import special
 from pipelines.errors import ComparisonError, NotInStore
 from pipelines.estimation.flags import EMPTY
 from pipelines.indicators.catalogue import CONTEXT, Catalogue, load_catalogue
-from pipelines.indicators.tables import COMPARISONS
+from pipelines.indicators.tables import COMPARISONS, KINDS
 from pipelines.store import current_version, read_derived, rounds_fingerprint, write_derived
 
 ADJUSTMENTS = ("holm", "bh")
@@ -237,9 +237,8 @@ def within_round(contrasts: pl.DataFrame, indicators: pl.DataFrame, facts: Facts
     sides = {tuple(r[k] for k in keys): r for r in estimated.iter_rows(named=True)}
     rows = []
     for c in contrasts.iter_rows(named=True):
-        side_domain = "all" if c["domain"] == "all" else c["domain"]
-        a = sides.get((c["indicator_a"], c["source"], c["round"], side_domain, c["domain_value_a"]))
-        b = sides.get((c["indicator_b"], c["source"], c["round"], side_domain, c["domain_value_b"]))
+        a = sides.get((c["indicator_a"], c["source"], c["round"], c["domain"], c["domain_value_a"]))
+        b = sides.get((c["indicator_b"], c["source"], c["round"], c["domain"], c["domain_value_b"]))
         if a is None or b is None:
             raise ComparisonError(f"contrast {c['indicator_a']} / {c['indicator_b']} in {c['source']} {c['round']} "
                                   f"({c['domain']}: {c['domain_value_a']} / {c['domain_value_b']}) has no estimate "
@@ -361,7 +360,7 @@ def run_compare(store: Path, *, indicator: str | None = None, theme: str | None 
     if indicator or theme:
         lines.append(f"selected ({', '.join(f'{k} {v}' for k, v in (('indicator', indicator), ('theme', theme)) if v)}):"
                      f" {shown.height} of them")
-    for kind in ("across_rounds", "within_round", "reconciliation"):
+    for kind in KINDS:
         rows = shown.filter(pl.col("kind") == kind)
         if kind == "reconciliation":
             detail = f"{rows['inside'].sum()} published figures inside the microdata interval"
