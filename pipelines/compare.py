@@ -174,12 +174,15 @@ def _sides(a: dict, b: dict) -> dict:
 
 # ------------------------------------------------------------------ across rounds
 
-def _entries(group: pl.DataFrame) -> list[list[dict]]:
+def _entries(rows: list[dict]) -> list[list[dict]]:
     """One entry per (source, round) in period order: its microdata rows if it has any, else its published rows."""
+    by_round: dict[tuple[str, str], list[dict]] = {}
+    for row in rows:
+        by_round.setdefault((row["source"], row["round"]), []).append(row)
     entries = []
-    for _, rows in group.group_by(["source", "round"]):
-        estimated = rows.filter(pl.col("origin") != "published")
-        entries.append(list((estimated if estimated.height else rows).iter_rows(named=True)))
+    for same_round in by_round.values():
+        estimated = [r for r in same_round if r["origin"] != "published"]
+        entries.append(estimated or same_round)
     return sorted(entries, key=lambda e: (period_years(e[0]["period"]), e[0]["source"]))
 
 
@@ -221,8 +224,13 @@ def _across_row(a: dict, b: dict, facts: Facts) -> dict:
 
 
 def across_rounds(usable: pl.DataFrame, facts: Facts) -> list[dict]:
+    # Grouped in Python: a thousand-odd rows in hundreds of small groups, where a polars query per group costs more
+    # than the whole pairing.
+    groups: dict[tuple, list[dict]] = {}
+    for row in usable.iter_rows(named=True):
+        groups.setdefault((row["concept_id"], row["domain"], row["domain_value"]), []).append(row)
     rows = []
-    for _, group in usable.group_by(["concept_id", "domain", "domain_value"], maintain_order=True):
+    for group in groups.values():
         for ea, eb in _entry_pairs(_entries(group)):
             rows += [_across_row(a, b, facts) for a, b in _row_pairs(ea, eb)]
     return rows
