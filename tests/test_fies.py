@@ -127,6 +127,21 @@ def test_raw_score_severities_solve_the_ml_equations(country):
     assert max_abs_diff(ours, targets) <= max_abs_diff(theirs, targets)
 
 
+@pytest.mark.parametrize("spread", [0.1, 1.0, 4.0, 12.0])
+def test_raw_score_severity_solver_reaches_machine_precision(spread):
+    """Newton with a bisection guard: the root to a few ulps of the expected score, even with items so far apart
+    that the expected score is flat between them (where a bare Newton step shoots out of [-50, 50])."""
+    from pipelines.fies.rasch import _severity_for_score
+
+    rng = np.random.default_rng(int(spread * 10))
+    for _ in range(50):
+        severity = rng.normal(0.0, spread, 8)
+        severity -= severity.mean()
+        for score in [0.5, *rng.uniform(0.01, 7.99, 5), 7.5]:
+            theta = _severity_for_score(severity, score)
+            assert abs(expected_score(severity, theta) - score) < 1e-13
+
+
 @pytest.mark.parametrize("country", COUNTRIES)
 def test_equating_matches_equating_fun(country):
     _, reference, model = fit_country(country)
