@@ -100,11 +100,6 @@ def _check_weights(frame: pl.DataFrame, weight: str, data: ModuleData) -> pl.Exp
     return number
 
 
-def _value_rows(spec: RoundSpec, var: VariableMap) -> pl.DataFrame:
-    source = var.source_vars[0]
-    return spec.values.filter(pl.col("harmonised_var").eq(var.harmonised_var) & pl.col("source_var").eq(source))
-
-
 def _offending(data: ModuleData, source: str, values: pl.Series, *, as_codes: bool = False) -> list[tuple]:
     """The offending values (or their INEI codes) of `source` with row counts, most frequent first."""
     rows = data.frame.filter(pl.col(source).is_in(values.implode()))
@@ -112,27 +107,58 @@ def _offending(data: ModuleData, source: str, values: pl.Series, *, as_codes: bo
     return [(shorten(value), count) for value, count in shown.value_counts(sort=True).head(_SHOW).rows()]
 
 
-def _recode(data: ModuleData, var: VariableMap, spec: RoundSpec, dtype: pl.DataType) -> pl.Expr:
+def _recode(data: ModuleData, var: VariableMap, spec: RoundSpec, dtype: pl.DataType, seen: pl.DataFrame,
+            rows: pl.DataFrame) -> pl.Expr:
     """Map each distinct value in the file (`2.Mujer` or `2`) through INEI's bare code to its harmonised value.
 
-    Working on the distinct values keeps a million-row module cheap; a value whose code has no row in values.csv
-    stops the round, with its row count.
+    `seen` holds the source column's distinct values (`raw`) and their codes (`code`), `rows` the variable's rows of
+    values.csv (`_distinct_values`, `_value_tables`). Working on the distinct values keeps a million-row module
+    cheap, and on plain Python mappings of them keeps a module of a hundred recodes cheap; a value whose code has no
+    row in values.csv stops the round, with its row count.
     """
     source = var.source_vars[0]
-    seen = pl.DataFrame({"raw": data.frame[source].drop_nulls().unique().cast(pl.String)})
-    rows = _value_rows(spec, var).select(pl.col("source_value").alias("code"), "harmonised_value", "is_missing")
-    lookup = seen.with_columns(code_of(pl.col("raw")).alias("code")).join(rows, on="code", how="left")
-    _check_labels(data, source, seen["raw"], _value_rows(spec, var), spec)
-    unmapped = lookup.filter(pl.col("is_missing").is_null())
-    if unmapped.height:
+    _check_labels(data, source, seen["raw"], rows, spec)
+    # values.csv maps each (harmonised_var, source_var, code) once (checked at load), so a code finds one row.
+    mapped = dict(zip(rows["source_value"].to_list(), zip(rows["harmonised_value"].to_list(),
+                                                          rows["is_missing"].to_list())))
+    raw, codes = seen["raw"].to_list(), seen["code"].to_list()
+    found = [mapped.get(code, (None, None)) for code in codes]
+    unmapped = [value for value, (_, missing) in zip(raw, found) if missing is None]
+    if unmapped:
         raise CrosswalkError(
-            f"{source} value(s) {_offending(data, source, unmapped['raw'], as_codes=True)} (code, rows) have no mapping for "
-            f"{var.harmonised_var} in {spec.folder.name}/values.csv",
+            f"{source} value(s) {_offending(data, source, pl.Series(unmapped, dtype=pl.String), as_codes=True)} "
+            f"(code, rows) have no mapping for {var.harmonised_var} in {spec.folder.name}/values.csv",
             where=_where(data), hint="Add a row for each code to values.csv, or mark it is_missing.",
         )
-    value = pl.when(~pl.col("is_missing")).then(pl.col("harmonised_value"))
-    target = lookup.select(value.eq("true") if dtype == pl.Boolean() else value.cast(dtype))
-    return pl.col(source).replace_strict(lookup["raw"], target.to_series(), default=None, return_dtype=dtype)
+    value = pl.Series([None if missing else harmonised for harmonised, missing in found], dtype=pl.String)
+    target = value.eq("true") if dtype == pl.Boolean() else value.cast(dtype)
+    return pl.col(source).replace_strict(seen["raw"], target, default=None, return_dtype=dtype)
+
+
+def _distinct_values(data: ModuleData, sources: list[str]) -> dict[str, pl.DataFrame]:
+    """The distinct non-null values (`raw`, as text) of each of `sources` with their INEI codes (`code`): found in
+    one pass over the module, coded in one more over the few distinct values."""
+    if not sources:
+        return {}
+    distinct = data.frame.select(pl.col(s).drop_nulls().unique().cast(pl.String).implode() for s in sources).row(0)
+    long = pl.DataFrame({"source": [s for s, values in zip(sources, distinct) for _ in values],
+                         "raw": [value for values in distinct for value in values]},
+                        schema={"source": pl.String, "raw": pl.String})
+    coded = long.with_columns(code_of(pl.col("raw")).alias("code")).partition_by("source", as_dict=True,
+                                                                                include_key=False)
+    empty = pl.DataFrame(schema={"raw": pl.String, "code": pl.String})
+    return {s: coded.get((s,), empty) for s in sources}
+
+
+def _value_tables(spec: RoundSpec, variables: list[VariableMap]) -> dict[tuple[str, str], pl.DataFrame]:
+    """values.csv's rows of each recoded (harmonised_var, source_var) pair, in file order: split once per module
+    rather than filtered once per variable."""
+    pairs = {(v.harmonised_var, v.source_vars[0]) for v in variables if v.transform == "recode"}
+    if not pairs:
+        return {}
+    values = spec.values.filter(pl.col("source_var").is_in(sorted({source for _, source in pairs})))
+    parts = values.partition_by("harmonised_var", "source_var", as_dict=True, maintain_order=True)
+    return {pair: parts.get(pair, values.clear()) for pair in pairs}
 
 
 def _check_labels(data: ModuleData, source: str, seen: pl.Series, rows: pl.DataFrame, spec: RoundSpec) -> None:
@@ -206,10 +232,11 @@ def rule_expression(spec: RoundSpec, var: VariableMap) -> pl.Expr:
     return RULES[var.rule].function(rule_context(spec, var), *(pl.col(s) for s in var.source_vars))
 
 
-def _expression(data: ModuleData, var: VariableMap, spec: RoundSpec) -> pl.Expr:
+def _expression(data: ModuleData, var: VariableMap, spec: RoundSpec, seen: dict[str, pl.DataFrame],
+                values: dict[tuple[str, str], pl.DataFrame]) -> pl.Expr:
     dtype = schema.columns(var.table)[var.harmonised_var].dtype
     if var.transform == "recode":
-        return _recode(data, var, spec, dtype)
+        return _recode(data, var, spec, dtype, seen[var.source_vars[0]], values[var.harmonised_var, var.source_vars[0]])
     if var.transform == "copy":
         return _copy(data, var, dtype)
     return rule_expression(spec, var).cast(dtype)
@@ -218,9 +245,11 @@ def _expression(data: ModuleData, var: VariableMap, spec: RoundSpec) -> pl.Expr:
 def apply_crosswalk(data: ModuleData, variables: list[VariableMap], spec: RoundSpec) -> list[pl.Expr]:
     """One expression per harmonised column fed by this module; several source variables are coalesced in order.
     Every value is checked to map before any expression is returned."""
+    recoded = list(dict.fromkeys(v.source_vars[0] for v in variables if v.transform == "recode"))
+    seen, values = _distinct_values(data, recoded), _value_tables(spec, variables)
     by_target: dict[str, list[pl.Expr]] = {}
     for var in variables:
-        by_target.setdefault(var.harmonised_var, []).append(_expression(data, var, spec))
+        by_target.setdefault(var.harmonised_var, []).append(_expression(data, var, spec, seen, values))
     return [pl.coalesce(e).alias(name) if len(e) > 1 else e[0].alias(name) for name, e in by_target.items()]
 
 
