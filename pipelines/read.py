@@ -8,6 +8,7 @@ the crosswalk. Blank answers (INEI writes a single space) become null here. Each
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import os
 import re
@@ -357,10 +358,25 @@ def _call_stat(reader: Callable, path: Path, encoding: str | None, **kwargs):
     return _call_stat(reader, path, "windows-1252", **kwargs)
 
 
+@functools.lru_cache(maxsize=64)
+def _cached_metadata(reader: Callable, path: Path, _version: tuple[int, int, int]):
+    return _call_stat(reader, path, None, metadataonly=True)[1:]
+
+
+def _stat_metadata(reader: Callable, path: Path):
+    """pyreadstat's metadata of a file and the encoding it was read in (None: the one it declares), read once per
+    version of the file: the round check (`columns_of`) and the read that follows both need it."""
+    try:
+        status = path.stat()
+    except OSError:  # pyreadstat names the error
+        return _call_stat(reader, path, None, metadataonly=True)[1:]
+    return _cached_metadata(reader, path, (status.st_ino, status.st_mtime_ns, status.st_size))
+
+
 def _read_stat(reader: Callable, path: Path, columns: tuple[str, ...], categorical: frozenset[str],
                optional: tuple[str, ...] = (), fast: Callable | None = None) -> tuple[pl.DataFrame, str]:
     # The header first, then only the columns asked: an INEI chapter has up to 150 columns and the spec needs a few.
-    _frame, meta, encoding = _call_stat(reader, path, None, metadataonly=True)
+    meta, encoding = _stat_metadata(reader, path)
     names = {c.strip(): c for c in meta.column_names}
     wanted = [names[c] for c in dict.fromkeys((*columns, *optional)) if c in names]
     # `fast` (an uncompressed .sav, pipelines.savfile) cuts the columns out of the case records, or returns None for
@@ -447,7 +463,7 @@ def columns_of(path: Path) -> list[str]:
     import pyreadstat
 
     reader = pyreadstat.read_sav if suffix == ".sav" else pyreadstat.read_dta
-    return list(_call_stat(reader, path, None, metadataonly=True)[1].column_names)
+    return list(_stat_metadata(reader, path)[0].column_names)
 
 
 def check_round(found: dict[str, ModuleFile], spec: RoundSpec, others: list[RoundSpec]) -> None:

@@ -140,3 +140,27 @@ def test_read_round_docstring_example_holds_on_the_real_round():
     example = doctest.DocTestParser().get_doctest(doc, {"read_round": read_round}, "read_round", None, 0)
     result = doctest.DocTestRunner().run(example)  # a failing line is printed with what it gave
     assert result.attempted == 7 and result.failed == 0
+
+
+def test_spss_metadata_is_read_once_per_version_of_a_file(tmp_path, monkeypatch):
+    """The round check (`columns_of`) and the read share pyreadstat's metadata of a file; a file written again is
+    read again, so a changed file is never read with the metadata of the one it replaced."""
+    from pipelines import read
+
+    path = tmp_path / "chapter.sav"
+    pyreadstat.write_sav(pl.DataFrame({"CONGLOMERADO": ["001", "002"], "P207": [1.0, 2.0]}), str(path))
+    calls = []
+    real = pyreadstat.read_sav
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("metadataonly", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pyreadstat, "read_sav", counting)
+    assert read.columns_of(path) == ["CONGLOMERADO", "P207"]
+    frame = read_module(ModuleFile("200", path), ("CONGLOMERADO", "P207")).frame
+    assert frame["P207"].to_list() == ["1", "2"]
+    assert calls.count(True) == 1
+    pyreadstat.write_sav(pl.DataFrame({"CONGLOMERADO": ["001"], "P208": [3.0]}), str(path))
+    assert read.columns_of(path) == ["CONGLOMERADO", "P208"]
+    assert calls.count(True) == 2
