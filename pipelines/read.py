@@ -337,12 +337,15 @@ def read_csv(path: Path, columns: tuple[str, ...], categorical: frozenset[str] =
     return _select(frame, columns, path, optional), encoding
 
 
-def _integral_text(series: pl.Series) -> pl.Series:
-    if series.dtype.is_float():
-        whole = series.drop_nulls()
-        if whole.len() == 0 or (whole == whole.round(0)).all():
-            return series.cast(pl.Int64).cast(pl.String)
-    return series.cast(pl.String)
+def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every column as text; a number column whose values are all whole (or that has none) as whole numbers (`1`,
+    not `1.0`): SPSS and Stata store INEI's codes and identifiers as floating-point numbers. Which columns are whole
+    is found in one pass over the frame."""
+    floats = [c for c, dtype in frame.schema.items() if dtype.is_float()]
+    found = frame.select((pl.col(c).drop_nulls() == pl.col(c).drop_nulls().round(0)).all() for c in floats)
+    whole = {c for c, is_whole in zip(floats, found.row(0) if floats else ()) if is_whole}
+    return frame.with_columns((pl.col(c).cast(pl.Int64) if c in whole else pl.col(c)).cast(pl.String)
+                              for c in frame.columns)
 
 
 def _call_stat(reader: Callable, path: Path, encoding: str | None, **kwargs):
@@ -384,7 +387,7 @@ def _read_stat(reader: Callable, path: Path, columns: tuple[str, ...], categoric
     frame = fast(path, wanted, meta) if fast is not None and encoding is None else None
     if frame is None:
         frame, _meta, encoding = _call_stat(reader, path, encoding, usecols=wanted or None)
-    frame = frame.with_columns(_integral_text(frame[c]) for c in frame.columns)
+    frame = _as_text(frame)
     frame = _select(frame, columns, path, optional)
     return (frame.with_columns(pl.col(c).cast(pl.Categorical) for c in columns if c in categorical),
             "cp1252" if encoding else "native")

@@ -164,3 +164,16 @@ def test_spss_metadata_is_read_once_per_version_of_a_file(tmp_path, monkeypatch)
     pyreadstat.write_sav(pl.DataFrame({"CONGLOMERADO": ["001"], "P208": [3.0]}), str(path))
     assert read.columns_of(path) == ["CONGLOMERADO", "P208"]
     assert calls.count(True) == 2
+
+
+@pytest.mark.parametrize("compressed", [False, True])  # read by pipelines.savfile, by readstat
+def test_spss_numbers_become_text_whole_numbers_without_a_decimal_point(tmp_path, compressed):
+    """Codes and identifiers are SPSS numbers: a column of whole numbers reads `1`, not `1.0`; a column with any
+    fraction keeps it on every value, and a column with no value is null text."""
+    path = tmp_path / "chapter.sav"
+    pyreadstat.write_sav(pl.DataFrame({
+        "CODE": [1.0, None, 20.0], "SHARE": [0.5, 2.0, None], "EMPTY": [None, None, None], "NAME": ["a", " ", "c"],
+    }, schema_overrides={"EMPTY": pl.Float64}), str(path), row_compress=compressed)
+    frame = read_module(ModuleFile("200", path), ("CODE", "SHARE", "EMPTY", "NAME")).frame
+    assert frame.schema == dict.fromkeys(("CODE", "SHARE", "EMPTY", "NAME"), pl.String)
+    assert frame.rows() == [("1", "0.5", None, "a"), (None, "2.0", None, None), ("20", None, None, "c")]
