@@ -7,7 +7,7 @@ duplicate key, an orphan person or an unusable weight stops the round with an er
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -302,13 +302,31 @@ def _person_modules(spec: RoundSpec, modules: Mapping[str, ModuleData]) -> Itera
             yield ModuleData(module, data.path, data.sha256, data.encoding, data.frame)
             yield from (modules[p] for p in spec.modules[module].parts if p in modules)
         return
-    mains = sorted(m for m in modules if m in spec.modules and spec.modules[m].unit == "person")
+    yield from (modules[module] for module in _person_files(spec, modules))
+
+
+def _person_files(spec: RoundSpec, available: Collection[str]) -> Iterator[str]:
+    """The person modules and parts of a round of separate files, in the order they are harmonised: the base
+    first, each main module followed by its parts."""
+    mains = sorted(m for m in available if m in spec.modules and spec.modules[m].unit == "person")
     for module in sorted(mains, key=lambda m: m != spec.person_module):
-        yield modules[module]
-        yield from (modules[p] for p in spec.modules[module].parts if p in modules)
+        yield module
+        yield from (p for p in spec.modules[module].parts if p in available)
     # Parts read without their main file (allowed when their universe is stated on the residents).
-    yield from (modules[p] for p in sorted(modules) if p in spec.modules and spec.modules[p].part_of
-                and spec.modules[p].part_of not in modules)
+    yield from (p for p in sorted(available) if p in spec.modules and spec.modules[p].part_of
+                and spec.modules[p].part_of not in available)
+
+
+def reading_order(spec: RoundSpec, available: Collection[str]) -> list[str]:
+    """The order `harmonise_round` asks for the `available` modules (or parts, or `consolidated`) in: the
+    household module, then the person modules as `_person_modules` fetches them. A reader can read ahead in it
+    (`pipelines.read.read_round`'s `ahead`)."""
+    if CONSOLIDATED in available:
+        persons = [CONSOLIDATED, *(p for m in spec.consolidated.modules for p in spec.modules[m].parts
+                                   if p in available)]
+    else:
+        persons = list(_person_files(spec, available))
+    return [spec.household_module, *persons]
 
 
 def _not_in(values: pl.Series, others: pl.Series) -> pl.Series:
@@ -530,8 +548,9 @@ def conform(frame: pl.DataFrame, table: str, spec: RoundSpec, *, synthetic: bool
 def harmonise_round(spec: RoundSpec, modules: Mapping[str, ModuleData], *, synthetic: bool = False) -> HarmonisedRound:
     """Build the harmonised tables of one round from its module frames (see `pipelines.read.read_round`).
 
-    `modules` maps module numbers, part ids (or `consolidated`) to their data; each is fetched once, so a mapping
-    that reads on access (`pipelines.read.ModuleReader`) keeps one raw module in memory at a time. The PSU is the
+    `modules` maps module numbers, part ids (or `consolidated`) to their data; each is fetched once, in
+    `reading_order`, so a mapping that reads on access (`pipelines.read.ModuleReader`) keeps one raw module in
+    memory at a time (two when it reads ahead). The PSU is the
     first of the spec's PSU options whose columns the household module's file carries; `design` says which.
     """
     notes: list[str] = []

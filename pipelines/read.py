@@ -13,8 +13,8 @@ import hashlib
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -488,24 +488,52 @@ def check_round(found: dict[str, ModuleFile], spec: RoundSpec, others: list[Roun
 class ModuleReader(Mapping):
     """The module files of a round as a mapping that reads a module when it is asked for, and keeps nothing.
 
-    Harmonising a round fetches each module once, so only one raw module is in memory at a time; `encodings`
-    records, per module read, the encoding its file was decoded with.
+    Harmonising a round fetches each module once, so only one raw module is in memory at a time (two when reading
+    ahead, below); `encodings` records, per module read, the encoding its file was decoded with.
+
+    Given the order the modules will be asked in (`ahead`), the reader reads ahead: when a module of that order is
+    asked for, the next one is read in a thread while the caller works on this one (pyreadstat and polars release
+    the GIL while they parse), so two raw modules are in memory at a time. A module asked out of that order is
+    read then; a read-ahead's error is raised when its module is asked for, as if it were read then. Use the
+    reader as a context manager so that no read is left running (`close`).
     """
 
     def __init__(self, found: dict[str, ModuleFile], columns: Callable[[str], tuple[str, ...]],
                  hashes: dict[str, str], progress: Callable[[str], None] = lambda module: None,
                  categorical: Callable[[str], frozenset[str]] = lambda module: frozenset(),
-                 optional: Callable[[str], tuple[str, ...]] = lambda module: ()):
+                 optional: Callable[[str], tuple[str, ...]] = lambda module: (), ahead: Sequence[str] = ()):
         self._found, self._columns, self._hashes, self._progress = found, columns, hashes, progress
         self._categorical, self._optional = categorical, optional
+        self._ahead = [module for module in ahead if module in found]
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") if self._ahead else None
+        self._pending: tuple[str, Future] | None = None
         self.encodings: dict[str, str] = {}
+
+    def _read(self, module: str) -> ModuleData:
+        return read_module(self._found[module], self._columns(module), categorical=self._categorical(module),
+                           optional=self._optional(module), sha256=self._hashes.get(module))
 
     def __getitem__(self, module: str) -> ModuleData:
         self._progress(module)
-        data = read_module(self._found[module], self._columns(module), categorical=self._categorical(module),
-                           optional=self._optional(module), sha256=self._hashes.get(module))
+        pending, self._pending = self._pending, None
+        data = pending[1].result() if pending and pending[0] == module else self._read(module)
         self.encodings[module] = data.encoding
+        if self._pool and module in self._ahead[:-1]:
+            following = self._ahead[self._ahead.index(module) + 1]
+            self._pending = (following, self._pool.submit(self._read, following))
         return data
+
+    def close(self) -> None:
+        """Wait for a read-ahead still running (its module was not asked for: a round that failed) and drop it."""
+        self._pending = None
+        if self._pool:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> ModuleReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     @property
     def files(self) -> dict[str, ModuleFile]:
@@ -523,8 +551,8 @@ class ModuleReader(Mapping):
 
 
 def read_round(folder: Path | str, spec: RoundSpec, *, found: dict[str, ModuleFile] | None = None,
-               hashes: dict[str, str] | None = None,
-               progress: Callable[[str], None] = lambda module: None) -> ModuleReader:
+               hashes: dict[str, str] | None = None, progress: Callable[[str], None] = lambda module: None,
+               ahead: Sequence[str] = ()) -> ModuleReader:
     """Read a raw round folder with its spec: the one way the refresh and the tests read a round.
 
     The folder's module files are recognised at once (`find_module_files`); each is read when it is asked for,
@@ -544,6 +572,9 @@ def read_round(folder: Path | str, spec: RoundSpec, *, found: dict[str, ModuleFi
         read (``""`` records none).
     progress
         Called with the module number before each module is read.
+    ahead
+        The order the modules will be asked in (`pipelines.harmonise.reading_order`): each is then read while the
+        one before it is worked on (see `ModuleReader`). Empty (the default): each module is read when asked for.
 
     Returns
     -------
@@ -585,4 +616,4 @@ def read_round(folder: Path | str, spec: RoundSpec, *, found: dict[str, ModuleFi
 
     return ModuleReader(found, columns, hashes or {}, progress,
                         lambda module: category_columns(spec, modules_in(module)),
-                        lambda module: spec.optional_columns(module) if module != CONSOLIDATED else ())
+                        lambda module: spec.optional_columns(module) if module != CONSOLIDATED else (), ahead)

@@ -177,3 +177,40 @@ def test_spss_numbers_become_text_whole_numbers_without_a_decimal_point(tmp_path
     frame = read_module(ModuleFile("200", path), ("CODE", "SHARE", "EMPTY", "NAME")).frame
     assert frame.schema == dict.fromkeys(("CODE", "SHARE", "EMPTY", "NAME"), pl.String)
     assert frame.rows() == [("1", "0.5", None, "a"), (None, "2.0", None, None), ("20", None, None, "c")]
+
+
+@pytest.mark.parametrize("folder", [shared_path("data", "enpove", "2018"), shared_path("data", "enpove", "2022"),
+                                    REPO / "tests" / "fixtures" / "enpove_2022" / "consolidated"])
+def test_modules_are_read_ahead_in_the_order_harmonising_asks_for_them(folder, enpove_2018_spec, enpove_2022_spec):
+    """`reading_order` is the order `harmonise_round` asks for the modules in, so each read-ahead is the module asked
+    next (none is read twice, none in vain), and the tables are those of reading each module when asked."""
+    from pipelines.harmonise import reading_order
+
+    spec = enpove_2018_spec if "2018" in folder.as_posix() else enpove_2022_spec
+    asked, read = [], []
+    found = find_module_files(folder, spec)
+    with read_round(folder, spec, found=found, progress=asked.append, ahead=reading_order(spec, found)) as modules:
+        real = modules._read
+        modules._read = lambda module: read.append(module) or real(module)
+        ahead = harmonise_round(spec, modules)
+    assert asked == reading_order(spec, found) == read
+    when_asked = harmonise_round(spec, read_round(folder, spec))
+    assert ahead.households.equals(when_asked.households) and ahead.persons.equals(when_asked.persons)
+
+
+def test_a_read_ahead_error_is_raised_when_its_module_is_asked_for(tmp_path, enpove_2022_spec):
+    """Module 500 is read ahead while 300 is harmonised; its missing column stops the round as a read when asked
+    would, naming the file and the variable."""
+    from pipelines.harmonise import reading_order
+
+    for path in shared_path("data", "enpove", "2022").iterdir():
+        shutil.copy(path, tmp_path)
+    frame = pl.read_csv(tmp_path / FILES["500"], infer_schema=False)
+    frame.drop("P501B").write_csv(tmp_path / FILES["500"])
+    found = find_module_files(tmp_path, enpove_2022_spec)
+    order = reading_order(enpove_2022_spec, found)
+    asked = []
+    with pytest.raises(SourceFileError, match=r"\['P501B'\] are not in the file") as error, \
+            read_round(tmp_path, enpove_2022_spec, progress=asked.append, ahead=order) as modules:
+        harmonise_round(enpove_2022_spec, modules)
+    assert FILES["500"] in str(error.value) and asked == order[:order.index("500") + 1]
