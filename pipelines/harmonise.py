@@ -122,15 +122,15 @@ def _recode(data: ModuleData, var: VariableMap, spec: RoundSpec, dtype: pl.DataT
     mapped = dict(zip(rows["source_value"].to_list(), zip(rows["harmonised_value"].to_list(),
                                                           rows["is_missing"].to_list())))
     raw, codes = seen["raw"].to_list(), seen["code"].to_list()
-    found = [mapped.get(code, (None, None)) for code in codes]
-    unmapped = [value for value, (_, missing) in zip(raw, found) if missing is None]
+    matches = [mapped.get(code, (None, None)) for code in codes]
+    unmapped = [value for value, (_, missing) in zip(raw, matches) if missing is None]
     if unmapped:
         raise CrosswalkError(
             f"{source} value(s) {_offending(data, source, pl.Series(unmapped, dtype=pl.String), as_codes=True)} "
             f"(code, rows) have no mapping for {var.harmonised_var} in {spec.folder.name}/values.csv",
             where=_where(data), hint="Add a row for each code to values.csv, or mark it is_missing.",
         )
-    value = pl.Series([None if missing else harmonised for harmonised, missing in found], dtype=pl.String)
+    value = pl.Series([None if missing else harmonised for harmonised, missing in matches], dtype=pl.String)
     target = value.eq("true") if dtype == pl.Boolean() else value.cast(dtype)
     return pl.col(source).replace_strict(seen["raw"], target, default=None, return_dtype=dtype)
 
@@ -236,7 +236,8 @@ def _expression(data: ModuleData, var: VariableMap, spec: RoundSpec, seen: dict[
                 values: dict[tuple[str, str], pl.DataFrame]) -> pl.Expr:
     dtype = schema.columns(var.table)[var.harmonised_var].dtype
     if var.transform == "recode":
-        return _recode(data, var, spec, dtype, seen[var.source_vars[0]], values[var.harmonised_var, var.source_vars[0]])
+        source = var.source_vars[0]
+        return _recode(data, var, spec, dtype, seen[source], values[var.harmonised_var, source])
     if var.transform == "copy":
         return _copy(data, var, dtype)
     return rule_expression(spec, var).cast(dtype)
