@@ -485,6 +485,16 @@ def check_round(found: dict[str, ModuleFile], spec: RoundSpec, others: list[Roun
         )
 
 
+READ_AHEAD_BYTES = 256 << 20  # a larger module file is read when asked for, not beside the one before it
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # the read names the error, when the module is asked for
+        return READ_AHEAD_BYTES
+
+
 class ModuleReader(Mapping):
     """The module files of a round as a mapping that reads a module when it is asked for, and keeps nothing.
 
@@ -493,9 +503,10 @@ class ModuleReader(Mapping):
 
     Given the order the modules will be asked in (`ahead`), the reader reads ahead: when a module of that order is
     asked for, the next one is read in a thread while the caller works on this one (pyreadstat and polars release
-    the GIL while they parse), so two raw modules are in memory at a time. A module asked out of that order is
-    read then; a read-ahead's error is raised when its module is asked for, as if it were read then. Use the
-    reader as a context manager so that no read is left running (`close`).
+    the GIL while they parse), so two raw modules are in memory at a time. Only a file smaller than
+    `READ_AHEAD_BYTES` is read ahead: a round of a million persons keeps one raw module in memory at a time. A
+    module asked out of that order is read then; a read-ahead's error is raised when its module is asked for, as if
+    it were read then. Use the reader as a context manager so that no read is left running (`close`).
     """
 
     def __init__(self, found: dict[str, ModuleFile], columns: Callable[[str], tuple[str, ...]],
@@ -520,7 +531,8 @@ class ModuleReader(Mapping):
         self.encodings[module] = data.encoding
         if self._pool and module in self._ahead[:-1]:
             following = self._ahead[self._ahead.index(module) + 1]
-            self._pending = (following, self._pool.submit(self._read, following))
+            if _size(self._found[following].path) < READ_AHEAD_BYTES:
+                self._pending = (following, self._pool.submit(self._read, following))
         return data
 
     def close(self) -> None:

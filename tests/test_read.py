@@ -214,3 +214,24 @@ def test_a_read_ahead_error_is_raised_when_its_module_is_asked_for(tmp_path, enp
             read_round(tmp_path, enpove_2022_spec, progress=asked.append, ahead=order) as modules:
         harmonise_round(enpove_2022_spec, modules)
     assert FILES["500"] in str(error.value) and asked == order[:order.index("500") + 1]
+
+
+@pytest.mark.parametrize("limit, threads", [(None, {"MainThread", "read-ahead"}), (0, {"MainThread"})])
+def test_only_files_below_the_read_ahead_size_are_read_ahead(monkeypatch, enpove_2022_spec, limit, threads):
+    """The real round's files are read in the read-ahead thread, all but the first; a file of `READ_AHEAD_BYTES` or
+    more (every file, with the limit at 0) is read in the caller's thread when asked for, one raw module at a time."""
+    import threading
+
+    from pipelines import read
+    from pipelines.harmonise import reading_order
+
+    if limit is not None:
+        monkeypatch.setattr(read, "READ_AHEAD_BYTES", limit)
+    folder = shared_path("data", "enpove", "2022")
+    found = find_module_files(folder, enpove_2022_spec)
+    where = []
+    with read_round(folder, enpove_2022_spec, ahead=reading_order(enpove_2022_spec, found)) as modules:
+        real = modules._read
+        modules._read = lambda module: where.append(threading.current_thread().name.split("_")[0]) or real(module)
+        harmonise_round(enpove_2022_spec, modules)
+    assert set(where) == threads and where[0] == "MainThread" and len(where) == len(found)
