@@ -342,8 +342,8 @@ def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
     not `1.0`): SPSS and Stata store INEI's codes and identifiers as floating-point numbers. Which columns are whole
     is found in one pass over the frame."""
     floats = [c for c, dtype in frame.schema.items() if dtype.is_float()]
-    found = frame.select((pl.col(c).drop_nulls() == pl.col(c).drop_nulls().round(0)).all() for c in floats)
-    whole = {c for c, is_whole in zip(floats, found.row(0) if floats else ()) if is_whole}
+    checked = frame.select((pl.col(c).drop_nulls() == pl.col(c).drop_nulls().round(0)).all() for c in floats)
+    whole = {c for c, is_whole in zip(floats, checked.row(0) if floats else ()) if is_whole}
     return frame.with_columns((pl.col(c).cast(pl.Int64) if c in whole else pl.col(c)).cast(pl.String)
                               for c in frame.columns)
 
