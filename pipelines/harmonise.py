@@ -7,7 +7,7 @@ duplicate key, an orphan person or an unusable weight stops the round with an er
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import polars as pl
@@ -100,11 +100,6 @@ def _check_weights(frame: pl.DataFrame, weight: str, data: ModuleData) -> pl.Exp
     return number
 
 
-def _value_rows(spec: RoundSpec, var: VariableMap) -> pl.DataFrame:
-    source = var.source_vars[0]
-    return spec.values.filter(pl.col("harmonised_var").eq(var.harmonised_var) & pl.col("source_var").eq(source))
-
-
 def _offending(data: ModuleData, source: str, values: pl.Series, *, as_codes: bool = False) -> list[tuple]:
     """The offending values (or their INEI codes) of `source` with row counts, most frequent first."""
     rows = data.frame.filter(pl.col(source).is_in(values.implode()))
@@ -112,27 +107,58 @@ def _offending(data: ModuleData, source: str, values: pl.Series, *, as_codes: bo
     return [(shorten(value), count) for value, count in shown.value_counts(sort=True).head(_SHOW).rows()]
 
 
-def _recode(data: ModuleData, var: VariableMap, spec: RoundSpec, dtype: pl.DataType) -> pl.Expr:
+def _recode(data: ModuleData, var: VariableMap, spec: RoundSpec, dtype: pl.DataType, seen: pl.DataFrame,
+            rows: pl.DataFrame) -> pl.Expr:
     """Map each distinct value in the file (`2.Mujer` or `2`) through INEI's bare code to its harmonised value.
 
-    Working on the distinct values keeps a million-row module cheap; a value whose code has no row in values.csv
-    stops the round, with its row count.
+    `seen` holds the source column's distinct values (`raw`) and their codes (`code`), `rows` the variable's rows of
+    values.csv (`_distinct_values`, `_value_tables`). Working on the distinct values keeps a million-row module
+    cheap, and on plain Python mappings of them keeps a module of a hundred recodes cheap; a value whose code has no
+    row in values.csv stops the round, with its row count.
     """
     source = var.source_vars[0]
-    seen = pl.DataFrame({"raw": data.frame[source].drop_nulls().unique().cast(pl.String)})
-    rows = _value_rows(spec, var).select(pl.col("source_value").alias("code"), "harmonised_value", "is_missing")
-    lookup = seen.with_columns(code_of(pl.col("raw")).alias("code")).join(rows, on="code", how="left")
-    _check_labels(data, source, seen["raw"], _value_rows(spec, var), spec)
-    unmapped = lookup.filter(pl.col("is_missing").is_null())
-    if unmapped.height:
+    _check_labels(data, source, seen["raw"], rows, spec)
+    # values.csv maps each (harmonised_var, source_var, code) once (checked at load), so a code finds one row.
+    mapped = dict(zip(rows["source_value"].to_list(), zip(rows["harmonised_value"].to_list(),
+                                                          rows["is_missing"].to_list())))
+    raw, codes = seen["raw"].to_list(), seen["code"].to_list()
+    matches = [mapped.get(code, (None, None)) for code in codes]
+    unmapped = [value for value, (_, missing) in zip(raw, matches) if missing is None]
+    if unmapped:
         raise CrosswalkError(
-            f"{source} value(s) {_offending(data, source, unmapped['raw'], as_codes=True)} (code, rows) have no mapping for "
-            f"{var.harmonised_var} in {spec.folder.name}/values.csv",
+            f"{source} value(s) {_offending(data, source, pl.Series(unmapped, dtype=pl.String), as_codes=True)} "
+            f"(code, rows) have no mapping for {var.harmonised_var} in {spec.folder.name}/values.csv",
             where=_where(data), hint="Add a row for each code to values.csv, or mark it is_missing.",
         )
-    value = pl.when(~pl.col("is_missing")).then(pl.col("harmonised_value"))
-    target = lookup.select(value.eq("true") if dtype == pl.Boolean() else value.cast(dtype))
-    return pl.col(source).replace_strict(lookup["raw"], target.to_series(), default=None, return_dtype=dtype)
+    value = pl.Series([None if missing else harmonised for harmonised, missing in matches], dtype=pl.String)
+    target = value.eq("true") if dtype == pl.Boolean() else value.cast(dtype)
+    return pl.col(source).replace_strict(seen["raw"], target, default=None, return_dtype=dtype)
+
+
+def _distinct_values(data: ModuleData, sources: list[str]) -> dict[str, pl.DataFrame]:
+    """The distinct non-null values (`raw`, as text) of each of `sources` with their INEI codes (`code`): found in
+    one pass over the module, coded in one more over the few distinct values."""
+    if not sources:
+        return {}
+    distinct = data.frame.select(pl.col(s).drop_nulls().unique().cast(pl.String).implode() for s in sources).row(0)
+    long = pl.DataFrame({"source": [s for s, values in zip(sources, distinct) for _ in values],
+                         "raw": [value for values in distinct for value in values]},
+                        schema={"source": pl.String, "raw": pl.String})
+    coded = long.with_columns(code_of(pl.col("raw")).alias("code")).partition_by("source", as_dict=True,
+                                                                                include_key=False)
+    empty = pl.DataFrame(schema={"raw": pl.String, "code": pl.String})
+    return {s: coded.get((s,), empty) for s in sources}
+
+
+def _value_tables(spec: RoundSpec, variables: list[VariableMap]) -> dict[tuple[str, str], pl.DataFrame]:
+    """values.csv's rows of each recoded (harmonised_var, source_var) pair, in file order: split once per module
+    rather than filtered once per variable."""
+    pairs = {(v.harmonised_var, v.source_vars[0]) for v in variables if v.transform == "recode"}
+    if not pairs:
+        return {}
+    values = spec.values.filter(pl.col("source_var").is_in(sorted({source for _, source in pairs})))
+    parts = values.partition_by("harmonised_var", "source_var", as_dict=True, maintain_order=True)
+    return {pair: parts.get(pair, values.clear()) for pair in pairs}
 
 
 def _check_labels(data: ModuleData, source: str, seen: pl.Series, rows: pl.DataFrame, spec: RoundSpec) -> None:
@@ -206,10 +232,12 @@ def rule_expression(spec: RoundSpec, var: VariableMap) -> pl.Expr:
     return RULES[var.rule].function(rule_context(spec, var), *(pl.col(s) for s in var.source_vars))
 
 
-def _expression(data: ModuleData, var: VariableMap, spec: RoundSpec) -> pl.Expr:
+def _expression(data: ModuleData, var: VariableMap, spec: RoundSpec, seen: dict[str, pl.DataFrame],
+                values: dict[tuple[str, str], pl.DataFrame]) -> pl.Expr:
     dtype = schema.columns(var.table)[var.harmonised_var].dtype
     if var.transform == "recode":
-        return _recode(data, var, spec, dtype)
+        source = var.source_vars[0]
+        return _recode(data, var, spec, dtype, seen[source], values[var.harmonised_var, source])
     if var.transform == "copy":
         return _copy(data, var, dtype)
     return rule_expression(spec, var).cast(dtype)
@@ -218,9 +246,11 @@ def _expression(data: ModuleData, var: VariableMap, spec: RoundSpec) -> pl.Expr:
 def apply_crosswalk(data: ModuleData, variables: list[VariableMap], spec: RoundSpec) -> list[pl.Expr]:
     """One expression per harmonised column fed by this module; several source variables are coalesced in order.
     Every value is checked to map before any expression is returned."""
+    recoded = list(dict.fromkeys(v.source_vars[0] for v in variables if v.transform == "recode"))
+    seen, values = _distinct_values(data, recoded), _value_tables(spec, variables)
     by_target: dict[str, list[pl.Expr]] = {}
     for var in variables:
-        by_target.setdefault(var.harmonised_var, []).append(_expression(data, var, spec))
+        by_target.setdefault(var.harmonised_var, []).append(_expression(data, var, spec, seen, values))
     return [pl.coalesce(e).alias(name) if len(e) > 1 else e[0].alias(name) for name, e in by_target.items()]
 
 
@@ -273,13 +303,31 @@ def _person_modules(spec: RoundSpec, modules: Mapping[str, ModuleData]) -> Itera
             yield ModuleData(module, data.path, data.sha256, data.encoding, data.frame)
             yield from (modules[p] for p in spec.modules[module].parts if p in modules)
         return
-    mains = sorted(m for m in modules if m in spec.modules and spec.modules[m].unit == "person")
+    yield from (modules[module] for module in _person_files(spec, modules))
+
+
+def _person_files(spec: RoundSpec, available: Collection[str]) -> Iterator[str]:
+    """The person modules and parts of a round of separate files, in the order they are harmonised: the base
+    first, each main module followed by its parts."""
+    mains = sorted(m for m in available if m in spec.modules and spec.modules[m].unit == "person")
     for module in sorted(mains, key=lambda m: m != spec.person_module):
-        yield modules[module]
-        yield from (modules[p] for p in spec.modules[module].parts if p in modules)
+        yield module
+        yield from (p for p in spec.modules[module].parts if p in available)
     # Parts read without their main file (allowed when their universe is stated on the residents).
-    yield from (modules[p] for p in sorted(modules) if p in spec.modules and spec.modules[p].part_of
-                and spec.modules[p].part_of not in modules)
+    yield from (p for p in sorted(available) if p in spec.modules and spec.modules[p].part_of
+                and spec.modules[p].part_of not in available)
+
+
+def reading_order(spec: RoundSpec, available: Collection[str]) -> list[str]:
+    """The order `harmonise_round` asks for the `available` modules (or parts, or `consolidated`) in: the
+    household module, then the person modules as `_person_modules` fetches them. A reader can read ahead in it
+    (`pipelines.read.read_round`'s `ahead`)."""
+    if CONSOLIDATED in available:
+        persons = [CONSOLIDATED, *(p for m in spec.consolidated.modules for p in spec.modules[m].parts
+                                   if p in available)]
+    else:
+        persons = list(_person_files(spec, available))
+    return [spec.household_module, *persons]
 
 
 def _not_in(values: pl.Series, others: pl.Series) -> pl.Series:
@@ -501,8 +549,9 @@ def conform(frame: pl.DataFrame, table: str, spec: RoundSpec, *, synthetic: bool
 def harmonise_round(spec: RoundSpec, modules: Mapping[str, ModuleData], *, synthetic: bool = False) -> HarmonisedRound:
     """Build the harmonised tables of one round from its module frames (see `pipelines.read.read_round`).
 
-    `modules` maps module numbers, part ids (or `consolidated`) to their data; each is fetched once, so a mapping
-    that reads on access (`pipelines.read.ModuleReader`) keeps one raw module in memory at a time. The PSU is the
+    `modules` maps module numbers, part ids (or `consolidated`) to their data; each is fetched once, in
+    `reading_order`, so a mapping that reads on access (`pipelines.read.ModuleReader`) keeps one raw module in
+    memory at a time (two when it reads ahead). The PSU is the
     first of the spec's PSU options whose columns the household module's file carries; `design` says which.
     """
     notes: list[str] = []

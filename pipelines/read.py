@@ -8,12 +8,13 @@ the crosswalk. Blank answers (INEI writes a single space) become null here. Each
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import os
 import re
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -336,12 +337,15 @@ def read_csv(path: Path, columns: tuple[str, ...], categorical: frozenset[str] =
     return _select(frame, columns, path, optional), encoding
 
 
-def _integral_text(series: pl.Series) -> pl.Series:
-    if series.dtype.is_float():
-        whole = series.drop_nulls()
-        if whole.len() == 0 or (whole == whole.round(0)).all():
-            return series.cast(pl.Int64).cast(pl.String)
-    return series.cast(pl.String)
+def _as_text(frame: pl.DataFrame) -> pl.DataFrame:
+    """Every column as text; a number column whose values are all whole (or that has none) as whole numbers (`1`,
+    not `1.0`): SPSS and Stata store INEI's codes and identifiers as floating-point numbers. Which columns are whole
+    is found in one pass over the frame."""
+    floats = [c for c, dtype in frame.schema.items() if dtype.is_float()]
+    checked = frame.select((pl.col(c).drop_nulls() == pl.col(c).drop_nulls().round(0)).all() for c in floats)
+    whole = {c for c, is_whole in zip(floats, checked.row(0) if floats else ()) if is_whole}
+    return frame.with_columns((pl.col(c).cast(pl.Int64) if c in whole else pl.col(c)).cast(pl.String)
+                              for c in frame.columns)
 
 
 def _call_stat(reader: Callable, path: Path, encoding: str | None, **kwargs):
@@ -357,10 +361,25 @@ def _call_stat(reader: Callable, path: Path, encoding: str | None, **kwargs):
     return _call_stat(reader, path, "windows-1252", **kwargs)
 
 
+@functools.lru_cache(maxsize=64)
+def _cached_metadata(reader: Callable, path: Path, _version: tuple[int, int, int]):
+    return _call_stat(reader, path, None, metadataonly=True)[1:]
+
+
+def _stat_metadata(reader: Callable, path: Path):
+    """pyreadstat's metadata of a file and the encoding it was read in (None: the one it declares), read once per
+    version of the file: the round check (`columns_of`) and the read that follows both need it."""
+    try:
+        status = path.stat()
+    except OSError:  # pyreadstat names the error
+        return _call_stat(reader, path, None, metadataonly=True)[1:]
+    return _cached_metadata(reader, path, (status.st_ino, status.st_mtime_ns, status.st_size))
+
+
 def _read_stat(reader: Callable, path: Path, columns: tuple[str, ...], categorical: frozenset[str],
                optional: tuple[str, ...] = (), fast: Callable | None = None) -> tuple[pl.DataFrame, str]:
     # The header first, then only the columns asked: an INEI chapter has up to 150 columns and the spec needs a few.
-    _frame, meta, encoding = _call_stat(reader, path, None, metadataonly=True)
+    meta, encoding = _stat_metadata(reader, path)
     names = {c.strip(): c for c in meta.column_names}
     wanted = [names[c] for c in dict.fromkeys((*columns, *optional)) if c in names]
     # `fast` (an uncompressed .sav, pipelines.savfile) cuts the columns out of the case records, or returns None for
@@ -368,7 +387,7 @@ def _read_stat(reader: Callable, path: Path, columns: tuple[str, ...], categoric
     frame = fast(path, wanted, meta) if fast is not None and encoding is None else None
     if frame is None:
         frame, _meta, encoding = _call_stat(reader, path, encoding, usecols=wanted or None)
-    frame = frame.with_columns(_integral_text(frame[c]) for c in frame.columns)
+    frame = _as_text(frame)
     frame = _select(frame, columns, path, optional)
     return (frame.with_columns(pl.col(c).cast(pl.Categorical) for c in columns if c in categorical),
             "cp1252" if encoding else "native")
@@ -447,7 +466,7 @@ def columns_of(path: Path) -> list[str]:
     import pyreadstat
 
     reader = pyreadstat.read_sav if suffix == ".sav" else pyreadstat.read_dta
-    return list(_call_stat(reader, path, None, metadataonly=True)[1].column_names)
+    return list(_stat_metadata(reader, path)[0].column_names)
 
 
 def check_round(found: dict[str, ModuleFile], spec: RoundSpec, others: list[RoundSpec]) -> None:
@@ -466,27 +485,67 @@ def check_round(found: dict[str, ModuleFile], spec: RoundSpec, others: list[Roun
         )
 
 
+READ_AHEAD_BYTES = 256 << 20  # a larger module file is read when asked for, not beside the one before it
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:  # the read names the error, when the module is asked for
+        return READ_AHEAD_BYTES
+
+
 class ModuleReader(Mapping):
     """The module files of a round as a mapping that reads a module when it is asked for, and keeps nothing.
 
-    Harmonising a round fetches each module once, so only one raw module is in memory at a time; `encodings`
-    records, per module read, the encoding its file was decoded with.
+    Harmonising a round fetches each module once, so only one raw module is in memory at a time (two when reading
+    ahead, below); `encodings` records, per module read, the encoding its file was decoded with.
+
+    Given the order the modules will be asked in (`ahead`), the reader reads ahead: when a module of that order is
+    asked for, the next one is read in a thread while the caller works on this one (pyreadstat and polars release
+    the GIL while they parse), so two raw modules are in memory at a time. Only a file smaller than
+    `READ_AHEAD_BYTES` is read ahead: a round of a million persons keeps one raw module in memory at a time. A
+    module asked out of that order is read then; a read-ahead's error is raised when its module is asked for, as if
+    it were read then. Use the reader as a context manager so that no read is left running (`close`).
     """
 
     def __init__(self, found: dict[str, ModuleFile], columns: Callable[[str], tuple[str, ...]],
                  hashes: dict[str, str], progress: Callable[[str], None] = lambda module: None,
                  categorical: Callable[[str], frozenset[str]] = lambda module: frozenset(),
-                 optional: Callable[[str], tuple[str, ...]] = lambda module: ()):
+                 optional: Callable[[str], tuple[str, ...]] = lambda module: (), ahead: Sequence[str] = ()):
         self._found, self._columns, self._hashes, self._progress = found, columns, hashes, progress
         self._categorical, self._optional = categorical, optional
+        self._ahead = [module for module in ahead if module in found]
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="read-ahead") if self._ahead else None
+        self._pending: tuple[str, Future] | None = None
         self.encodings: dict[str, str] = {}
+
+    def _read(self, module: str) -> ModuleData:
+        return read_module(self._found[module], self._columns(module), categorical=self._categorical(module),
+                           optional=self._optional(module), sha256=self._hashes.get(module))
 
     def __getitem__(self, module: str) -> ModuleData:
         self._progress(module)
-        data = read_module(self._found[module], self._columns(module), categorical=self._categorical(module),
-                           optional=self._optional(module), sha256=self._hashes.get(module))
+        pending, self._pending = self._pending, None
+        data = pending[1].result() if pending and pending[0] == module else self._read(module)
         self.encodings[module] = data.encoding
+        if self._pool and module in self._ahead[:-1]:
+            following = self._ahead[self._ahead.index(module) + 1]
+            if _size(self._found[following].path) < READ_AHEAD_BYTES:
+                self._pending = (following, self._pool.submit(self._read, following))
         return data
+
+    def close(self) -> None:
+        """Wait for a read-ahead still running (its module was not asked for: a round that failed) and drop it."""
+        self._pending = None
+        if self._pool:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> ModuleReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     @property
     def files(self) -> dict[str, ModuleFile]:
@@ -504,8 +563,8 @@ class ModuleReader(Mapping):
 
 
 def read_round(folder: Path | str, spec: RoundSpec, *, found: dict[str, ModuleFile] | None = None,
-               hashes: dict[str, str] | None = None,
-               progress: Callable[[str], None] = lambda module: None) -> ModuleReader:
+               hashes: dict[str, str] | None = None, progress: Callable[[str], None] = lambda module: None,
+               ahead: Sequence[str] = ()) -> ModuleReader:
     """Read a raw round folder with its spec: the one way the refresh and the tests read a round.
 
     The folder's module files are recognised at once (`find_module_files`); each is read when it is asked for,
@@ -525,6 +584,9 @@ def read_round(folder: Path | str, spec: RoundSpec, *, found: dict[str, ModuleFi
         read (``""`` records none).
     progress
         Called with the module number before each module is read.
+    ahead
+        The order the modules will be asked in (`pipelines.harmonise.reading_order`): each is then read while the
+        one before it is worked on (see `ModuleReader`). Empty (the default): each module is read when asked for.
 
     Returns
     -------
@@ -566,4 +628,4 @@ def read_round(folder: Path | str, spec: RoundSpec, *, found: dict[str, ModuleFi
 
     return ModuleReader(found, columns, hashes or {}, progress,
                         lambda module: category_columns(spec, modules_in(module)),
-                        lambda module: spec.optional_columns(module) if module != CONSOLIDATED else ())
+                        lambda module: spec.optional_columns(module) if module != CONSOLIDATED else (), ahead)

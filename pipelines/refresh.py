@@ -17,7 +17,7 @@ from pathlib import Path
 import polars as pl
 
 from pipelines.errors import SourceFileError, SurveysError, UsageError
-from pipelines.harmonise import harmonise_round
+from pipelines.harmonise import harmonise_round, reading_order
 from pipelines.read import check_round, find_module_files, read_round, sha256_of, unmatched_files
 from pipelines.specs import RoundSpec, available_specs
 from pipelines.store import RoundRecord, open_for_writing, read_manifest, write_store
@@ -66,10 +66,11 @@ def refresh_round(spec: RoundSpec, folder: Path, found: dict, hashes: dict[str, 
                   progress: Progress):
     """Read and harmonise one round, one module at a time; returns its manifest record and tables. `hashes` (the
     input files' sha256) may still be being computed (a Future): the record waits for them, the read does not."""
-    modules = read_round(folder, spec, found=found, hashes=dict.fromkeys(found, "") if isinstance(hashes, Future)
-                         else hashes,
-                         progress=lambda module: progress(spec.name, f"read and harmonise module {module}"))
-    result = harmonise_round(spec, modules, synthetic=synthetic)
+    # Each module file is read while the one before it is harmonised (both mostly outside the GIL).
+    with read_round(folder, spec, found=found, hashes=dict.fromkeys(found, "") if isinstance(hashes, Future)
+                    else hashes, progress=lambda module: progress(spec.name, f"read and harmonise module {module}"),
+                    ahead=reading_order(spec, found)) as modules:
+        result = harmonise_round(spec, modules, synthetic=synthetic)
     hashes = hashes.result() if isinstance(hashes, Future) else hashes
     notes = result.notes + tuple(
         f"{found[m].path.name}: read as {e}, not UTF-8" for m, e in modules.encodings.items() if e == "cp1252"

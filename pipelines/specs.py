@@ -337,20 +337,22 @@ def _read_values(path: Path, variables: tuple[VariableMap, ...]) -> pl.DataFrame
             f"codes mapped twice: {duplicated.select('harmonised_var', 'source_var', 'source_value').rows()}",
             where=str(path),
         )
+    # Split once, not filtered once per recoded variable: a round has a hundred of them, and every command loads
+    # the specs.
+    groups = values.partition_by("harmonised_var", "source_var", as_dict=True) if values.height else {}
     for variable in variables:
         if variable.transform == "recode":
-            _check_recode(values, variable, path)
+            _check_recode(groups.get((variable.harmonised_var, variable.source_vars[0])), variable, path)
     return values
 
 
-def _check_recode(values: pl.DataFrame, variable: VariableMap, path: Path) -> None:
+def _check_recode(rows: pl.DataFrame | None, variable: VariableMap, path: Path) -> None:
+    """The variable's rows of values.csv (None: it has none) map only to categories of its schema column."""
     column = schema.columns(variable.table)[variable.harmonised_var]
-    rows = values.filter(
-        pl.col("harmonised_var").eq(variable.harmonised_var) & pl.col("source_var").eq(variable.source_vars[0])
-    )
-    if rows.height == 0:
+    if rows is None or rows.height == 0:
         raise SpecError(f"no value rows for {variable.harmonised_var} <- {variable.source_vars[0]}", where=str(path))
-    targets = set(rows.filter(~pl.col("is_missing"))["harmonised_value"])
+    targets = {value for value, missing in zip(rows["harmonised_value"].to_list(), rows["is_missing"].to_list())
+               if missing is False}
     allowed = _allowed_values(column)
     if allowed is not None and not targets <= allowed:
         raise SpecError(

@@ -140,3 +140,98 @@ def test_read_round_docstring_example_holds_on_the_real_round():
     example = doctest.DocTestParser().get_doctest(doc, {"read_round": read_round}, "read_round", None, 0)
     result = doctest.DocTestRunner().run(example)  # a failing line is printed with what it gave
     assert result.attempted == 7 and result.failed == 0
+
+
+def test_spss_metadata_is_read_once_per_version_of_a_file(tmp_path, monkeypatch):
+    """The round check (`columns_of`) and the read share pyreadstat's metadata of a file; a file written again is
+    read again, so a changed file is never read with the metadata of the one it replaced."""
+    from pipelines import read
+
+    path = tmp_path / "chapter.sav"
+    pyreadstat.write_sav(pl.DataFrame({"CONGLOMERADO": ["001", "002"], "P207": [1.0, 2.0]}), str(path))
+    calls = []
+    real = pyreadstat.read_sav
+
+    def counting(*args, **kwargs):
+        calls.append(kwargs.get("metadataonly", False))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pyreadstat, "read_sav", counting)
+    assert read.columns_of(path) == ["CONGLOMERADO", "P207"]
+    frame = read_module(ModuleFile("200", path), ("CONGLOMERADO", "P207")).frame
+    assert frame["P207"].to_list() == ["1", "2"]
+    assert calls.count(True) == 1
+    pyreadstat.write_sav(pl.DataFrame({"CONGLOMERADO": ["001"], "P208": [3.0]}), str(path))
+    assert read.columns_of(path) == ["CONGLOMERADO", "P208"]
+    assert calls.count(True) == 2
+
+
+@pytest.mark.parametrize("compressed", [False, True])  # read by pipelines.savfile, by readstat
+def test_spss_numbers_become_text_whole_numbers_without_a_decimal_point(tmp_path, compressed):
+    """Codes and identifiers are SPSS numbers: a column of whole numbers reads `1`, not `1.0`; a column with any
+    fraction keeps it on every value, and a column with no value is null text."""
+    path = tmp_path / "chapter.sav"
+    pyreadstat.write_sav(pl.DataFrame({
+        "CODE": [1.0, None, 20.0], "SHARE": [0.5, 2.0, None], "EMPTY": [None, None, None], "NAME": ["a", " ", "c"],
+    }, schema_overrides={"EMPTY": pl.Float64}), str(path), row_compress=compressed)
+    frame = read_module(ModuleFile("200", path), ("CODE", "SHARE", "EMPTY", "NAME")).frame
+    assert frame.schema == dict.fromkeys(("CODE", "SHARE", "EMPTY", "NAME"), pl.String)
+    assert frame.rows() == [("1", "0.5", None, "a"), (None, "2.0", None, None), ("20", None, None, "c")]
+
+
+@pytest.mark.parametrize("folder", [shared_path("data", "enpove", "2018"), shared_path("data", "enpove", "2022"),
+                                    REPO / "tests" / "fixtures" / "enpove_2022" / "consolidated"])
+def test_modules_are_read_ahead_in_the_order_harmonising_asks_for_them(folder, enpove_2018_spec, enpove_2022_spec):
+    """`reading_order` is the order `harmonise_round` asks for the modules in, so each read-ahead is the module asked
+    next (none is read twice, none in vain), and the tables are those of reading each module when asked."""
+    from pipelines.harmonise import reading_order
+
+    spec = enpove_2018_spec if "2018" in folder.as_posix() else enpove_2022_spec
+    asked, read = [], []
+    found = find_module_files(folder, spec)
+    with read_round(folder, spec, found=found, progress=asked.append, ahead=reading_order(spec, found)) as modules:
+        real = modules._read
+        modules._read = lambda module: read.append(module) or real(module)
+        ahead = harmonise_round(spec, modules)
+    assert asked == reading_order(spec, found) == read
+    when_asked = harmonise_round(spec, read_round(folder, spec))
+    assert ahead.households.equals(when_asked.households) and ahead.persons.equals(when_asked.persons)
+
+
+def test_a_read_ahead_error_is_raised_when_its_module_is_asked_for(tmp_path, enpove_2022_spec):
+    """Module 500 is read ahead while 300 is harmonised; its missing column stops the round as a read when asked
+    would, naming the file and the variable."""
+    from pipelines.harmonise import reading_order
+
+    for path in shared_path("data", "enpove", "2022").iterdir():
+        shutil.copy(path, tmp_path)
+    frame = pl.read_csv(tmp_path / FILES["500"], infer_schema=False)
+    frame.drop("P501B").write_csv(tmp_path / FILES["500"])
+    found = find_module_files(tmp_path, enpove_2022_spec)
+    order = reading_order(enpove_2022_spec, found)
+    asked = []
+    with pytest.raises(SourceFileError, match=r"\['P501B'\] are not in the file") as error, \
+            read_round(tmp_path, enpove_2022_spec, progress=asked.append, ahead=order) as modules:
+        harmonise_round(enpove_2022_spec, modules)
+    assert FILES["500"] in str(error.value) and asked == order[:order.index("500") + 1]
+
+
+@pytest.mark.parametrize("limit, threads", [(None, {"MainThread", "read-ahead"}), (0, {"MainThread"})])
+def test_only_files_below_the_read_ahead_size_are_read_ahead(monkeypatch, enpove_2022_spec, limit, threads):
+    """The real round's files are read in the read-ahead thread, all but the first; a file of `READ_AHEAD_BYTES` or
+    more (every file, with the limit at 0) is read in the caller's thread when asked for, one raw module at a time."""
+    import threading
+
+    from pipelines import read
+    from pipelines.harmonise import reading_order
+
+    if limit is not None:
+        monkeypatch.setattr(read, "READ_AHEAD_BYTES", limit)
+    folder = shared_path("data", "enpove", "2022")
+    found = find_module_files(folder, enpove_2022_spec)
+    where = []
+    with read_round(folder, enpove_2022_spec, ahead=reading_order(enpove_2022_spec, found)) as modules:
+        real = modules._read
+        modules._read = lambda module: where.append(threading.current_thread().name.split("_")[0]) or real(module)
+        harmonise_round(enpove_2022_spec, modules)
+    assert set(where) == threads and where[0] == "MainThread" and len(where) == len(found)

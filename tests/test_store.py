@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -24,7 +26,7 @@ from pipelines.store import (
     write_store,
 )
 from surveys.schema import SCHEMA_VERSION, polars_schema
-from tests.helpers import shared_path
+from tests.helpers import REPO, shared_path
 from tests.reports.helpers import build_store, indicators_frame, record
 
 
@@ -172,3 +174,19 @@ def test_a_manifest_with_the_old_key_waves_is_read_and_rewritten_with_rounds(tmp
     manifest = json.loads((current_version(store) / "manifest.json").read_text(encoding="utf-8"))
     assert "waves" not in manifest and sorted(manifest["rounds"]) == ["enpove/2018", "enpove/2022"]
     assert read_manifest(store).keys() == rounds.keys()
+
+
+def test_a_csv_round_is_refreshed_without_importing_pyarrow_or_pyreadstat(tmp_path):
+    """Start-up is on the job's clock: a refresh of CSV files needs neither pyreadstat (it reads .sav and .dta only)
+    nor pyarrow (polars writes the Parquet), and imports neither."""
+    folder = tmp_path / "raw" / "enpove" / "2022"
+    folder.mkdir(parents=True)
+    for path in shared_path("data", "enpove", "2022").glob("*.csv"):
+        shutil.copy(path, folder)
+    code = ("import sys; from pipelines.refresh import refresh; report = refresh(sys.argv[1], sys.argv[2]); "
+            "assert report.written == ['enpove/2022'], report; "
+            "print(sorted(m for m in ('pyarrow', 'pyreadstat') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "raw"), str(tmp_path / "store")],
+                          capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
