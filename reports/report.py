@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -243,23 +244,25 @@ def row_spec(frame: pl.DataFrame, row: str, *, domain: str, labels: Labels, colo
     return _row_spec(rows, row, domain=domain, labels=labels, colours=colours, comparisons=comparisons)
 
 
-def _row_spec(rows: pl.DataFrame, row: str, *, domain: str, labels: Labels, colours: dict[str, str],
+def _row_spec(rows: pl.DataFrame | list[dict], row: str, *, domain: str, labels: Labels, colours: dict[str, str],
               comparisons: pl.DataFrame | list[dict] | None = None) -> dict:
-    """`row_spec` of the row's rows in the domain (all its rows for `raw_score`)."""
+    """`row_spec` of the row's rows in the domain (all its rows for `raw_score`, as a frame), as a frame or as
+    dicts (`figures.as_rows`)."""
     if domain == "raw_score":
         return figures.fies_distribution_spec(rows, labels=labels, colours=colours,
                                               title=f"{labels['fies_title']} · {labels[row]}")
     title = matrix.row_label(row, labels)
+    rows = figures.as_rows(rows)
     if domain == "all":
-        notes = _notes(comparisons, rows["indicator_id"].unique().to_list(), labels)
+        notes = _notes(comparisons, [r["indicator_id"] for r in rows], labels)
         return figures.rounds_spec(rows, labels=labels, title=title, colours=colours, notes=notes)
     return figures.domain_spec(rows, domain, labels=labels, title=title, colours=colours)
 
 
-def row_domains(frame: pl.DataFrame) -> list[str]:
-    """The domains a row is broken down by, in the report's order."""
-    domains = [d for d in frame["domain"].unique(maintain_order=True).to_list() if d not in ("all", "raw_score")]
-    return sorted(domains, key=lambda d: (DOMAIN_ORDER.index(d) if d in DOMAIN_ORDER else len(DOMAIN_ORDER), d))
+def row_domains(domains: Iterable[str]) -> list[str]:
+    """The domains a row is broken down by (of `domains`, those of its rows), in the report's order."""
+    return sorted({d for d in domains if d not in ("all", "raw_score")},
+                  key=lambda d: (DOMAIN_ORDER.index(d) if d in DOMAIN_ORDER else len(DOMAIN_ORDER), d))
 
 
 def fies_options(indicators: pl.DataFrame, labels: Labels, colours, registry) -> list[tuple[str, str]]:
@@ -278,16 +281,19 @@ def fies_options(indicators: pl.DataFrame, labels: Labels, colours, registry) ->
     return options
 
 
-def row_card(card_id: str, row: str, frame: pl.DataFrame, comparisons, labels: Labels, colours, registry, *,
-             extra: list[tuple[str, str]] = ()) -> str:
+def row_card(card_id: str, row: str, frame: pl.DataFrame | list[dict], comparisons, labels: Labels, colours,
+             registry, *, extra: list[tuple[str, str]] = ()) -> str:
     """A matrix row's chart, hidden until the row is clicked: the figure across rounds and sources, and a choice of
-    its breakdowns by domain (and `extra` figures, for FIES). `frame` holds the row's rows only."""
-    by_domain = {key[0]: part for key, part in frame.partition_by("domain", as_dict=True).items()}
-    main_id = registry.add(_row_spec(by_domain.get("all", frame.clear()), row, domain="all", labels=labels,
+    its breakdowns by domain (and `extra` figures, for FIES). `frame` holds the row's rows only (a frame, or its
+    rows as dicts: `figures.as_rows`)."""
+    by_domain: dict[str, list[dict]] = {}
+    for record in figures.as_rows(frame):
+        by_domain.setdefault(record["domain"], []).append(record)
+    main_id = registry.add(_row_spec(by_domain.get("all", []), row, domain="all", labels=labels,
                                      colours=colours, comparisons=comparisons))
     options = [(main_id, labels["view_rounds"]),
                *[(registry.add(_row_spec(by_domain[domain], row, domain=domain, labels=labels, colours=colours)),
-                  labels.domain(domain)) for domain in row_domains(frame)],
+                  labels.domain(domain)) for domain in row_domains(by_domain)],
                *extra]
     select = ""
     if len(options) > 1:
@@ -324,8 +330,11 @@ def matrix_section(indicators: pl.DataFrame, comparisons, labels: Labels, colour
     definitions = published_definitions()
     fies = fies_options(frame, labels, colours, registry)
     rows, cards = [], []
-    # Each table read once for every row: the row's rows, its cells, its tags, the caveats of its pairs.
-    by_row = {k[0]: part for k, part in frame.partition_by("row", as_dict=True).items()}
+    # Each table read once for every row: the row's rows (as dicts, `figures.as_rows`), its cells, its tags, the
+    # caveats of its pairs.
+    by_row: dict[str, list[dict]] = {}
+    for record in frame.to_dicts():
+        by_row.setdefault(record["row"], []).append(record)
     cells = matrix.cells_by_row(frame, cols, labels)
     tag_index = matrix.tags_by_indicator(tags)
     caveats = _caveat_pairs(comparisons)
@@ -335,7 +344,7 @@ def matrix_section(indicators: pl.DataFrame, comparisons, labels: Labels, colour
             continue  # the FIES raw-score distributions: shown with the prevalences
         card_id = f"card-{len(cards)}"
         label = matrix.row_label(key, labels)
-        ids = part["indicator_id"].unique(maintain_order=True).to_list()
+        ids = list(dict.fromkeys(r["indicator_id"] for r in part))
         cards.append(row_card(card_id, key, part, caveats, labels, colours, registry,
                               extra=fies if key in FIES_PREVALENCES else ()))
         title = definitions.get(ids[0], "") if key.startswith(matrix.CONTEXT_PREFIX) else ""
