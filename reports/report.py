@@ -356,12 +356,13 @@ def matrix_section(indicators: pl.DataFrame, comparisons, labels: Labels, colour
             f'<div id="matrix-cards" hidden>{"".join(cards)}</div></section>')
 
 
-def _concept_label(concept: str, indicator_id: str, labels: Labels) -> str:
-    """The name of the concept's first catalogue indicator, else of the compared indicator."""
+def _concept_labels(labels: Labels) -> dict[str | None, str]:
+    """concept -> the name of its first catalogue indicator (a comparison of a concept not in here is named after
+    its compared indicator)."""
+    names: dict[str | None, str] = {}
     for catalogued in labels.catalogue_order:
-        if labels.concepts.get(catalogued) == concept:
-            return labels.indicator(catalogued)
-    return labels.indicator(indicator_id)
+        names.setdefault(labels.concepts.get(catalogued), labels.indicator(catalogued))
+    return names
 
 
 def _side_text(r: dict, s: str, labels: Labels) -> str:
@@ -382,6 +383,7 @@ def comparison_section(comparisons: pl.DataFrame | None, indicators: pl.DataFram
     units = dict(indicators.select("indicator_id", "unit").unique("indicator_id", keep="first").rows())
     keys = ("cmp_indicator", "cmp_domain", "cmp_a", "cmp_b", "cmp_estimate_a", "cmp_estimate_b", "cmp_difference",
             "cmp_se_difference", "cmp_p_adjusted", "cmp_comparable")
+    concepts = _concept_labels(labels)
     rows = []
     for r in comparisons.iter_rows(named=True):
         unit = units.get(r["indicator_b"])
@@ -392,7 +394,7 @@ def comparison_section(comparisons: pl.DataFrame | None, indicators: pl.DataFram
         caveats = "; ".join(x for x in ((r["flags"] or "").replace(";", ", "), r["reasons"]) if x)
         comparable = (esc(labels["yes"]) if r["comparable"] else
                       f'<strong>{esc(labels["no"])}</strong><br><small>{esc(caveats)}</small>')
-        label = _concept_label(r["concept_id"], r["indicator_b"], labels)
+        label = concepts[r["concept_id"]] if r["concept_id"] in concepts else labels.indicator(r["indicator_b"])
         kind = labels[f"kind_{r['kind']}"] + (f" · {labels['coverage_common']}" if r["coverage"] == "common" else "")
         if r["kind"] == "reconciliation":
             p_text = f'{labels["cmp_inside"]}: {labels["yes"] if r["inside"] else labels["no"]}'
