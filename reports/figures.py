@@ -496,15 +496,16 @@ def contrast_figure(frame: pl.DataFrame, *, labels: Labels, title: str, side_nam
     return figure(contrast_spec(frame, labels=labels, title=title, side_names=side_names, unit=unit))
 
 
-def contrast_spec(frame: pl.DataFrame, *, labels: Labels, title: str, side_names: tuple[str, str],
+def contrast_spec(frame: pl.DataFrame | list[dict], *, labels: Labels, title: str, side_names: tuple[str, str],
                   unit: str | None = None) -> dict:
     """Two estimates per row and their difference, for comparisons (`pipelines.indicators.tables.COMPARISONS` rows plus a
-    `label` column, and optionally `side_a`/`side_b` names and `flag_a`/`flag_b` reliability flags).
+    `label` column, and optionally `side_a`/`side_b` names and `flag_a`/`flag_b` reliability flags; a frame or its
+    rows as dicts, `as_rows`).
 
     Left: side a and side b as dots with their 95 % CIs joined by a segment (a dumbbell); right: the difference
     b − a with its CI, a filled diamond when significant after the family's adjustment, open otherwise, brown when
     the sides are not comparable. One unit per figure: proportions in % and points, other units as they are."""
-    rows = [{**r, "_y": esc(r["label"])} for r in frame.to_dicts()]  # tick labels render a subset of HTML
+    rows = [{**r, "_y": esc(r["label"])} for r in as_rows(frame)]  # tick labels render a subset of HTML
     scale = _scale(unit)
     hovers = {id(r): contrast_hover(r, labels, unit, side_names) for r in rows}
     data = _dumbbell(rows, scale, side_names, labels, unit, hovers) + _differences(rows, scale, labels, hovers)
