@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import json
+import pkgutil
 import re
 from collections.abc import Iterable
 from contextlib import contextmanager
@@ -22,7 +23,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import plotly.io as pio
-import plotly.offline
 import polars as pl
 
 from pipelines.atomic import replaced_when_complete
@@ -63,7 +63,7 @@ def run_report(store: Path, *, lang: str = "es", out: Path = Path("data/exports/
     page = build_report(indicators, comparisons, read_manifest(store), labels, stale=stale, frames_dir=frames_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     with replaced_when_complete(out) as partial:  # a full disk leaves the previous page, not half of a new one
-        partial.write_text(page, encoding="utf-8")
+        partial.write_bytes(page)
     lines = [f"{labels['written']} {out} ({out.stat().st_size / 1e6:.1f} MB)"]
     if comparisons is None:
         lines.append(labels["comparisons_missing"])
@@ -73,8 +73,8 @@ def run_report(store: Path, *, lang: str = "es", out: Path = Path("data/exports/
 
 
 def build_report(indicators: pl.DataFrame, comparisons: pl.DataFrame | None, manifest: dict, labels: Labels, *,
-                 stale: bool = False, frames_dir: Path = CATALOGUE_DIR) -> str:
-    """The whole page as a string."""
+                 stale: bool = False, frames_dir: Path = CATALOGUE_DIR) -> bytes:
+    """The whole page, UTF-8 encoded."""
     with _collector_paused():
         indicators = assign_charts(indicators, labels)
         colours = figures.source_colours(indicators["source"].to_list())
@@ -90,11 +90,26 @@ def build_report(indicators: pl.DataFrame, comparisons: pl.DataFrame | None, man
             comparison_section(comparisons, indicators, labels),
             f'<footer>{esc(labels["footer"])}</footer>',
         ])
-        parts = {
-            "lang": labels["html_lang"], "title": esc(labels["title"]), "body": body,
-            "plotlyjs": plotly.offline.get_plotlyjs(), "figures": registry.to_json(),
-        }
-        return re.sub(r"\{\{(\w+)\}\}", lambda m: parts[m.group(1)], TEMPLATE.read_text(encoding="utf-8"))
+        return fill_template({"lang": labels["html_lang"], "title": esc(labels["title"]), "body": body,
+                              "figures": registry.to_json()})
+
+
+PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+PLOTLYJS = ("plotly", "package_data/plotly.min.js")  # the file `plotly.offline.get_plotlyjs` reads and decodes
+
+
+def fill_template(fields: dict[str, str]) -> bytes:
+    """The page template with each ``{{name}}`` replaced by ``fields[name]`` and ``{{plotlyjs}}`` by plotly.js, as
+    UTF-8. plotly.js (4.6 MB, ASCII) goes in as read from Plotly's package: decoding it, and encoding it again with
+    the rest of the page, was about a tenth of the report's time."""
+    pieces = PLACEHOLDER.split(TEMPLATE.read_text(encoding="utf-8"))  # text, name, text, name, ..., text
+    out = []
+    for i, piece in enumerate(pieces):
+        if i % 2 == 0:
+            out.append(piece.encode("utf-8"))
+        else:
+            out.append(pkgutil.get_data(*PLOTLYJS) if piece == "plotlyjs" else fields[piece].encode("utf-8"))
+    return b"".join(out)
 
 
 @contextmanager
