@@ -13,6 +13,7 @@ between rounds, gaps within a round, reconciliation), `comparison_section` (ever
 
 from __future__ import annotations
 
+import csv
 import gc
 import json
 import pkgutil
@@ -340,10 +341,15 @@ def row_card(card_id: str, row: str, frame: pl.DataFrame | list[dict], compariso
             f'{registry.div(main_id, element_id=f"{card_id}-chart")}</article>')
 
 
-def published_definitions(path: Path = PUBLISHED_CSV) -> dict[str, str]:
-    """What each published figure counts, as transcribed (English): the tooltip of a context row."""
-    frame = pl.read_csv(path, infer_schema=False, columns=["indicator_id", "definition"])
-    return dict(frame.unique("indicator_id", keep="first", maintain_order=True).rows())
+def published_definitions(path: Path = PUBLISHED_CSV) -> dict[str, str | None]:
+    """What each published figure counts, as transcribed (English; None where blank), the first row of an id that
+    has several: the tooltip of a context row. Read with the `csv` module: two columns of a small file, a third of
+    the time polars takes to start a read."""
+    definitions: dict[str, str | None] = {}
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for row in csv.DictReader(handle):
+            definitions.setdefault(row["indicator_id"], row["definition"] or None)
+    return definitions
 
 
 def _row_order(frame: pl.DataFrame, labels: Labels) -> list[tuple[str, str]]:

@@ -133,3 +133,12 @@ def test_row_card_of_rows_as_dicts_is_the_card_of_the_frame(labels_es):
         registry = FigureRegistry()
         cards.append((row_card("card-0", "employed", given, None, labels_es, colours, registry), registry.to_json()))
     assert cards[0] == cards[1]
+
+
+def test_published_definitions_first_row_of_each_id_none_where_blank(tmp_path):
+    from reports.report import published_definitions
+
+    path = tmp_path / "estimates.csv"
+    path.write_text('source,indicator_id,definition\nenpove,a,"Share of men (row ""Sexo"")"\nenpove,a,later\n'
+                    "enpove,b,\n", encoding="utf-8")
+    assert published_definitions(path) == {"a": 'Share of men (row "Sexo")', "b": None}
