@@ -101,8 +101,8 @@ PLOTLYJS = ("plotly", "package_data/plotly.min.js")  # the file `plotly.offline.
 
 def fill_template(fields: dict[str, str]) -> bytes:
     """The page template with each ``{{name}}`` replaced by ``fields[name]`` and ``{{plotlyjs}}`` by plotly.js, as
-    UTF-8. plotly.js (4.6 MB, ASCII) goes in as read from Plotly's package: decoding it, and encoding it again with
-    the rest of the page, was about a tenth of the report's time."""
+    UTF-8. plotly.js (4.6 MB, ASCII) goes in as read from Plotly's package: decoding it, substituting it into the
+    template and encoding the whole page again cost about a tenth of the page build."""
     pieces = PLACEHOLDER.split(TEMPLATE.read_text(encoding="utf-8"))  # text, name, text, name, ..., text
     out = []
     for i, piece in enumerate(pieces):
@@ -343,8 +343,8 @@ def row_card(card_id: str, row: str, frame: pl.DataFrame | list[dict], compariso
 
 def published_definitions(path: Path = PUBLISHED_CSV) -> dict[str, str | None]:
     """What each published figure counts, as transcribed (English; None where blank), the first row of an id that
-    has several: the tooltip of a context row. Read with the `csv` module: two columns of a small file, a third of
-    the time polars takes to start a read."""
+    has several: the tooltip of a context row. Read with the `csv` module: two columns of a small file, in about
+    half the time a polars read takes."""
     definitions: dict[str, str | None] = {}
     with path.open(encoding="utf-8-sig", newline="") as handle:
         for row in csv.DictReader(handle):
