@@ -156,7 +156,7 @@ def change_block(frame: pl.DataFrame | list[dict], labels: Labels, registry, ind
     options, contents = [], []
     views = _grouped(records, "domain", "coverage")
     for domain, coverage in _change_views(records):
-        part = _labelled(views[domain, coverage], labels, by_value=domain not in ("all", "coverage"))
+        part = _labelled(views.get((domain, coverage), []), labels, by_value=domain not in ("all", "coverage"))
         name = _view_name(domain, coverage, labels)
         panel_id = f"change-{index}-{domain}-{coverage}"
         options.append((panel_id, name))
