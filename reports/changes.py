@@ -30,6 +30,26 @@ def _order(labels: Labels) -> dict[str, int]:
     return {indicator_id: i for i, indicator_id in enumerate(labels.catalogue_order)}
 
 
+def _nulls_first(value) -> tuple:
+    """Sort key of one value as polars sorts by default: nulls first."""
+    return (value is not None, "" if value is None else value)
+
+
+def _in_catalogue_order(rows: list[dict], labels: Labels) -> list[dict]:
+    """A chart's rows in catalogue order of the compared indicator, then by indicator and domain value."""
+    order = _order(labels)
+    return sorted(rows, key=lambda r: (order.get(r["indicator_b"], len(order)), _nulls_first(r["indicator_b"]),
+                                       _nulls_first(r["domain_value_a"])))
+
+
+def _grouped(rows: list[dict], *keys: str) -> dict[tuple, list[dict]]:
+    """Rows by the values of `keys`, groups in order of first appearance, rows in order inside a group."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in keys), []).append(row)
+    return groups
+
+
 def with_units_and_flags(comparisons: pl.DataFrame, indicators: pl.DataFrame) -> pl.DataFrame:
     """Each comparison row with its unit and the reliability flag of each side, looked up in `indicators`."""
     units = indicators.select(pl.col("indicator_id").alias("indicator_b"), "unit").unique("indicator_b")
@@ -43,14 +63,18 @@ def with_units_and_flags(comparisons: pl.DataFrame, indicators: pl.DataFrame) ->
     return frame
 
 
-def comparison_table(frame: pl.DataFrame, labels: Labels, side_names: tuple[str, str], *, cls: str) -> str:
-    """The rows of a chart in words: both sides with their CIs, the difference and its CI, the adjusted p-value,
-    and whether the two sides are comparable, with the reasons when they are not."""
+def comparison_table(frame: pl.DataFrame | list[dict], labels: Labels, side_names: tuple[str, str], *,
+                     cls: str) -> str:
+    """The rows of a chart (a frame, or its rows as dicts: `figures.as_rows`) in words: both sides with their CIs,
+    the difference and its CI, the adjusted p-value, and whether the two sides are comparable, with the reasons
+    when they are not."""
     head = [esc(labels[k]) for k in ("cmp_indicator",)] + [esc(n) for n in side_names] + [
         esc(labels[k]) for k in ("cmp_difference", "cmp_p_adjusted", "cmp_comparable")]
+    records = figures.as_rows(frame)
     rows = []
-    varying = all(f"side_{s}" in frame.columns and frame[f"side_{s}"].n_unique() > 1 for s in ("a", "b"))
-    for r in frame.iter_rows(named=True):
+    varying = bool(records) and all(f"side_{s}" in records[0] and len({r[f"side_{s}"] for r in records}) > 1
+                                    for s in ("a", "b"))
+    for r in records:
         unit = r["unit"]
         sides = []
         for s in ("a", "b"):
@@ -74,23 +98,25 @@ def comparison_table(frame: pl.DataFrame, labels: Labels, side_names: tuple[str,
     return f'<div class="table-wrap short">{table(head, rows, cls=cls + " sortable")}</div>'
 
 
-def contrast_panel(frame: pl.DataFrame, labels: Labels, registry, *, title: str, side_names: tuple[str, str],
-                   cls: str) -> str:
-    """One view: a chart per unit (proportions, soles, ...) and the table of its rows."""
+def contrast_panel(frame: pl.DataFrame | list[dict], labels: Labels, registry, *, title: str,
+                   side_names: tuple[str, str], cls: str) -> str:
+    """One view: a chart per unit (proportions, soles, ...) and the table of its rows (a frame, or its rows as
+    dicts: `figures.as_rows`)."""
+    records = figures.as_rows(frame)
     charts = []
-    for (unit,), part in frame.group_by("unit", maintain_order=True):
+    for (unit,), part in _grouped(records, "unit").items():
         unit_title = title if is_proportion(unit) else f"{title} ({labels.ui.get('unit_' + str(unit), unit)})"
         fig_id = registry.add(figures.contrast_spec(part, labels=labels, title=unit_title, side_names=side_names,
                                                       unit=unit))
         charts.append(registry.div(fig_id, cls="chart contrast"))
-    return "".join(charts) + comparison_table(frame, labels, side_names, cls=cls)
+    return "".join(charts) + comparison_table(records, labels, side_names, cls=cls)
 
 
 # --- change between rounds ----------------------------------------------------------------------------------------
 
-def _change_views(frame: pl.DataFrame) -> list[tuple[str, str]]:
+def _change_views(rows: list[dict]) -> list[tuple[str, str]]:
     """(domain, coverage) views present: overall as fielded, overall on common coverage, then each domain."""
-    present = set(frame.select("domain", "coverage").unique().rows())
+    present = {(r["domain"], r["coverage"]) for r in rows}
     views = [v for v in (("all", "as_fielded"), ("coverage", "common")) if v in present]
     domains = sorted({d for d, _ in present} - {"all", "coverage"},
                      key=lambda d: (DOMAIN_ORDER.index(d) if d in DOMAIN_ORDER else len(DOMAIN_ORDER), d))
@@ -105,13 +131,11 @@ def _view_name(domain: str, coverage: str, labels: Labels) -> str:
     return labels.domain(domain)
 
 
-def _labelled(frame: pl.DataFrame, labels: Labels, *, by_value: bool) -> pl.DataFrame:
-    order = _order(labels)
-    names = [labels.indicator(i) + (f" · {labels.domain_value(d, v)}" if by_value else "")
-             for i, d, v in frame.select("indicator_b", "domain", "domain_value_a").rows()]
-    rank = [order.get(i, len(order)) for i in frame["indicator_b"]]
-    return (frame.with_columns(pl.Series("label", names, dtype=pl.String), pl.Series("_rank", rank))
-            .sort("_rank", "indicator_b", "domain_value_a").drop("_rank"))
+def _labelled(rows: list[dict], labels: Labels, *, by_value: bool) -> list[dict]:
+    """A view's rows named by indicator (and domain value), in catalogue order."""
+    named = [{**r, "label": labels.indicator(r["indicator_b"])
+              + (f" · {labels.domain_value(r['domain'], r['domain_value_a'])}" if by_value else "")} for r in rows]
+    return _in_catalogue_order(named, labels)
 
 
 def round_pairs(comparisons: pl.DataFrame) -> pl.DataFrame:
@@ -121,15 +145,18 @@ def round_pairs(comparisons: pl.DataFrame) -> pl.DataFrame:
         & pl.col("origin_a").is_in(ESTIMATED) & pl.col("origin_b").is_in(ESTIMATED))
 
 
-def change_block(frame: pl.DataFrame, labels: Labels, registry, index: int) -> str:
-    source, round_a, round_b = frame.select("source_a", "round_a", "round_b").row(0)
+def change_block(frame: pl.DataFrame | list[dict], labels: Labels, registry, index: int) -> str:
+    """The change between two rounds of one source (`frame`: their comparisons with units and flags, as a frame or
+    as dicts), one view per coverage and domain."""
+    records = figures.as_rows(frame)
+    source, round_a, round_b = (records[0][k] for k in ("source_a", "round_a", "round_b"))
     side_names = (f"{labels.source(source)} {round_a}", f"{labels.source(source)} {round_b}")
     heading = f"{labels.source(source)}: {round_a} → {round_b}"
-    concepts = frame.filter(pl.col("domain") == "all")["concept_id"].n_unique()
+    concepts = len({r["concept_id"] for r in records if r["domain"] == "all"})
     options, contents = [], []
-    for domain, coverage in _change_views(frame):
-        part = frame.filter((pl.col("domain") == domain) & (pl.col("coverage") == coverage))
-        part = _labelled(part, labels, by_value=domain not in ("all", "coverage"))
+    views = _grouped(records, "domain", "coverage")
+    for domain, coverage in _change_views(records):
+        part = _labelled(views.get((domain, coverage), []), labels, by_value=domain not in ("all", "coverage"))
         name = _view_name(domain, coverage, labels)
         panel_id = f"change-{index}-{domain}-{coverage}"
         options.append((panel_id, name))
@@ -147,40 +174,45 @@ def change_section(comparisons: pl.DataFrame | None, indicators: pl.DataFrame, l
     pairs = round_pairs(comparisons) if comparisons is not None else None
     if pairs is None or pairs.height == 0:
         return f'<section id="change">{title}<p>{esc(labels["change_none"])}</p></section>'
-    pairs = with_units_and_flags(pairs, indicators)
-    blocks = [change_block(part, labels, registry, i) for i, (_, part) in
-              enumerate(pairs.group_by("source_a", "round_a", "round_b", maintain_order=True))]
+    # The table as dicts once: each view is a handful of rows, cheaper grouped in Python than queried in polars.
+    pairs = with_units_and_flags(pairs, indicators).to_dicts()
+    blocks = [change_block(part, labels, registry, i) for i, part in
+              enumerate(_grouped(pairs, "source_a", "round_a", "round_b").values())]
     return f'<section id="change">{title}{"".join(blocks)}</section>'
 
 
 # --- gaps within a round ------------------------------------------------------------------------------------------
 
-def _gap_sides(domain: str, frame: pl.DataFrame, labels: Labels) -> tuple[str, str]:
+def _value_pairs(rows: list[dict]) -> set[tuple[str, str]]:
+    """The (reference, focal) domain values a contrast's rows compare."""
+    return {(r["domain_value_a"], r["domain_value_b"]) for r in rows}
+
+
+def _gap_sides(domain: str, rows: list[dict], labels: Labels) -> tuple[str, str]:
     if domain == "all":
         return labels["gap_first_definition"], labels["gap_other_definition"]
-    values = frame.select("domain_value_a", "domain_value_b").unique()
-    if values.height == 1:
-        a, b = values.row(0)
+    values = _value_pairs(rows)
+    if len(values) == 1:
+        a, b = next(iter(values))
         return labels.domain_value(domain, a), labels.domain_value(domain, b)
     return labels["gap_reference"], labels["gap_focal"]
 
 
-def _gap_labelled(frame: pl.DataFrame, domain: str, labels: Labels) -> pl.DataFrame:
-    order = _order(labels)
-    rows = frame.select("indicator_a", "indicator_b", "domain_value_a", "domain_value_b").rows()
-    if domain == "all":
-        names = [f"{labels.indicator(b)} − {labels.indicator(a)}" for a, b, _, _ in rows]
-        sides = [(labels.indicator(a), labels.indicator(b)) for a, b, _, _ in rows]
-    else:
-        multi = frame.select("domain_value_a", "domain_value_b").unique().height > 1
-        names = [labels.indicator(b) + (f" · {labels.domain_value(domain, vb)} − {labels.domain_value(domain, va)}"
-                                        if multi else "") for _, b, va, vb in rows]
-        sides = [(labels.domain_value(domain, va), labels.domain_value(domain, vb)) for _, _, va, vb in rows]
-    rank = [order.get(b, len(order)) for _, b, _, _ in rows]
-    return (frame.with_columns(pl.Series("label", names, dtype=pl.String),
-                               pl.Series("side_a", [s[0] for s in sides], dtype=pl.String),
-                               pl.Series("side_b", [s[1] for s in sides], dtype=pl.String), pl.Series("_rank", rank))
-            .sort("_rank", "indicator_b", "domain_value_a").drop("_rank"))
+def _gap_labelled(rows: list[dict], domain: str, labels: Labels) -> list[dict]:
+    """A contrast's rows named by indicator (and the values compared, when they vary), with the names of their
+    sides, in catalogue order."""
+    multi = len(_value_pairs(rows)) > 1
+    named = []
+    for r in rows:
+        a, b, va, vb = r["indicator_a"], r["indicator_b"], r["domain_value_a"], r["domain_value_b"]
+        if domain == "all":
+            label, sides = f"{labels.indicator(b)} − {labels.indicator(a)}", (labels.indicator(a), labels.indicator(b))
+        else:
+            label = labels.indicator(b) + (f" · {labels.domain_value(domain, vb)} − {labels.domain_value(domain, va)}"
+                                           if multi else "")
+            sides = (labels.domain_value(domain, va), labels.domain_value(domain, vb))
+        named.append({**r, "label": label, "side_a": sides[0], "side_b": sides[1]})
+    return _in_catalogue_order(named, labels)
 
 
 def gap_section(comparisons: pl.DataFrame | None, indicators: pl.DataFrame, labels: Labels, registry) -> str:
@@ -188,14 +220,15 @@ def gap_section(comparisons: pl.DataFrame | None, indicators: pl.DataFrame, labe
     within = comparisons.filter(pl.col("kind") == "within_round") if comparisons is not None else None
     if within is None or within.height == 0:
         return f'<section id="gaps">{title}<p>{esc(labels["gaps_none"])}</p></section>'
-    within = with_units_and_flags(within, indicators)
+    # The table as dicts once: each contrast is a handful of rows, cheaper grouped in Python than queried in polars.
+    by_round = _grouped(with_units_and_flags(within, indicators).to_dicts(), "source_a", "round_a")
     options, contents = [], []
-    rounds = within.select("source_a", "round_a").unique().sort("source_a", "round_a").rows()
-    for source, round_ in rounds:
-        one = within.filter((pl.col("source_a") == source) & (pl.col("round_a") == round_))
-        domains = sorted(set(one["domain"]), key=lambda d: GAP_ORDER.index(d) if d in GAP_ORDER else len(GAP_ORDER))
+    for source, round_ in sorted(by_round, key=lambda key: tuple(_nulls_first(v) for v in key)):
+        by_domain = _grouped(by_round[source, round_], "domain")
+        domains = sorted((d for (d,) in by_domain),
+                         key=lambda d: (GAP_ORDER.index(d) if d in GAP_ORDER else len(GAP_ORDER), d))
         for domain in domains:
-            part = _gap_labelled(one.filter(pl.col("domain") == domain), domain, labels)
+            part = _gap_labelled(by_domain[(domain,)], domain, labels)
             name = f"{labels.source(source)} {round_} · {labels.contrast(domain)}"
             panel_id = f"gap-{source}-{round_}-{domain}"
             options.append((panel_id, name))

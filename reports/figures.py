@@ -66,9 +66,16 @@ def drawable(frame: pl.DataFrame) -> pl.DataFrame:
     return frame.filter(pl.col("estimate").is_not_null() & (pl.col("flag") != EMPTY))
 
 
-def _drawable_rows(frame: pl.DataFrame) -> list[dict]:
+def as_rows(frame: pl.DataFrame | list[dict]) -> list[dict]:
+    """The rows of `frame` as dicts; a list is taken as already made. The report turns the indicator table into
+    dicts once and hands each chart its few rows: a few hundred small polars queries (filters, partitions) cost
+    several times what grouping plain dicts does."""
+    return frame if isinstance(frame, list) else frame.to_dicts()
+
+
+def _drawable_rows(frame: pl.DataFrame | list[dict]) -> list[dict]:
     """`drawable` as a list of row dicts (a figure's few rows: plain Python is cheaper than a polars query)."""
-    return [r for r in frame.iter_rows(named=True) if r["estimate"] is not None and r["flag"] != EMPTY]
+    return [r for r in as_rows(frame) if r["estimate"] is not None and r["flag"] != EMPTY]
 
 
 def _by_period(row: dict) -> tuple:
@@ -128,7 +135,7 @@ def _error_bars(rows: list[dict], scale: float) -> dict:
     }
 
 
-def estimate_traces(frame: pl.DataFrame, labels: Labels, colours: dict[str, str], title: str, *,
+def estimate_traces(frame: pl.DataFrame | list[dict], labels: Labels, colours: dict[str, str], title: str, *,
                     shown: set | None = None) -> list[dict]:
     """One marker trace per source × origin × reliability, x = period, with CI error bars and hover text.
 
@@ -180,10 +187,11 @@ def rounds_figure(frame: pl.DataFrame, *, labels: Labels, title: str, colours: d
     return figure(rounds_spec(frame, labels=labels, title=title, colours=colours, notes=notes))
 
 
-def rounds_spec(frame: pl.DataFrame, *, labels: Labels, title: str, colours: dict[str, str],
+def rounds_spec(frame: pl.DataFrame | list[dict], *, labels: Labels, title: str, colours: dict[str, str],
                 notes: tuple[str, ...] = ()) -> dict:
-    """`rounds_figure` as Plotly JSON."""
-    unit = frame["unit"][0] if frame.height else None
+    """`rounds_figure` as Plotly JSON (`frame` may also be its rows as dicts, `as_rows`)."""
+    rows = as_rows(frame)
+    unit = rows[0]["unit"] if rows else None
     layout = _layout(labels, unit)
     layout["title"] = {"text": esc(title), "x": 0, "y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 10},
                        "font": {"size": 14}}
@@ -197,7 +205,7 @@ def rounds_spec(frame: pl.DataFrame, *, labels: Labels, title: str, colours: dic
              "align": "left", "font": {"color": "#8a4b00", "size": 11}}
             for i, note in enumerate(notes)
         ]
-    return {"data": estimate_traces(frame, labels, colours, title), "layout": layout}
+    return {"data": estimate_traces(rows, labels, colours, title), "layout": layout}
 
 
 def domain_figure(frame: pl.DataFrame, domain: str, *, labels: Labels, title: str,
@@ -206,21 +214,25 @@ def domain_figure(frame: pl.DataFrame, domain: str, *, labels: Labels, title: st
     return figure(domain_spec(frame, domain, labels=labels, title=title, colours=colours))
 
 
-def domain_spec(frame: pl.DataFrame, domain: str, *, labels: Labels, title: str, colours: dict[str, str]) -> dict:
-    """`domain_figure` as Plotly JSON: the panels' axes and titles are `make_subplots`'s for the grid."""
-    panels = frame.partition_by("domain_value", maintain_order=True, include_key=True)
-    values = [panel["domain_value"][0] for panel in panels]
-    cols = min(len(values), PANELS_PER_ROW)
-    rows = math.ceil(len(values) / cols)
-    layout = _grid(rows, cols, len(values))
+def domain_spec(frame: pl.DataFrame | list[dict], domain: str, *, labels: Labels, title: str,
+                colours: dict[str, str]) -> dict:
+    """`domain_figure` as Plotly JSON (`frame` may also be its rows as dicts, `as_rows`): the panels' axes and
+    titles are `make_subplots`'s for the grid."""
+    records = as_rows(frame)
+    panels: dict[str | None, list[dict]] = {}  # domain value -> its rows, values in order of appearance
+    for record in records:
+        panels.setdefault(record["domain_value"], []).append(record)
+    cols = min(len(panels), PANELS_PER_ROW)
+    rows = math.ceil(len(panels) / cols)
+    layout = _grid(rows, cols, len(panels))
     shown: set = set()
     data = []
-    for i, (value, panel, annotation) in enumerate(zip(values, panels, layout["annotations"])):
+    for i, ((value, panel), annotation) in enumerate(zip(panels.items(), layout["annotations"])):
         traces = estimate_traces(panel, labels, colours, title, shown=shown)
         annotation["text"] = esc(labels.domain_value(domain, value)) + ("" if traces else f" ({labels['flag_empty']})")
         axis = "" if i == 0 else str(i + 1)  # panel i's axes, as make_subplots numbers them (row-major)
         data += [{**trace, "xaxis": f"x{axis}", "yaxis": f"y{axis}"} for trace in traces]
-    unit = frame["unit"][0] if frame.height else None
+    unit = records[0]["unit"] if records else None
     common = _layout(labels, unit, height=PANEL_HEIGHT * rows + 120)
     y_title = common.pop("yaxis")["title"]
     common.pop("xaxis")
@@ -293,10 +305,14 @@ def _grid(rows: int, cols: int, panels: int) -> dict:
 
 
 @cache
-def _merged_template_json() -> str:
+def _merged_template() -> dict:
     """TEMPLATE merged into Plotly's default template: what a figure started empty (`go.Figure()`,
-    `make_subplots`) and then given TEMPLATE by `update_layout` carries."""
-    return json.dumps(_merged(_default_template(), TEMPLATE))
+    `make_subplots`) and then given TEMPLATE by `update_layout` carries.
+
+    One dict shared by every spec, as TEMPLATE is by the specs that carry it: the report keeps a single template
+    for the page, and a fresh copy per figure (parsed from JSON) cost about 5 % of its build. Copy it before
+    changing it."""
+    return _merged(_default_template(), TEMPLATE)
 
 
 def _default_template() -> dict:
@@ -312,10 +328,6 @@ def _default_template() -> dict:
     import plotly.graph_objects as go  # here: only for a template that is not one of Plotly's files
 
     return json.loads(pio.to_json(go.Figure(), validate=False))["layout"]["template"]
-
-
-def _merged_template() -> dict:
-    return json.loads(_merged_template_json())
 
 
 def _merged(base: dict, update: dict) -> dict:
@@ -484,15 +496,16 @@ def contrast_figure(frame: pl.DataFrame, *, labels: Labels, title: str, side_nam
     return figure(contrast_spec(frame, labels=labels, title=title, side_names=side_names, unit=unit))
 
 
-def contrast_spec(frame: pl.DataFrame, *, labels: Labels, title: str, side_names: tuple[str, str],
+def contrast_spec(frame: pl.DataFrame | list[dict], *, labels: Labels, title: str, side_names: tuple[str, str],
                   unit: str | None = None) -> dict:
     """Two estimates per row and their difference, for comparisons (`pipelines.indicators.tables.COMPARISONS` rows plus a
-    `label` column, and optionally `side_a`/`side_b` names and `flag_a`/`flag_b` reliability flags).
+    `label` column, and optionally `side_a`/`side_b` names and `flag_a`/`flag_b` reliability flags; a frame or its
+    rows as dicts, `as_rows`).
 
     Left: side a and side b as dots with their 95 % CIs joined by a segment (a dumbbell); right: the difference
     b − a with its CI, a filled diamond when significant after the family's adjustment, open otherwise, brown when
     the sides are not comparable. One unit per figure: proportions in % and points, other units as they are."""
-    rows = [{**r, "_y": esc(r["label"])} for r in frame.to_dicts()]  # tick labels render a subset of HTML
+    rows = [{**r, "_y": esc(r["label"])} for r in as_rows(frame)]  # tick labels render a subset of HTML
     scale = _scale(unit)
     hovers = {id(r): contrast_hover(r, labels, unit, side_names) for r in rows}
     data = _dumbbell(rows, scale, side_names, labels, unit, hovers) + _differences(rows, scale, labels, hovers)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from pipelines.indicators.catalogue import CATALOGUE_DIR, Catalogue, load_catalogue, reliability
@@ -86,9 +87,14 @@ class Labels:
         return self._thresholds(self.ui.get(f"legend_{flag}", flag))
 
     def _thresholds(self, text: str) -> str:
-        values = {k: self.number(v, 0) if k == "min_n" else f"{v:g}".replace(".", "," if self.lang == "es" else ".")
-                  for k, v in self.reliability.items()}
+        values = self._threshold_texts
         return text.format(**values) if values and "{" in text else text
+
+    @cached_property
+    def _threshold_texts(self) -> dict[str, str]:
+        """The reliability thresholds as written in this language, made once: every hover label names its flag."""
+        return {k: self.number(v, 0) if k == "min_n" else f"{v:g}".replace(".", "," if self.lang == "es" else ".")
+                for k, v in self.reliability.items()}
 
     # --- numbers -----------------------------------------------------------------------------------------------
     def number(self, value: float | None, decimals: int = 1) -> str:

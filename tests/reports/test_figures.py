@@ -230,3 +230,31 @@ def test_default_template_is_what_an_empty_figure_carries_to_the_byte():
 
     empty = json.loads(pio.to_json(go.Figure(), validate=False))["layout"]["template"]
     assert json.dumps(figures._default_template()) == json.dumps(empty)
+
+
+def test_specs_of_rows_as_dicts_are_the_specs_of_the_frame(labels_es):
+    """The report hands each chart its rows as dicts (`figures.as_rows`): the spec must not depend on which."""
+    frame = indicators_frame()
+    employed = frame.filter(pl.col("indicator_id") == "employed")
+    for domain in ("sex", "age_group", "city"):
+        part = employed.filter(pl.col("domain") == domain)
+        assert part.height
+        assert figures.domain_spec(part.to_dicts(), domain, labels=labels_es, title="Ocupado", colours=COLOURS) \
+            == figures.domain_spec(part, domain, labels=labels_es, title="Ocupado", colours=COLOURS)
+    insurance = _rows("no_health_insurance")
+    assert figures.rounds_spec(insurance.to_dicts(), labels=labels_es, title="t", colours=COLOURS, notes=("n",)) \
+        == figures.rounds_spec(insurance, labels=labels_es, title="t", colours=COLOURS, notes=("n",))
+    contrasts = _contrasts()
+    assert figures.contrast_spec(contrasts.to_dicts(), labels=labels_es, title="t", side_names=("a", "b")) \
+        == figures.contrast_spec(contrasts, labels=labels_es, title="t", side_names=("a", "b"))
+
+
+def test_domain_panels_follow_the_rows_first_appearance(labels_es):
+    rows = _rows("employed", "sex").to_dicts()
+    values = list(dict.fromkeys(r["domain_value"] for r in rows))
+    assert len(values) > 1
+    for order in (values, values[::-1]):
+        ordered = sorted(rows, key=lambda r: order.index(r["domain_value"]))
+        spec = figures.domain_spec(ordered, "sex", labels=labels_es, title="Ocupado", colours=COLOURS)
+        titles = [a["text"] for a in spec["layout"]["annotations"]]
+        assert titles == [html.escape(labels_es.domain_value("sex", v)) for v in order]

@@ -83,3 +83,62 @@ def test_strict_json_is_what_plotlys_encoder_writes(data):
 
     expected = json.dumps(data, cls=PlotlyJSONEncoder, separators=(",", ":"), ensure_ascii=False)
     assert strict_json(data) == expected
+
+
+def test_page_is_the_template_filled_with_plotlyjs_as_plotly_gives_it():
+    """plotly.js goes into the page as read from Plotly's package, without a decode and encode round trip: the
+    bytes must be those of the page filled with `plotly.offline.get_plotlyjs()`."""
+    from plotly.offline import get_plotlyjs
+
+    from reports.report import TEMPLATE, fill_template
+
+    fields = {"lang": "es", "title": "Título &amp; más", "body": "<p>ñandú · 12,3 %</p>", "figures": "{\"a\":1}"}
+    expected = re.sub(r"\{\{(\w+)\}\}", lambda m: {**fields, "plotlyjs": get_plotlyjs()}[m.group(1)],
+                      TEMPLATE.read_text(encoding="utf-8"))
+    assert fill_template(fields) == expected.encode("utf-8")
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_the_collector_is_as_it_was_after_the_build(enabled):
+    import gc
+
+    from reports.report import _collector_paused
+
+    was = gc.isenabled()
+    try:
+        gc.enable() if enabled else gc.disable()
+        with pytest.raises(RuntimeError), _collector_paused():
+            assert not gc.isenabled()
+            raise RuntimeError("a failed build")
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable() if was else gc.disable()
+
+
+def test_row_card_of_rows_as_dicts_is_the_card_of_the_frame(labels_es):
+    """The matrix hands each card its rows as dicts: the card and its figures must not depend on which."""
+    import polars as pl
+
+    from reports import figures
+    from reports.matrix import assign_rows
+    from reports.report import FigureRegistry, assign_charts, row_card
+    from tests.reports.helpers import indicators_frame
+
+    frame = assign_rows(assign_charts(indicators_frame(), labels_es), labels_es)
+    rows = frame.filter(pl.col("row") == "employed")
+    assert rows["domain"].n_unique() > 2  # the figure across rounds and breakdowns by domain
+    colours = figures.source_colours(frame["source"].to_list())
+    cards = []
+    for given in (rows, rows.to_dicts()):
+        registry = FigureRegistry()
+        cards.append((row_card("card-0", "employed", given, None, labels_es, colours, registry), registry.to_json()))
+    assert cards[0] == cards[1]
+
+
+def test_published_definitions_first_row_of_each_id_none_where_blank(tmp_path):
+    from reports.report import published_definitions
+
+    path = tmp_path / "estimates.csv"
+    path.write_text('source,indicator_id,definition\nenpove,a,"Share of men (row ""Sexo"")"\nenpove,a,later\n'
+                    "enpove,b,\n", encoding="utf-8")
+    assert published_definitions(path) == {"a": 'Share of men (row "Sexo")', "b": None}
