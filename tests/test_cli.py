@@ -42,11 +42,14 @@ def test_commands_without_a_store_fail_clearly(tmp_path):
     assert result.exit_code == 1
 
 
-def test_python_dash_m_pipelines_is_the_same_program():
+def test_python_dash_m_pipelines_is_the_same_program(tmp_path):
     out = subprocess.run([sys.executable, "-m", "pipelines", "--help"], cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0
     for command in ("fetch", "refresh", "status", "indicators", "compare", "report", "export"):
         assert command in out.stdout
+    nowhere = [sys.executable, "-m", "pipelines", "status", "--store", str(tmp_path / "nowhere")]
+    out = subprocess.run(nowhere, cwd=REPO, capture_output=True, text=True)
+    assert out.returncode == 1 and out.stderr.startswith("error:") and len(out.stderr.splitlines()) == 1
 
 
 def test_no_arguments_print_the_help_and_exit_2():
