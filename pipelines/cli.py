@@ -27,6 +27,7 @@ from pipelines.store import DEFAULT_RAW, DEFAULT_STORE, current_version, is_stor
 
 if TYPE_CHECKING:
     import polars as pl
+    from rich.progress import Progress
 
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130  # the exit codes
 ANSI_COLOURS = {"green": "32", "red": "31"}
@@ -181,7 +182,7 @@ def _download_bars() -> Iterator[Callable[[str, int, int | None], None]]:
             bar.stop()
 
 
-def _download_display():
+def _download_display() -> Progress:
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
