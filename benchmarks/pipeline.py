@@ -61,12 +61,7 @@ README_IMPORTS = {**IMPORTS, "report": "reports.report, pipelines.indicators.est
 CHILD = f"""
 import json, sys
 from pipelines.cli import main
-sys.argv = ["surveys", *sys.argv[1:]]
-code = 0
-try:
-    main()
-except SystemExit as end:
-    code = end.code if isinstance(end.code, int) else (0 if end.code is None else 1)
+code = main(sys.argv[1:])
 hwm = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM"))
 print({MARK!r} + json.dumps({{"code": code, "peak_mb": hwm / 1024}}))
 """

@@ -1,5 +1,6 @@
 """Helpers shared by test modules: where the read-only shared material lives (beside the repository, never copied
-in), the fixture round in INEI's layout, and copies of the repository's spec folders to break.
+in), the fixture round in INEI's layout, copies of the repository's spec folders to break, and the `surveys`
+command line run in-process (`run_surveys`).
 
 Plain constants and functions, not fixtures: test modules need some of them at import time (module constants,
 parametrize lists) where a fixture cannot reach. `conftest.py` builds its fixtures from them; no test module imports
@@ -8,8 +9,12 @@ another test module or a conftest.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
+import traceback
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -33,3 +38,46 @@ def catalogue_with(tmp_path: Path, name: str, edit: Callable[[str], str]) -> Pat
     path = folder / name
     path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
     return folder
+
+
+@dataclass(frozen=True)
+class Run:
+    """What a user of `surveys` saw: the exit code, stdout and stderr, and both as the terminal interleaved them."""
+
+    exit_code: int
+    output: str
+    stdout: str
+    stderr: str
+    exception: BaseException | None  # one that escaped `main`: the user saw its traceback (also in `stderr`)
+
+
+class _Stream(io.StringIO):
+    """One captured stream that also writes into the transcript both streams share."""
+
+    def __init__(self, transcript: io.StringIO):
+        super().__init__()
+        self.transcript = transcript
+
+    def write(self, text: str) -> int:
+        self.transcript.write(text)
+        return super().write(text)
+
+
+def run_surveys(*args: object) -> Run:
+    """Run `surveys ARGS` in this process (`pipelines.cli.main`, arguments as `str`), capturing what it prints.
+
+    An exception escaping `main` is kept, not raised: its traceback goes to the captured stderr and the exit code is
+    1, as for the user, so a test can assert that none reached them.
+    """
+    from pipelines.cli import main
+
+    transcript = io.StringIO()
+    out, err = _Stream(transcript), _Stream(transcript)
+    exception = None
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main([str(a) for a in args])
+        except Exception as exc:
+            exception, code = exc, 1
+            traceback.print_exc()
+    return Run(code, transcript.getvalue(), out.getvalue(), err.getvalue(), exception)

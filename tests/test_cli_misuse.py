@@ -21,12 +21,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
 import pipelines.store as store_module
-from pipelines.cli import app
 from pipelines.refresh import refresh
-from tests.helpers import REPO
+from tests.helpers import REPO, run_surveys
 
 HOUSEHOLDS = "Características de la vivienda y del hogar.csv"
 RESIDENTS = "Características de los residentes del hogar.csv"
@@ -68,13 +66,9 @@ class Ctx:
 
     def store(self, raw: Path, name: str = "store") -> Path:
         store = self.tmp / name
-        result = cli("refresh", "--raw", raw, "--store", store)
+        result = run_surveys("refresh", "--raw", raw, "--store", store)
         assert result.exit_code == 0, result.output
         return store
-
-
-def cli(*args) -> object:
-    return CliRunner().invoke(app, [str(a) for a in args])
 
 
 def said(result) -> str:
@@ -84,8 +78,7 @@ def said(result) -> str:
 def fails_cleanly(result, code: int, *expect: str) -> str:
     """Exit `code`, no traceback, an `error:` or `failed` line, and every `expect` in the output."""
     text = said(result)
-    assert result.exception is None or isinstance(result.exception, SystemExit), (
-        f"a traceback reached the user: {result.exception!r}\n{result.output}")
+    assert result.exception is None, f"a traceback reached the user: {result.exception!r}\n{result.output}"
     assert "Traceback" not in result.output
     assert result.exit_code == code, result.output
     assert "error:" in text or "failed" in text, text
@@ -136,7 +129,7 @@ def refresh_fails(c: Ctx, raw: Path, *expect: str, code: int = 1) -> str:
     """A bad round folder: the refresh exits 1 naming what is wrong, and an existing store is as it was."""
     store = c.tmp / "store"
     before = snapshot(store)
-    text = fails_cleanly(cli("refresh", "--raw", raw, "--store", store), code, *expect)
+    text = fails_cleanly(run_surveys("refresh", "--raw", raw, "--store", store), code, *expect)
     assert snapshot(store) == before, "the store changed"
     return text
 
@@ -149,8 +142,8 @@ def store_on_a_users_folder(c: Ctx) -> None:
     raw, docs = c.raw(), c.tmp / "mydocs"
     docs.mkdir()
     (docs / "thesis.docx").write_text("thesis")
-    first = cli("refresh", "--raw", raw, "--store", docs)
-    cli("refresh", "--raw", raw, "--store", docs, "--force")
+    first = run_surveys("refresh", "--raw", raw, "--store", docs)
+    run_surveys("refresh", "--raw", raw, "--store", docs, "--force")
     assert (docs / "thesis.docx").read_text() == "thesis" and not docs.is_symlink()
     assert sorted(p.name for p in docs.iterdir()) == ["thesis.docx"]
     fails_cleanly(first, 1, "not a surveys store", "thesis.docx")
@@ -159,7 +152,7 @@ def store_on_a_users_folder(c: Ctx) -> None:
 def store_is_a_regular_file(c: Ctx) -> None:
     raw, notes = c.raw(), c.tmp / "notes.txt"
     notes.write_text("my notes")
-    fails_cleanly(cli("refresh", "--raw", raw, "--store", notes), 1, "is a file")
+    fails_cleanly(run_surveys("refresh", "--raw", raw, "--store", notes), 1, "is a file")
     assert notes.is_file() and not notes.is_symlink() and notes.read_text() == "my notes"
     assert sorted(p.name for p in c.tmp.iterdir()) == ["notes.txt", "raw"]
 
@@ -167,14 +160,14 @@ def store_is_a_regular_file(c: Ctx) -> None:
 def store_is_the_raw_folder(c: Ctx) -> None:
     raw = c.raw()
     before = snapshot(raw)
-    fails_cleanly(cli("refresh", "--raw", raw, "--store", raw), 1, "raw folder")
+    fails_cleanly(run_surveys("refresh", "--raw", raw, "--store", raw), 1, "raw folder")
     assert snapshot(raw) == before and not raw.is_symlink()
 
 
 def store_inside_the_raw_folder(c: Ctx) -> None:
     raw = c.raw()
     before = snapshot(raw)
-    fails_cleanly(cli("refresh", "--raw", raw, "--store", raw / "harmonized"), 1, "inside the raw folder")
+    fails_cleanly(run_surveys("refresh", "--raw", raw, "--store", raw / "harmonized"), 1, "inside the raw folder")
     assert snapshot(raw) == before and not (raw / "harmonized").exists()
 
 
@@ -183,7 +176,7 @@ def raw_folder_inside_the_store(c: Ctx) -> None:
     inner = version_of(store).parent.parent / "raw" if (store / "STORE.json").exists() else store / "raw"
     shutil.copytree(c.template, inner)
     before = snapshot(inner)
-    fails_cleanly(cli("refresh", "--raw", inner, "--store", store, "--force"), 1, "inside the store")
+    fails_cleanly(run_surveys("refresh", "--raw", inner, "--store", store, "--force"), 1, "inside the store")
     assert snapshot(inner) == before
 
 
@@ -209,7 +202,7 @@ def second_writer_waits_then_says_why(c: Ctx) -> None:
     thread.start()
     try:
         held.wait(10)
-        result = cli("refresh", "--raw", raw, "--store", store, "--force")
+        result = run_surveys("refresh", "--raw", raw, "--store", store, "--force")
     finally:
         release.set()
         thread.join()
@@ -249,7 +242,7 @@ def indicators_racing_a_refresh_are_not_marked_current(c: Ctx) -> None:
 def raw_that_does_not_exist(c: Ctx) -> None:
     store = c.store(c.raw(microdata=True))
     before = snapshot(store)
-    fails_cleanly(cli("refresh", "--raw", c.tmp / "raww", "--store", store), 2, "raww", "does not exist")
+    fails_cleanly(run_surveys("refresh", "--raw", c.tmp / "raww", "--store", store), 2, "raww", "does not exist")
     assert snapshot(store) == before
 
 
@@ -257,7 +250,7 @@ def raw_that_is_a_file(c: Ctx) -> None:
     store = c.store(c.raw(microdata=True))
     before = snapshot(store)
     (c.tmp / "raw.zip").write_bytes(b"PK")
-    fails_cleanly(cli("refresh", "--raw", c.tmp / "raw.zip", "--store", store), 2, "raw.zip", "is a file")
+    fails_cleanly(run_surveys("refresh", "--raw", c.tmp / "raw.zip", "--store", store), 2, "raw.zip", "is a file")
     assert snapshot(store) == before
 
 
@@ -267,7 +260,7 @@ def raw_without_a_round_folder(c: Ctx) -> None:
     loose = c.tmp / "loose"
     loose.mkdir()
     shutil.copy(c.template / "enpove" / "2022" / HOUSEHOLDS, loose / HOUSEHOLDS)
-    fails_cleanly(cli("refresh", "--raw", loose, "--store", store), 2, "no round folder", HOUSEHOLDS)
+    fails_cleanly(run_surveys("refresh", "--raw", loose, "--store", store), 2, "no round folder", HOUSEHOLDS)
     assert snapshot(store) == before
 
 
@@ -275,7 +268,7 @@ def embedded_default_never_replaces_microdata(c: Ctx) -> None:
     store = c.store(c.raw(microdata=True))
     before = snapshot(store)
     c.monkeypatch.chdir(c.tmp)  # no data/raw here: the embedded default would be used
-    fails_cleanly(cli("refresh", "--store", "store"), 1, "microdata", "enpove/2022", "--raw")
+    fails_cleanly(run_surveys("refresh", "--store", "store"), 1, "microdata", "enpove/2022", "--raw")
     assert snapshot(store) == before
 
 
@@ -341,7 +334,7 @@ def module_file_that_is_a_dangling_symlink(c: Ctx) -> None:
 def module_file_with_an_unrecognised_name(c: Ctx) -> None:
     raw = c.raw()
     (c.round(raw) / EDUCATION).rename(c.round(raw) / "modulo cinco (final).csv")
-    result = cli("refresh", "--raw", raw, "--store", c.tmp / "store")
+    result = run_surveys("refresh", "--raw", raw, "--store", c.tmp / "store")
     assert result.exit_code == 0, result.output
     assert "matched no module" in said(result) and "modulo cinco (final).csv" in said(result)
 
@@ -402,14 +395,14 @@ def label_contradicting_the_crosswalk(c: Ctx) -> None:
 def file_name_with_glob_characters(c: Ctx) -> None:
     raw = c.raw()
     (c.round(raw) / EDUCATION).rename(c.round(raw) / "Educación [2022].csv")
-    result = cli("refresh", "--raw", raw, "--store", c.tmp / "store")
+    result = run_surveys("refresh", "--raw", raw, "--store", c.tmp / "store")
     assert result.exit_code == 0 and "stored enpove/2022" in said(result), result.output
 
 
 def raw_and_store_folders_with_glob_characters(c: Ctx) -> None:
     raw = c.raw("raw [v2] *?")
     store = c.tmp / "store [v2]"
-    result = cli("refresh", "--raw", raw, "--store", store)
+    result = run_surveys("refresh", "--raw", raw, "--store", store)
     assert result.exit_code == 0 and "stored enpove/2022" in said(result), result.output
     from pipelines.store import scan_table
 
@@ -473,8 +466,8 @@ def unreadable_store(c: Ctx) -> None:
         return real(self, *args, **kwargs)
 
     c.monkeypatch.setattr(Path, "read_text", denied)
-    fails_cleanly(cli("status", "--store", store), 1, "Permission denied")
-    fails_cleanly(cli("indicators", "--store", store), 1, "Permission denied")
+    fails_cleanly(run_surveys("status", "--store", store), 1, "Permission denied")
+    fails_cleanly(run_surveys("indicators", "--store", store), 1, "Permission denied")
 
 
 def full_disk(c: Ctx) -> None:
@@ -488,7 +481,7 @@ def full_disk(c: Ctx) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", str(path / "part-0.parquet"))
 
     c.monkeypatch.setattr(store_module, "_write_table", fills_the_disk)
-    fails_cleanly(cli("refresh", "--raw", raw, "--store", store, "--force"), 1, "No space left on device")
+    fails_cleanly(run_surveys("refresh", "--raw", raw, "--store", store, "--force"), 1, "No space left on device")
     assert snapshot(store) == before
     assert not list(c.tmp.rglob("*.partial")), "a .partial was left behind"
 
@@ -499,41 +492,57 @@ def truncated_manifest(c: Ctx) -> None:
     text = manifest.read_text(encoding="utf-8")
     manifest.unlink()  # a hard link may share it with another version: cut this one only
     manifest.write_text(text[: len(text) // 2], encoding="utf-8")
-    fails_cleanly(cli("status", "--store", store), 1, "manifest.json", "not valid JSON")
-    fails_cleanly(cli("indicators", "--store", store), 1, "not valid JSON")
+    fails_cleanly(run_surveys("status", "--store", store), 1, "manifest.json", "not valid JSON")
+    fails_cleanly(run_surveys("indicators", "--store", store), 1, "not valid JSON")
 
 
 def store_under_a_file(c: Ctx) -> None:
     (c.tmp / "afile").write_text("x")
-    fails_cleanly(cli("refresh", "--raw", c.raw(), "--store", c.tmp / "afile" / "store"), 1, "is a file")
+    fails_cleanly(run_surveys("refresh", "--raw", c.raw(), "--store", c.tmp / "afile" / "store"), 1, "is a file")
     assert (c.tmp / "afile").read_text() == "x"
 
 
 def report_in_an_unknown_language(c: Ctx) -> None:
-    fails_cleanly(cli("report", "--store", c.tmp / "nowhere", "--lang", "xx"), 2, "--lang", "xx")
+    fails_cleanly(run_surveys("report", "--store", c.tmp / "nowhere", "--lang", "xx"), 2, "--lang", "xx")
 
 
 def report_out_under_a_file(c: Ctx) -> None:
     (c.tmp / "afile").write_text("x")
-    fails_cleanly(cli("report", "--store", c.tmp / "nowhere", "--out", c.tmp / "afile" / "r.html"), 2, "afile")
+    fails_cleanly(run_surveys("report", "--store", c.tmp / "nowhere", "--out", c.tmp / "afile" / "r.html"), 2, "afile")
 
 
 def report_out_onto_a_folder(c: Ctx) -> None:
     (c.tmp / "reports").mkdir()
-    fails_cleanly(cli("report", "--store", c.tmp / "nowhere", "--out", c.tmp / "reports"), 2, "is a folder")
+    fails_cleanly(run_surveys("report", "--store", c.tmp / "nowhere", "--out", c.tmp / "reports"), 2, "is a folder")
     assert not list(c.tmp.rglob("*.partial"))
 
 
 def export_out_onto_an_existing_file(c: Ctx) -> None:
     (c.tmp / "exports").write_text("mine")
-    fails_cleanly(cli("export", "--store", c.tmp / "nowhere", "--out", c.tmp / "exports"), 2, "existing file")
+    fails_cleanly(run_surveys("export", "--store", c.tmp / "nowhere", "--out", c.tmp / "exports"), 2, "existing file")
     assert (c.tmp / "exports").read_text() == "mine"
+
+
+def usage_errors_the_parser_finds(c: Ctx) -> None:
+    """Typos on the command line itself: one line naming the --help that lists the options, exit 2, nothing done."""
+    for args, expect, help_of in [
+            (["refresh", "--raw"], "--raw: expected one argument", "surveys refresh"),
+            (["refresh", "--forse"], "unrecognized arguments: --forse", "surveys refresh"),
+            (["refresh", "--for"], "unrecognized arguments: --for", "surveys refresh"),  # never an abbreviation
+            (["fetch", "enpove"], "required: ROUND", "surveys fetch"),
+            (["status", "--store", c.tmp, "extra"], "unrecognized arguments: extra", "surveys status"),
+            (["statsu"], "invalid choice: 'statsu'", "surveys")]:
+        result = run_surveys(*args)
+        fails_cleanly(result, 2, expect, f"`{help_of} --help`")
+        assert len(result.output.splitlines()) == 1 and not result.stdout, result.output
+    assert not list(c.tmp.iterdir())
 
 
 def indicators_with_an_unknown_theme(c: Ctx) -> None:
     store = c.store(c.raw())
     before = snapshot(store)
-    fails_cleanly(cli("indicators", "--store", store, "--theme", "nonsense"), 2, "--theme", "nonsense", "housing")
+    result = run_surveys("indicators", "--store", store, "--theme", "nonsense")
+    fails_cleanly(result, 2, "--theme", "nonsense", "housing")
     assert snapshot(store) == before
 
 
@@ -548,7 +557,7 @@ def leftover_partial_is_removed(c: Ctx) -> None:
     leftover = versions / "99991231T235959-deadbeef.partial"
     (leftover / "persons").mkdir(parents=True)
     (leftover / "persons" / "part-0.parquet").write_bytes(b"half a file")
-    assert cli("refresh", "--raw", raw, "--store", store, "--force").exit_code == 0
+    assert run_surveys("refresh", "--raw", raw, "--store", store, "--force").exit_code == 0
     assert not list(c.tmp.rglob("*.partial")), "the leftover staging folder is still there"
 
 
@@ -574,13 +583,13 @@ def two_files_for_one_module_in_subfolders(c: Ctx) -> None:
 
 
 def status_of_no_store(c: Ctx) -> None:
-    fails_cleanly(cli("status", "--store", c.tmp / "nowhere"), 1, "no store")
+    fails_cleanly(run_surveys("status", "--store", c.tmp / "nowhere"), 1, "no store")
 
 
 def indicators_for_a_round_not_stored(c: Ctx) -> None:
     store = c.store(c.raw())
     before = snapshot(store)
-    fails_cleanly(cli("indicators", "--store", store, "--round", "1999"), 2, "--round 1999", "enpove/2022")
+    fails_cleanly(run_surveys("indicators", "--store", store, "--round", "1999"), 2, "--round 1999", "enpove/2022")
     assert snapshot(store) == before
 
 
@@ -595,16 +604,16 @@ def symlinks_unavailable(c: Ctx) -> None:
     c.monkeypatch.setattr(os, "symlink", no_symlinks)
     raw = c.raw()
     store = c.store(raw)
-    assert cli("refresh", "--raw", raw, "--store", store, "--force").exit_code == 0
+    assert run_surveys("refresh", "--raw", raw, "--store", store, "--force").exit_code == 0
     assert not [p for p in c.tmp.rglob("*") if p.is_symlink()]
 
 
 def store_path_with_spaces_and_non_ascii(c: Ctx) -> None:
     store = c.tmp / "Análisis de campo ñ" / "almacén 2022 ü"
     store = c.store(c.raw(), name=str(store.relative_to(c.tmp)))
-    result = cli("indicators", "--store", store, "--theme", "housing")
+    result = run_surveys("indicators", "--store", store, "--theme", "housing")
     assert result.exit_code == 0, result.output
-    status = cli("status", "--store", store)
+    status = run_surveys("status", "--store", store)
     assert status.exit_code == 0, status.output
     folder = Path(" ".join(status.output.split("current version:")[1].split()))
     assert (folder / "manifest.json").is_file() and folder.parent.parent == store.resolve()
@@ -670,6 +679,7 @@ CASES: dict[str, Callable[[Ctx], None]] = {
     "11-report-out-onto-a-folder": report_out_onto_a_folder,
     "11-export-out-onto-an-existing-file": export_out_onto_an_existing_file,
     "11-indicators-theme-nonsense": indicators_with_an_unknown_theme,
+    "11-usage-errors-the-parser-finds": usage_errors_the_parser_finds,
     "12-leftover-partial-removed": leftover_partial_is_removed,
     "13-huge-value-cut": huge_offending_value_is_cut,
     "13-two-files-in-subfolders-shown-by-path": two_files_for_one_module_in_subfolders,

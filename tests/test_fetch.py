@@ -15,14 +15,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from pipelines.cli import app
 from pipelines.errors import FetchError
 from pipelines.fetch import fetch_round, plan_downloads, read_fetched
 from pipelines.read import find_module_files
 from pipelines.refresh import refresh
-from tests.helpers import shared_path
+from tests.helpers import run_surveys, shared_path
 
 SURVEY = "769"
 HTML = b"<!DOCTYPE html><html><body>Error: el archivo no existe</body></html>"
@@ -191,9 +189,8 @@ def one_line_error(excinfo) -> str:
 
 def test_fetch_refresh_then_report_end_to_end(tmp_path, portal, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    runner = CliRunner()
-    result = runner.invoke(app, ["fetch", "enpove", "2022", "--base-url", portal.url, "--raw", "raw",
-                                 "--store", "store", "--refresh"])
+    result = run_surveys("fetch", "enpove", "2022", "--base-url", portal.url, "--raw", "raw",
+                         "--store", "store", "--refresh")
     assert result.exit_code == 0, result.output
     output = " ".join(result.output.split())
     assert "fetched module 100 (INEI 1711)" in output and "stored enpove/2022" in output
@@ -207,7 +204,7 @@ def test_fetch_refresh_then_report_end_to_end(tmp_path, portal, monkeypatch):
     assert record["100"]["url"] == f"{portal.url}/SPSS/769-Modulo1711.zip"
     assert record["100"]["sha256"] == hashlib.sha256(portal.files["/SPSS/769-Modulo1711.zip"]).hexdigest()
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
-    report = runner.invoke(app, ["report", "--store", "store", "--out", "report.html"])
+    report = run_surveys("report", "--store", "store", "--out", "report.html")
     assert report.exit_code == 0, report.output
     assert (tmp_path / "report.html").stat().st_size > 0
 
@@ -369,13 +366,13 @@ def test_a_file_already_there_for_a_module_is_not_doubled(fetched_raw, portal, s
 def test_cli_errors_in_one_line_and_exit_1(fetched_raw, portal):
     portal.how["/SPSS/769-Modulo1711.zip"] = {"status": 404}
     before = snapshot(fetched_raw)
-    result = CliRunner().invoke(app, ["fetch", "enpove", "2022", "--base-url", portal.url, "--raw",
-                                      str(fetched_raw), "--refresh"])
+    result = run_surveys("fetch", "enpove", "2022", "--base-url", portal.url, "--raw",
+                         str(fetched_raw), "--refresh")
     assert result.exit_code == 1
     output = " ".join(result.output.split())
     assert "error:" in output and "module 100 (INEI 1711): HTTP 404" in output and "is as it was" in output
     assert snapshot(fetched_raw) == before
-    unknown = CliRunner().invoke(app, ["fetch", "enpove", "1999", "--raw", str(fetched_raw)])
+    unknown = run_surveys("fetch", "enpove", "1999", "--raw", str(fetched_raw))
     assert unknown.exit_code == 1 and "no spec for enpove/1999" in unknown.output
 
 

@@ -13,12 +13,10 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
-from pipelines.cli import app
 from pipelines.refresh import refresh
 from pipelines.store import scan_table
-from tests.helpers import ENPOVE_2022_RAW, shared_path
+from tests.helpers import ENPOVE_2022_RAW, run_surveys, shared_path
 
 HOUSEHOLDS = "Características de la vivienda y del hogar.csv"
 RESIDENTS = "Características de los residentes del hogar.csv"
@@ -151,7 +149,7 @@ def test_a_bad_round_does_not_stop_the_others(raw, tmp_path, enpove_2022_spec):
 def test_cli_exits_non_zero_and_keeps_the_store(raw, store):
     before = store_fingerprint(store)
     (folder(raw) / RESIDENTS).unlink()
-    result = CliRunner().invoke(app, ["refresh", "--raw", str(raw), "--store", str(store)])
+    result = run_surveys("refresh", "--raw", str(raw), "--store", str(store))
     assert result.exit_code == 1
     assert "failed enpove/2022" in result.output
     assert store_fingerprint(store) == before

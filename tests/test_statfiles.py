@@ -12,12 +12,11 @@ import math
 import polars as pl
 import pyreadstat
 import pytest
-from typer.testing import CliRunner
 
-from pipelines.cli import app
 from pipelines.statfiles import BOOLEAN, STATA_NAME_MAX, check_stata_names, load_labels
 from pipelines.store import current_version, read_manifest
 from surveys import schema
+from tests.helpers import run_surveys
 
 READERS = {"dta": pyreadstat.read_dta, "sav": pyreadstat.read_sav}
 
@@ -28,8 +27,8 @@ def exported(request, tmp_path_factory):
     kind, fmt, lang = request.param
     store = request.getfixturevalue(f"{kind}_store")
     out = tmp_path_factory.mktemp(f"{fmt}-{kind}")
-    result = CliRunner().invoke(app, ["export", "--store", str(store), "--format", fmt, "--lang", lang,
-                                      "--out", str(out)])
+    result = run_surveys("export", "--store", str(store), "--format", fmt, "--lang", lang,
+                         "--out", str(out))
     assert result.exit_code == 0, result.output
     return store, out, fmt, load_labels(lang)
 

@@ -12,12 +12,11 @@ import math
 import openpyxl
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
 import surveys as sv
-from pipelines.cli import app
 from pipelines.export import run_export
 from pipelines.workbook import FORMATS, ci_beside_estimates
+from tests.helpers import run_surveys
 
 REL = 1e-15  # xlsxwriter writes numbers with 16 significant digits
 
@@ -26,7 +25,7 @@ REL = 1e-15  # xlsxwriter writes numbers with 16 significant digits
 def exported(request, tmp_path_factory):
     store = request.getfixturevalue(f"{request.param}_store")
     out = tmp_path_factory.mktemp(f"xlsx-{request.param}")
-    result = CliRunner().invoke(app, ["export", "--store", str(store), "--format", "xlsx", "--out", str(out)])
+    result = run_surveys("export", "--store", str(store), "--format", "xlsx", "--out", str(out))
     assert result.exit_code == 0, result.output
     run_export(store, out=out / "parquet")
     return request.param, store, out, openpyxl.load_workbook(out / "tables.xlsx")

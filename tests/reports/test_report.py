@@ -6,10 +6,9 @@ import json
 import re
 
 import pytest
-from typer.testing import CliRunner
 
-from pipelines.cli import app
 from reports.report import THEMES, run_report, strict_json
+from tests.helpers import run_surveys
 from tests.reports.helpers import XSS
 
 MAX_BYTES = 10_000_000
@@ -66,7 +65,7 @@ def test_missing_indicators_is_a_clear_error(tmp_path):
 
 def test_cli_writes_the_report(store, tmp_path):
     out = tmp_path / "sub" / "report.html"
-    result = CliRunner().invoke(app, ["report", "--store", str(store), "--lang", "en", "--out", str(out)])
+    result = run_surveys("report", "--store", str(store), "--lang", "en", "--out", str(out))
     assert result.exit_code == 0, result.output
     assert out.exists() and out.stat().st_size < MAX_BYTES
     assert "<html lang=\"en\">" in out.read_text(encoding="utf-8")
