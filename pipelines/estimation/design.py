@@ -393,6 +393,65 @@ class SurveyDesign:
         estimands = [Estimand(v, v) for v in _names(variables)]
         return self._estimate("proportion", estimands, by=by, level=level, ci=method, reliability=reliability)
 
+    def by_each(
+        self,
+        statistic: Literal["mean", "total", "proportion"],
+        variables: str | Sequence[str],
+        domains: Sequence[str | Sequence[str] | None],
+        *,
+        ci: Literal["logit", "beta", "asin", "wald", "mean"] = "logit",
+        level: float = 0.95,
+        reliability: Reliability | None = None,
+    ) -> list[pl.DataFrame]:
+        """`mean`, `total` or `proportion` in several sets of domains, each estimated separately (one R
+        ``svyby`` call per set), from one evaluation of the per-row summands.
+
+        Parameters
+        ----------
+        statistic
+            ``mean``, ``total`` or ``proportion``.
+        variables
+            As the verb takes them.
+        domains
+            Per set, the ``by=`` of one verb call: a column, several (crossed), or None (the whole
+            sample).
+        ci
+            Interval method of a proportion (`proportion`); ignored otherwise.
+        level
+            Confidence level.
+        reliability
+            Flag thresholds; defaults to the design's.
+
+        Returns
+        -------
+        list of polars.DataFrame
+            One per entry of ``domains``, equal to ``verb(variables, by=entry, ...)``.
+
+        Notes
+        -----
+        The summands of a domain estimate (``w y``, ``w``, ...) do not depend on the domain, which
+        enters only through the (domain, PSU) key they are summed by: here they are evaluated once
+        and summed by each set's key, which saves most of the work of the calls after the first.
+
+        Examples
+        --------
+        >>> overall, by_sex, by_region = design.by_each("proportion", ["poor"], [None, "sex", "region"])
+        """
+        where = "SurveyDesign.by_each"
+        if statistic not in ("mean", "total", "proportion"):
+            raise DesignError(
+                f"unknown statistic {statistic!r}",
+                where=where,
+                got=repr(statistic),
+                hint="use mean, total or proportion.",
+            )
+        method = "wald" if statistic != "proportion" or ci == "mean" else ci
+        check_method(method)
+        estimands = [Estimand(v, v) for v in _names(variables)]
+        return self._estimate_each(
+            statistic, estimands, domains, level=level, ci=method, reliability=reliability
+        )
+
     def ratio(
         self,
         numerator: str | Sequence[str],
@@ -539,8 +598,8 @@ class SurveyDesign:
         schema = pl.Schema({**dict(self._schema), **dict.fromkeys((s.y for s in estimands), pl.Float64)})
         # Pass 2: the indicators' PSU sums, then their means and SEs (the other verbs' engine).
         table = self._reduce(
-            build_summands(estimands, ind_stats, schema, weight=self.weight), self._groups(by_cols), data
-        )
+            build_summands(estimands, ind_stats, schema, weight=self.weight), [self._groups(by_cols)], data
+        )[0]
         res = self._estimates("mean", [False] * n_q, table)
         n_dom = table.groups.n_domains
         est, se, lo, hi = (np.full((n_dom, n_q), np.nan) for _ in range(4))
@@ -705,8 +764,8 @@ class SurveyDesign:
             build_summands(
                 estimands, stats, self._schema, weight=self.weight, patterns=self._patterns(columns, stats)
             ),
-            self._groups(by_cols),
-        )
+            [self._groups(by_cols)],
+        )[0]
         domains = table.groups.domains
         res = self._estimates(kind, [False] * len(estimands), table, keep_scores=True)
         col = {c: j for j, c in enumerate(columns)}
@@ -892,15 +951,20 @@ class SurveyDesign:
                 samples[-1].append(WeightedSample.of(y_d[ok], w_d[ok]))
         return samples
 
-    def _reduce(self, summands: Summands, groups: _Groups, data: pl.DataFrame | None = None) -> _PSUTable:
-        """The one pass over the data: the summands per (domain, PSU) group.
+    def _reduce(
+        self, summands: Summands, groups: Sequence[_Groups], data: pl.DataFrame | None = None
+    ) -> list[_PSUTable]:
+        """The one pass over the data: the summands per (domain, PSU) group, for each set of domains.
 
         ``data`` is the design's data with extra columns, rows in the same order (default: the data).
         """
         # a, b, n, W, q each in consecutive rows of the sums: `domains.rows` then takes views.
         ordered = dict(sorted(summands.exprs.items(), key=lambda item: (item[0][:1], len(item[0]), item[0])))
-        values = psu_sums(self._data if data is None else data, groups.groups, ordered)
-        return _PSUTable(values=values, names=list(ordered), roles=summands.roles, groups=groups)
+        sums = psu_sums(self._data if data is None else data, [g.groups for g in groups], ordered)
+        return [
+            _PSUTable(values=values, names=list(ordered), roles=summands.roles, groups=g)
+            for values, g in zip(sums, groups, strict=True)
+        ]
 
     def _estimates(
         self, kind: str, is_ratio: list[bool], table: _PSUTable, *, keep_scores: bool = False
@@ -930,6 +994,20 @@ class SurveyDesign:
         ci: str,
         reliability: Reliability | None,
     ) -> pl.DataFrame:
+        """One verb's estimates in the domains of ``by`` (`_estimate_each` with one set of domains)."""
+        return self._estimate_each(kind, estimands, [by], level=level, ci=ci, reliability=reliability)[0]
+
+    def _estimate_each(
+        self,
+        kind: str,
+        estimands: list[Estimand],
+        by_each: Sequence[str | Sequence[str] | None],
+        *,
+        level: float,
+        ci: str,
+        reliability: Reliability | None,
+    ) -> list[pl.DataFrame]:
+        """The estimates in the domains of each entry of ``by_each``, from one evaluation of the summands."""
         where = f"SurveyDesign.{kind}"
         if not estimands:
             raise DesignError(
@@ -937,23 +1015,42 @@ class SurveyDesign:
             )
         if not (0 < level < 1):
             raise DesignError("level must lie in (0, 1)", where=where, got=repr(level))
-        by_cols = _names(by)
+        by_cols = [_names(by) for by in by_each]
         columns = [s.y for s in estimands] + [s.x for s in estimands if s.x is not None]
-        stats = self._stats(kind, columns, by_cols)
+        stats = self._stats(kind, columns, list(dict.fromkeys(c for cols in by_cols for c in cols)))
         if kind == "proportion":
             require_binary(self._data.lazy(), [s.y for s in estimands], stats, where)
-        groups = self._groups(by_cols)
+        groups = [self._groups(cols) for cols in by_cols]
         patterns = self._patterns(columns, stats)
-        per_chunk = max(1, CHUNK_VALUES // (3 * max(groups.size, 1)))
-        parts = []
-        for start in range(0, len(estimands), per_chunk):  # the same key for every chunk of variables
+        per_chunk = max(1, CHUNK_VALUES // (3 * max(1, *(g.size for g in groups))))
+        parts: list[list[dict[str, np.ndarray]]] = [[] for _ in groups]
+        for start in range(0, len(estimands), per_chunk):  # the same keys for every chunk of variables
             chunk = estimands[start : start + per_chunk]
             summands = build_summands(chunk, stats, self._schema, weight=self.weight, patterns=patterns)
-            parts.append(
-                self._estimates(kind, [s.x is not None for s in chunk], self._reduce(summands, groups))
+            is_ratio = [s.x is not None for s in chunk]
+            for part, table in zip(parts, self._reduce(summands, groups), strict=True):
+                part.append(self._estimates(kind, is_ratio, table))
+        return [
+            self._result_frame(
+                kind, estimands, cols, g.domains, part, level=level, ci=ci, reliability=reliability
             )
+            for cols, g, part in zip(by_cols, groups, parts, strict=True)
+        ]
+
+    def _result_frame(
+        self,
+        kind: str,
+        estimands: list[Estimand],
+        by_cols: list[str],
+        domains: pl.DataFrame,
+        parts: list[dict[str, np.ndarray]],
+        *,
+        level: float,
+        ci: str,
+        reliability: Reliability | None,
+    ) -> pl.DataFrame:
+        """One set of domains' estimates (computed in chunks of variables) as the verb's table."""
         res = {key: np.concatenate([part[key] for part in parts], axis=1) for key in parts[0]}
-        domains = groups.domains
         if kind == "proportion":
             res["ci_low"], res["ci_high"] = proportion_ci(
                 res["estimate"], res["se"], res["df"], res["n"], level, ci
