@@ -23,7 +23,7 @@ The design and analysis columns are validated in `checks`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from itertools import pairwise
 from typing import Literal
@@ -92,6 +92,100 @@ def _names(value: str | Sequence[str] | None) -> list[str]:
     if isinstance(value, str):
         return [value]
     return list(value)
+
+
+@dataclass(frozen=True, slots=True)
+class _ContrastCall:
+    """One `SurveyDesign.contrast` call, checked: its domains, and its variables or pairs of variables."""
+
+    by_cols: list[str]
+    columns: list[str]  # the variables it estimates, each once
+    names: list[str]  # between domains: the variables
+    var_pairs: list  # between variables: the pairs (y_a, y_b)
+    pairs: Sequence[tuple[object, object]] | Literal["adjacent", "all"] | None
+
+
+def _contrast_call(
+    where: str,
+    variables: str | Sequence[str] | Sequence[tuple[str, str]],
+    by: str | Sequence[str] | None = None,
+    pairs: Sequence[tuple[object, object]] | Literal["adjacent", "all"] | None = None,
+) -> _ContrastCall:
+    """A `SurveyDesign.contrast` request checked before any pass over the data."""
+    names: list[str] = []
+    var_pairs: list = []
+    by_cols = _names(by)
+    if pairs is not None:
+        if not by_cols:
+            raise DesignError(
+                "contrasts between domains need by=",
+                where=where,
+                got=f"pairs={pairs!r}",
+                hint="name the domain column(s), e.g. by='sex', pairs=[('female', 'male')].",
+            )
+        names = _names(variables)  # type: ignore[arg-type]
+        if not names or not all(isinstance(v, str) for v in names):
+            raise DesignError(
+                "contrasts between domains take column names",
+                where=where,
+                got=repr(variables),
+                hint="pass variables='y' or ['y1', 'y2']; pairs of variables go without pairs=.",
+            )
+        columns = list(dict.fromkeys(names))
+    else:
+        var_pairs = list(variables) if not isinstance(variables, str) else [variables]
+        if not var_pairs or not all(
+            isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(c, str) for c in p)
+            for p in var_pairs
+        ):
+            raise DesignError(
+                "contrasts between variables take pairs of column names",
+                where=where,
+                got=repr(variables),
+                hint="pass [('y_a', 'y_b')], or give pairs= (and by=) to contrast domains.",
+            )
+        columns = list(dict.fromkeys(c for p in var_pairs for c in p))
+    return _ContrastCall(by_cols=by_cols, columns=columns, names=names, var_pairs=var_pairs, pairs=pairs)
+
+
+def _chosen_pairs(
+    pairs: Sequence[tuple[object, object]] | Literal["adjacent", "all"],
+    domains: pl.DataFrame,
+    by_cols: list[str],
+    where: str,
+) -> tuple[list[tuple], dict]:
+    """The pairs of domain values a between-domains contrast asks for, each value checked against the
+    data's domains, and the lookup of a domain value's row of ``domains``."""
+    keys = [row if len(by_cols) > 1 else row[0] for row in domains.rows()]
+    lookup = {k: i for i, k in enumerate(keys)}
+    order = sorted(range(len(keys)), key=lambda i: _sort_key(keys[i]))
+    if pairs == "adjacent":
+        chosen = [(keys[i], keys[j]) for i, j in pairwise(order)]
+    elif pairs == "all":
+        chosen = [
+            (keys[order[i]], keys[order[j]]) for i in range(len(order)) for j in range(i + 1, len(order))
+        ]
+    elif isinstance(pairs, str):
+        raise DesignError(
+            f"unknown pairs {pairs!r}",
+            where=where,
+            got=pairs,
+            hint="use 'adjacent', 'all' or a list of pairs.",
+        )
+    else:
+        chosen = [tuple(p) for p in pairs]  # type: ignore[misc]
+    for p in chosen:
+        if len(p) != 2:
+            raise DesignError("each pair has two domain values", where=where, got=repr(p))
+        for v in p:
+            if (tuple(v) if isinstance(v, list) else v) not in lookup:
+                raise DesignError(
+                    f"domain {v!r} of {by_cols} is not in the data",
+                    where=where,
+                    got=repr(v),
+                    hint=f"domains present: {', '.join(_label(k) for k in keys[:12])}.",
+                )
+    return chosen, lookup
 
 
 # Post-reduction arrays are (variables, groups): a verb's variables are taken in chunks of at most this many
@@ -714,6 +808,48 @@ class SurveyDesign:
         >>> design.contrast("income", by="age_group", pairs="adjacent")
         >>> design.contrast([("crowded_room", "crowded_bedroom")], by="lima", statistic="proportion")
         """
+        return self.contrast_each(
+            [{"variables": variables, "by": by, "pairs": pairs}], statistic=statistic, level=level
+        )[0]
+
+    def contrast_each(
+        self,
+        requests: Sequence[Mapping[str, object]],
+        *,
+        statistic: Literal["mean", "proportion", "total"] = "mean",
+        level: float = 0.95,
+    ) -> list[pl.DataFrame]:
+        """Several `contrast` calls on the design, from one evaluation of the per-row summands.
+
+        Parameters
+        ----------
+        requests
+            Per call, its ``variables`` and, if any, its ``by`` and ``pairs``, as `contrast` takes them.
+        statistic
+            As in `contrast`, for every call.
+        level
+            Confidence level, for every call.
+
+        Returns
+        -------
+        list of polars.DataFrame
+            One per request, equal to ``contrast(**request, statistic=statistic, level=level)``.
+
+        Notes
+        -----
+        As in `by_each`, the summands of every variable named are evaluated once and summed by each
+        call's (domain, PSU) key: the domain enters only through that key.
+
+        Examples
+        --------
+        >>> by_sex, variants = design.contrast_each(
+        ...     [
+        ...         {"variables": ["poor"], "by": "sex", "pairs": [("female", "male")]},
+        ...         {"variables": [("crowded_room", "crowded_bedroom")]},
+        ...     ],
+        ...     statistic="proportion",
+        ... )
+        """
         where = "SurveyDesign.contrast"
         if statistic not in ("mean", "proportion", "total"):
             raise DesignError(
@@ -724,86 +860,37 @@ class SurveyDesign:
             )
         if not (0 < level < 1):
             raise DesignError("level must lie in (0, 1)", where=where, got=repr(level))
-        by_cols = _names(by)
-        if pairs is not None:
-            if not by_cols:
-                raise DesignError(
-                    "contrasts between domains need by=",
-                    where=where,
-                    got=f"pairs={pairs!r}",
-                    hint="name the domain column(s), e.g. by='sex', pairs=[('female', 'male')].",
-                )
-            names = _names(variables)  # type: ignore[arg-type]
-            if not names or not all(isinstance(v, str) for v in names):
-                raise DesignError(
-                    "contrasts between domains take column names",
-                    where=where,
-                    got=repr(variables),
-                    hint="pass variables='y' or ['y1', 'y2']; pairs of variables go without pairs=.",
-                )
-            columns = list(dict.fromkeys(names))
-        else:
-            var_pairs = list(variables) if not isinstance(variables, str) else [variables]
-            if not var_pairs or not all(
-                isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(c, str) for c in p)
-                for p in var_pairs
-            ):
-                raise DesignError(
-                    "contrasts between variables take pairs of column names",
-                    where=where,
-                    got=repr(variables),
-                    hint="pass [('y_a', 'y_b')], or give pairs= (and by=) to contrast domains.",
-                )
-            columns = list(dict.fromkeys(c for p in var_pairs for c in p))
+        calls = [_contrast_call(where, **request) for request in requests]  # type: ignore[arg-type]
+        columns = list(dict.fromkeys(c for call in calls for c in call.columns))
         estimands = [Estimand(c, c) for c in columns]
-        kind = "total" if statistic == "total" else "mean"
-        stats = self._stats(statistic, columns, by_cols)
+        stats = self._stats(
+            statistic, columns, list(dict.fromkeys(c for call in calls for c in call.by_cols))
+        )
         if statistic == "proportion":
             require_binary(self._data.lazy(), columns, stats, where)
-        table = self._reduce(
-            build_summands(
-                estimands, stats, self._schema, weight=self.weight, patterns=self._patterns(columns, stats)
-            ),
-            [self._groups(by_cols)],
-        )[0]
+        summands = build_summands(
+            estimands, stats, self._schema, weight=self.weight, patterns=self._patterns(columns, stats)
+        )
+        tables = self._reduce(summands, [self._groups(call.by_cols) for call in calls])
+        kind = "total" if statistic == "total" else "mean"
+        return [
+            self._contrast_frame(call, kind, columns, table, level, where)
+            for call, table in zip(calls, tables, strict=True)
+        ]
+
+    def _contrast_frame(
+        self, call: _ContrastCall, kind: str, columns: list[str], table: _PSUTable, level: float, where: str
+    ) -> pl.DataFrame:
+        """One `contrast` call's table from the PSU sums of ``columns`` by its domains."""
+        by_cols, names, var_pairs, pairs = call.by_cols, call.names, call.var_pairs, call.pairs
         domains = table.groups.domains
-        res = self._estimates(kind, [False] * len(estimands), table, keep_scores=True)
+        res = self._estimates(kind, [False] * len(columns), table, keep_scores=True)
         col = {c: j for j, c in enumerate(columns)}
         sides: list[tuple[Side, Side]] = []
         labels: list[tuple[str, str, str]] = []
         dom_index: list[int] = []
         if pairs is not None:
-            keys = [row if len(by_cols) > 1 else row[0] for row in domains.rows()]
-            lookup = {k: i for i, k in enumerate(keys)}
-            order = sorted(range(len(keys)), key=lambda i: _sort_key(keys[i]))
-            if pairs == "adjacent":
-                chosen = [(keys[i], keys[j]) for i, j in pairwise(order)]
-            elif pairs == "all":
-                chosen = [
-                    (keys[order[i]], keys[order[j]])
-                    for i in range(len(order))
-                    for j in range(i + 1, len(order))
-                ]
-            elif isinstance(pairs, str):
-                raise DesignError(
-                    f"unknown pairs {pairs!r}",
-                    where=where,
-                    got=pairs,
-                    hint="use 'adjacent', 'all' or a list of pairs.",
-                )
-            else:
-                chosen = [tuple(p) for p in pairs]  # type: ignore[misc]
-            for p in chosen:
-                if len(p) != 2:
-                    raise DesignError("each pair has two domain values", where=where, got=repr(p))
-                for v in p:
-                    if (tuple(v) if isinstance(v, list) else v) not in lookup:
-                        raise DesignError(
-                            f"domain {v!r} of {by_cols} is not in the data",
-                            where=where,
-                            got=repr(v),
-                            hint=f"domains present: {', '.join(_label(k) for k in keys[:12])}.",
-                        )
+            chosen, lookup = _chosen_pairs(pairs, domains, by_cols, where)
             for name in names:
                 for a, b in chosen:
                     a_i = lookup[tuple(a) if isinstance(a, list) else a]

@@ -276,17 +276,21 @@ def contrast_unit(frame: pl.DataFrame, indicators: list[Indicator], catalogue: C
     for (statistic, weight), variables in _groups(columns, catalogue).items():
         if statistic == "median":
             continue  # a difference of medians needs their joint distribution; not linearised here
-        design = prepared.design(context, catalogue, weight)
+        requests, kinds = [], []  # every contrast of this design in one pass: (request, (domain, variants))
         for contrast in catalogue.contrasts:
             domain = domains.get(contrast.domain)
             pairs = _domain_pairs(frame, domain.column, contrast) if domain else []
             if pairs:
-                result = design.contrast(variables, by=domain.column, pairs=pairs, statistic=statistic)
-                parts.append(_contrast_rows(result, contrast.domain, columns, variants=False))
+                requests.append({"variables": variables, "by": domain.column, "pairs": pairs})
+                kinds.append((contrast.domain, False))
         variant_pairs = _variant_pairs(variables, columns, catalogue)
         if variant_pairs:
-            result = design.contrast(variant_pairs, statistic=statistic)
-            parts.append(_contrast_rows(result, "all", columns, variants=True))
+            requests.append({"variables": variant_pairs})
+            kinds.append(("all", True))
+        if requests:
+            results = prepared.design(context, catalogue, weight).contrast_each(requests, statistic=statistic)
+            parts.extend(_contrast_rows(result, domain, columns, variants=variants)
+                         for result, (domain, variants) in zip(results, kinds, strict=True))
     return pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()
 
 
