@@ -983,6 +983,10 @@ class SurveyDesign:
             h = info.unit_strata
         else:
             groups = combine([info.units, domains], n)
+            if groups.size == info.units.size:  # one domain per PSU (a city): the groups are the PSUs,
+                # numbered alike (codes follow the values, PSU first), so the PSU key's rows can serve
+                # and `psu_sums` reduces the summands once for both
+                groups = Codes(codes=info.units.codes, values=groups.values, counts=groups.counts)
             psu, d = np.divmod(groups.values, domains.size)
             h = info.unit_strata[psu]
         out = _Groups(groups=groups, psu=psu, d=d, h=h, n_domains=domains.size, domains=labels)

@@ -65,10 +65,15 @@ def psu_sums(
         values = _evaluate(frame, {name: exprs[name] for name in batch})
         for name in batch:
             column = values[name].to_numpy()  # float64 without nulls: a view, no copy
+            # keys sharing their rows' codes (domains nested in PSUs, `SurveyDesign`) are summed once
+            sums: dict[int, np.ndarray] = {}
             for key, out in zip(keys, outs, strict=True):  # the same column reduced by every key
-                out[row[name]] = (
-                    column if key is None else np.bincount(key.codes, weights=column, minlength=key.size)
-                )
+                if key is None:
+                    out[row[name]] = column
+                    continue
+                if id(key.codes) not in sums:
+                    sums[id(key.codes)] = np.bincount(key.codes, weights=column, minlength=key.size)
+                out[row[name]] = sums[id(key.codes)]
         del values
     for name in summands.keys() - exprs.keys():  # the row counts
         for key, out in zip(keys, outs, strict=True):

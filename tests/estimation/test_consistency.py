@@ -234,3 +234,24 @@ def test_by_each_equals_one_verb_per_set_of_domains(
 def test_by_each_rejects_an_unknown_statistic() -> None:
     with pytest.raises(DesignError, match="unknown statistic"):
         _dclus1(_api()).by_each("median", ["api00"], [None])  # type: ignore[arg-type]
+
+
+def test_domain_nested_in_psus_shares_the_psu_key(apiclus1: pl.DataFrame) -> None:
+    """A domain constant within each PSU (a city) forms one group per PSU, numbered as the PSUs: the PSU key's
+    codes serve for it, and summing by that shared key equals summing by a copy of it."""
+    from pipelines.estimation.encode import Codes, combine
+    from pipelines.estimation.reduce import psu_sums
+
+    frame = apiclus1.with_columns(part=pl.col("dnum") % 3, w2=pl.col("pw") * pl.col("enroll"))
+    design = _dclus1(frame)
+    units = design._info.units
+    assert np.array_equal(combine([units, design._domains(["part"])[0]], frame.height).codes, units.codes)
+    nested, crossed = design._groups(["part"]), design._groups(["stype"])
+    assert nested.groups.codes is units.codes and crossed.groups.codes is not units.codes
+    copy = Codes(codes=units.codes.copy(), values=units.values, counts=units.counts)
+    summands = {"w": pl.col("pw"), "n": None, "w2": pl.col("w2")}
+    shared = psu_sums(frame, [units, nested.groups, crossed.groups, None], summands)
+    apart = [psu_sums(frame, [key], summands)[0] for key in (copy, nested.groups, crossed.groups, None)]
+    for a, b in zip(shared, apart, strict=True):
+        assert np.array_equal(a, b)
+    assert np.array_equal(shared[0][0], np.bincount(units.codes, weights=frame["pw"].to_numpy()))
