@@ -224,7 +224,9 @@ class _Memo:
     """What a design learns while it answers verbs, kept for the next ones (never a change of meaning)."""
 
     domains: dict[tuple[str, ...], tuple[Codes, pl.DataFrame]] = field(default_factory=dict)
-    groups: tuple[tuple[str, ...], _Groups] | None = None  # the last verb's, for its next chunk
+    # per tuple of by columns, its (PSU, domain) key: n_rows codes each, but a domain nested in the PSUs
+    # (a city) holds the PSUs' own, and a round's verbs name the same few domains again and again
+    groups: dict[tuple[str, ...], _Groups] = field(default_factory=dict)
     pattern_of: dict[str, int] = field(default_factory=dict)  # column -> its missingness pattern
     patterns: dict[bytes, int] = field(default_factory=dict)  # packed missing-row mask -> pattern
     stats: dict[str, ColumnStats] = field(default_factory=dict)  # column -> its missing and non-0/1 counts
@@ -972,8 +974,8 @@ class SurveyDesign:
 
     def _groups(self, by_cols: list[str]) -> _Groups:
         """Each row's (PSU, domain) group: the one integer key of the reduction."""
-        if self._memo.groups is not None and self._memo.groups[0] == tuple(by_cols):
-            return self._memo.groups[1]
+        if tuple(by_cols) in self._memo.groups:
+            return self._memo.groups[tuple(by_cols)]
         info, n = self._info, self._info.n_rows
         domains, labels = self._domains(by_cols)
         if info.units is None:  # every row is its own PSU: nothing to group
@@ -990,7 +992,7 @@ class SurveyDesign:
             psu, d = np.divmod(groups.values, domains.size)
             h = info.unit_strata[psu]
         out = _Groups(groups=groups, psu=psu, d=d, h=h, n_domains=domains.size, domains=labels)
-        self._memo.groups = (tuple(by_cols), out)
+        self._memo.groups[tuple(by_cols)] = out
         return out
 
     def _stats(self, kind: str, columns: list[str], by_cols: list[str]) -> dict[str, ColumnStats]:
