@@ -5,8 +5,8 @@ The design is declared once: construction validates the design columns and encod
 into dense integer codes (`checks.inspect_design`, `encode`). Every estimator then runs the same
 steps:
 
-1. encode the domains (``by=``) once per column (kept for later verbs) and combine them with the
-   PSU into one integer key per row (`encode.combine`);
+1. encode the domains (``by=``) once per column and combine them with the PSU into one integer
+   key per row (`encode.combine`), both kept for later verbs;
 2. build the linearised summands (``w*y``, ``w``, ...) as polars expressions, one set per variable
    (`summands.build_summands`);
 3. reduce every summand of every variable and domain to sums per key in one pass
@@ -14,6 +14,8 @@ steps:
 4. on that small table, form the domain estimates, the PSU totals of the scores and their
    variance with the one kernel in `variance.domain_variance` (`domains`), vectorised.
 
+`by_each` and `contrast_each` run several verb calls (several sets of domains) from one evaluation
+of the summands, which step 3 sums by each call's key: a summand does not depend on the domain.
 `contrast` runs the same pass and then differences the sides' per-PSU scores (`contrasts`);
 `quantile` adds a pass that collects each domain's values to invert the weighted distribution,
 then runs the mean engine on the indicators ``y <= q_hat`` (`quantiles`).

@@ -2,13 +2,14 @@
 
 This step is engine-neutral on purpose. Its contract is "given dense integer keys per row
 (``0..groups-1``, `encode.Codes`; one per set of domains) and per-row quantities (polars
-expressions), return the sum of each quantity within each group of each key": any engine can do that (``GROUP BY key`` in DuckDB or Spark,
-a scatter-add on a GPU). Here polars evaluates the expressions and numpy's ``bincount`` adds them
-up. Because the key is a small dense integer formed once (`encode`), the reduction never hashes the
-producer's labels, and all variables and all domains of a verb are reduced in the one pass; the
-quantities are evaluated once however many keys reduce them.
-Everything after it works on the small table it returns, so swapping the engine only means
-reimplementing `psu_sums`.
+expressions), return the sum of each quantity within each group of each key": any engine can do
+that (``GROUP BY key`` in DuckDB or Spark, a scatter-add on a GPU). Here polars evaluates the
+expressions and numpy's ``bincount`` adds them up. Because the key is a small dense integer formed
+once (`encode`), the reduction never hashes the producer's labels; all variables and all domains
+of a verb are reduced in the one pass, and the quantities are evaluated once however many keys
+(sets of domains: `SurveyDesign.by_each`, `SurveyDesign.contrast_each`) reduce them. Everything
+after it works on the small tables it returns, so swapping the engine only means reimplementing
+`psu_sums`.
 """
 
 from __future__ import annotations
