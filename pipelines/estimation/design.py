@@ -877,10 +877,8 @@ class SurveyDesign:
         )
         tables = self._reduce(summands, [self._groups(call.by_cols) for call in calls])
         kind = "total" if statistic == "total" else "mean"
-        return [
-            self._contrast_frame(call, kind, columns, table, level, where)
-            for call, table in zip(calls, tables, strict=True)
-        ]
+        # each table dropped once its contrasts are formed: their sums are the largest arrays here
+        return [self._contrast_frame(call, kind, columns, tables.pop(0), level, where) for call in calls]
 
     def _contrast_frame(
         self, call: _ContrastCall, kind: str, columns: list[str], table: _PSUTable, level: float, where: str
@@ -1123,8 +1121,9 @@ class SurveyDesign:
             chunk = estimands[start : start + per_chunk]
             summands = build_summands(chunk, stats, self._schema, weight=self.weight, patterns=patterns)
             is_ratio = [s.x is not None for s in chunk]
-            for part, table in zip(parts, self._reduce(summands, groups), strict=True):
-                part.append(self._estimates(kind, is_ratio, table))
+            tables = self._reduce(summands, groups)
+            for part in parts:  # each table dropped once estimated: their sums are the verb's largest arrays
+                part.append(self._estimates(kind, is_ratio, tables.pop(0)))
         return [
             self._result_frame(
                 kind, estimands, cols, g.domains, part, level=level, ci=ci, reliability=reliability

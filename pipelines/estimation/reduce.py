@@ -54,10 +54,16 @@ def psu_sums(
     -------
     list of numpy.ndarray
         One per key, shape ``(len(summands), groups)``, float: row ``i`` holds the sums of the
-        ``i``-th summand, column ``g`` those of group ``g``.
+        ``i``-th summand, column ``g`` those of group ``g``. Keys with the same array of codes get
+        the same array (read it, don't write it).
     """
     n = frame.height
-    outs = [np.empty((len(summands), n if key is None else key.size)) for key in keys]
+    # Keys holding the same rows' codes (a domain nested in the PSUs shares the PSUs' codes,
+    # `SurveyDesign`) have the same sums: computed once, one array returned for each of them.
+    distinct = {_identity(key): key for key in keys}
+    sums = {
+        ident: np.empty((len(summands), n if key is None else key.size)) for ident, key in distinct.items()
+    }
     row = {name: i for i, name in enumerate(summands)}
     exprs = {name: e for name, e in summands.items() if e is not None}
     per_batch = max(1, BATCH_VALUES // max(n, 1))
@@ -66,20 +72,20 @@ def psu_sums(
         values = _evaluate(frame, {name: exprs[name] for name in batch})
         for name in batch:
             column = values[name].to_numpy()  # float64 without nulls: a view, no copy
-            # keys sharing their rows' codes (domains nested in PSUs, `SurveyDesign`) are summed once
-            sums: dict[int, np.ndarray] = {}
-            for key, out in zip(keys, outs, strict=True):  # the same column reduced by every key
-                if key is None:
-                    out[row[name]] = column
-                    continue
-                if id(key.codes) not in sums:
-                    sums[id(key.codes)] = np.bincount(key.codes, weights=column, minlength=key.size)
-                out[row[name]] = sums[id(key.codes)]
+            for ident, key in distinct.items():  # the same column reduced by every key
+                sums[ident][row[name]] = (
+                    column if key is None else np.bincount(key.codes, weights=column, minlength=key.size)
+                )
         del values
     for name in summands.keys() - exprs.keys():  # the row counts
-        for key, out in zip(keys, outs, strict=True):
-            out[row[name]] = 1.0 if key is None else key.counts
-    return outs
+        for ident, key in distinct.items():
+            sums[ident][row[name]] = 1.0 if key is None else key.counts
+    return [sums[_identity(key)] for key in keys]
+
+
+def _identity(key: Codes | None) -> int | None:
+    """What makes two keys' sums equal: the same array of codes (None: the rows themselves)."""
+    return None if key is None else id(key.codes)
 
 
 def _evaluate(frame: pl.DataFrame, batch: Mapping[str, pl.Expr]) -> pl.DataFrame:
