@@ -191,7 +191,8 @@ def _chosen_pairs(
 
 
 # Post-reduction arrays are (variables, groups): a verb's variables are taken in chunks of at most this many
-# values per array, so that its memory stays bounded however many variables and (PSU, domain) groups it has.
+# values per array (of its largest set of domains), so that its memory stays bounded however many variables
+# and (PSU, domain) groups it has.
 CHUNK_VALUES = 1 << 23
 
 
