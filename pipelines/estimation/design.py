@@ -5,8 +5,8 @@ The design is declared once: construction validates the design columns and encod
 into dense integer codes (`checks.inspect_design`, `encode`). Every estimator then runs the same
 steps:
 
-1. encode the domains (``by=``) once per column (kept for later verbs) and combine them with the
-   PSU into one integer key per row (`encode.combine`);
+1. encode the domains (``by=``) once per column and combine them with the PSU into one integer
+   key per row (`encode.combine`), both kept for later verbs;
 2. build the linearised summands (``w*y``, ``w``, ...) as polars expressions, one set per variable
    (`summands.build_summands`);
 3. reduce every summand of every variable and domain to sums per key in one pass
@@ -14,6 +14,8 @@ steps:
 4. on that small table, form the domain estimates, the PSU totals of the scores and their
    variance with the one kernel in `variance.domain_variance` (`domains`), vectorised.
 
+`by_each` and `contrast_each` run several verb calls (several sets of domains) from one evaluation
+of the summands, which step 3 sums by each call's key: a summand does not depend on the domain.
 `contrast` runs the same pass and then differences the sides' per-PSU scores (`contrasts`);
 `quantile` adds a pass that collects each domain's values to invert the weighted distribution,
 then runs the mean engine on the indicators ``y <= q_hat`` (`quantiles`).
@@ -23,7 +25,7 @@ The design and analysis columns are validated in `checks`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import KW_ONLY, dataclass, field
 from itertools import pairwise
 from typing import Literal
@@ -94,8 +96,103 @@ def _names(value: str | Sequence[str] | None) -> list[str]:
     return list(value)
 
 
+@dataclass(frozen=True, slots=True)
+class _ContrastCall:
+    """One `SurveyDesign.contrast` call, checked: its domains, and its variables or pairs of variables."""
+
+    by_cols: list[str]
+    columns: list[str]  # the variables it estimates, each once
+    names: list[str]  # between domains: the variables
+    var_pairs: list  # between variables: the pairs (y_a, y_b)
+    pairs: Sequence[tuple[object, object]] | Literal["adjacent", "all"] | None
+
+
+def _contrast_call(
+    where: str,
+    variables: str | Sequence[str] | Sequence[tuple[str, str]],
+    by: str | Sequence[str] | None = None,
+    pairs: Sequence[tuple[object, object]] | Literal["adjacent", "all"] | None = None,
+) -> _ContrastCall:
+    """A `SurveyDesign.contrast` request checked before any pass over the data."""
+    names: list[str] = []
+    var_pairs: list = []
+    by_cols = _names(by)
+    if pairs is not None:
+        if not by_cols:
+            raise DesignError(
+                "contrasts between domains need by=",
+                where=where,
+                got=f"pairs={pairs!r}",
+                hint="name the domain column(s), e.g. by='sex', pairs=[('female', 'male')].",
+            )
+        names = _names(variables)  # type: ignore[arg-type]
+        if not names or not all(isinstance(v, str) for v in names):
+            raise DesignError(
+                "contrasts between domains take column names",
+                where=where,
+                got=repr(variables),
+                hint="pass variables='y' or ['y1', 'y2']; pairs of variables go without pairs=.",
+            )
+        columns = list(dict.fromkeys(names))
+    else:
+        var_pairs = list(variables) if not isinstance(variables, str) else [variables]
+        if not var_pairs or not all(
+            isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(c, str) for c in p)
+            for p in var_pairs
+        ):
+            raise DesignError(
+                "contrasts between variables take pairs of column names",
+                where=where,
+                got=repr(variables),
+                hint="pass [('y_a', 'y_b')], or give pairs= (and by=) to contrast domains.",
+            )
+        columns = list(dict.fromkeys(c for p in var_pairs for c in p))
+    return _ContrastCall(by_cols=by_cols, columns=columns, names=names, var_pairs=var_pairs, pairs=pairs)
+
+
+def _chosen_pairs(
+    pairs: Sequence[tuple[object, object]] | Literal["adjacent", "all"],
+    domains: pl.DataFrame,
+    by_cols: list[str],
+    where: str,
+) -> tuple[list[tuple], dict]:
+    """The pairs of domain values a between-domains contrast asks for, each value checked against the
+    data's domains, and the lookup of a domain value's row of ``domains``."""
+    keys = [row if len(by_cols) > 1 else row[0] for row in domains.rows()]
+    lookup = {k: i for i, k in enumerate(keys)}
+    order = sorted(range(len(keys)), key=lambda i: _sort_key(keys[i]))
+    if pairs == "adjacent":
+        chosen = [(keys[i], keys[j]) for i, j in pairwise(order)]
+    elif pairs == "all":
+        chosen = [
+            (keys[order[i]], keys[order[j]]) for i in range(len(order)) for j in range(i + 1, len(order))
+        ]
+    elif isinstance(pairs, str):
+        raise DesignError(
+            f"unknown pairs {pairs!r}",
+            where=where,
+            got=pairs,
+            hint="use 'adjacent', 'all' or a list of pairs.",
+        )
+    else:
+        chosen = [tuple(p) for p in pairs]  # type: ignore[misc]
+    for p in chosen:
+        if len(p) != 2:
+            raise DesignError("each pair has two domain values", where=where, got=repr(p))
+        for v in p:
+            if (tuple(v) if isinstance(v, list) else v) not in lookup:
+                raise DesignError(
+                    f"domain {v!r} of {by_cols} is not in the data",
+                    where=where,
+                    got=repr(v),
+                    hint=f"domains present: {', '.join(_label(k) for k in keys[:12])}.",
+                )
+    return chosen, lookup
+
+
 # Post-reduction arrays are (variables, groups): a verb's variables are taken in chunks of at most this many
-# values per array, so that its memory stays bounded however many variables and (PSU, domain) groups it has.
+# values per array (of its largest set of domains), so that its memory stays bounded however many variables
+# and (PSU, domain) groups it has.
 CHUNK_VALUES = 1 << 23
 
 
@@ -130,7 +227,9 @@ class _Memo:
     """What a design learns while it answers verbs, kept for the next ones (never a change of meaning)."""
 
     domains: dict[tuple[str, ...], tuple[Codes, pl.DataFrame]] = field(default_factory=dict)
-    groups: tuple[tuple[str, ...], _Groups] | None = None  # the last verb's, for its next chunk
+    # per tuple of by columns, its (PSU, domain) key: n_rows codes each, but a domain nested in the PSUs
+    # (a city) holds the PSUs' own, and a round's verbs name the same few domains again and again
+    groups: dict[tuple[str, ...], _Groups] = field(default_factory=dict)
     pattern_of: dict[str, int] = field(default_factory=dict)  # column -> its missingness pattern
     patterns: dict[bytes, int] = field(default_factory=dict)  # packed missing-row mask -> pattern
     stats: dict[str, ColumnStats] = field(default_factory=dict)  # column -> its missing and non-0/1 counts
@@ -393,6 +492,65 @@ class SurveyDesign:
         estimands = [Estimand(v, v) for v in _names(variables)]
         return self._estimate("proportion", estimands, by=by, level=level, ci=method, reliability=reliability)
 
+    def by_each(
+        self,
+        statistic: Literal["mean", "total", "proportion"],
+        variables: str | Sequence[str],
+        domains: Sequence[str | Sequence[str] | None],
+        *,
+        ci: Literal["logit", "beta", "asin", "wald", "mean"] = "logit",
+        level: float = 0.95,
+        reliability: Reliability | None = None,
+    ) -> list[pl.DataFrame]:
+        """`mean`, `total` or `proportion` in several sets of domains, each estimated separately (one R
+        ``svyby`` call per set), from one evaluation of the per-row summands.
+
+        Parameters
+        ----------
+        statistic
+            ``mean``, ``total`` or ``proportion``.
+        variables
+            As the verb takes them.
+        domains
+            Per set, the ``by=`` of one verb call: a column, several (crossed), or None (the whole
+            sample).
+        ci
+            Interval method of a proportion (`proportion`); ignored otherwise.
+        level
+            Confidence level.
+        reliability
+            Flag thresholds; defaults to the design's.
+
+        Returns
+        -------
+        list of polars.DataFrame
+            One per entry of ``domains``, equal to ``verb(variables, by=entry, ...)``.
+
+        Notes
+        -----
+        The summands of a domain estimate (``w y``, ``w``, ...) do not depend on the domain, which
+        enters only through the (domain, PSU) key they are summed by: here they are evaluated once
+        and summed by each set's key, which saves most of the work of the calls after the first.
+
+        Examples
+        --------
+        >>> overall, by_sex, by_region = design.by_each("proportion", ["poor"], [None, "sex", "region"])
+        """
+        where = "SurveyDesign.by_each"
+        if statistic not in ("mean", "total", "proportion"):
+            raise DesignError(
+                f"unknown statistic {statistic!r}",
+                where=where,
+                got=repr(statistic),
+                hint="use mean, total or proportion.",
+            )
+        method = "wald" if statistic != "proportion" or ci == "mean" else ci
+        check_method(method)
+        estimands = [Estimand(v, v) for v in _names(variables)]
+        return self._estimate_each(
+            statistic, estimands, domains, level=level, ci=method, reliability=reliability
+        )
+
     def ratio(
         self,
         numerator: str | Sequence[str],
@@ -539,8 +697,8 @@ class SurveyDesign:
         schema = pl.Schema({**dict(self._schema), **dict.fromkeys((s.y for s in estimands), pl.Float64)})
         # Pass 2: the indicators' PSU sums, then their means and SEs (the other verbs' engine).
         table = self._reduce(
-            build_summands(estimands, ind_stats, schema, weight=self.weight), self._groups(by_cols), data
-        )
+            build_summands(estimands, ind_stats, schema, weight=self.weight), [self._groups(by_cols)], data
+        )[0]
         res = self._estimates("mean", [False] * n_q, table)
         n_dom = table.groups.n_domains
         est, se, lo, hi = (np.full((n_dom, n_q), np.nan) for _ in range(4))
@@ -655,6 +813,48 @@ class SurveyDesign:
         >>> design.contrast("income", by="age_group", pairs="adjacent")
         >>> design.contrast([("crowded_room", "crowded_bedroom")], by="lima", statistic="proportion")
         """
+        return self.contrast_each(
+            [{"variables": variables, "by": by, "pairs": pairs}], statistic=statistic, level=level
+        )[0]
+
+    def contrast_each(
+        self,
+        requests: Sequence[Mapping[str, object]],
+        *,
+        statistic: Literal["mean", "proportion", "total"] = "mean",
+        level: float = 0.95,
+    ) -> list[pl.DataFrame]:
+        """Several `contrast` calls on the design, from one evaluation of the per-row summands.
+
+        Parameters
+        ----------
+        requests
+            Per call, its ``variables`` and, if any, its ``by`` and ``pairs``, as `contrast` takes them.
+        statistic
+            As in `contrast`, for every call.
+        level
+            Confidence level, for every call.
+
+        Returns
+        -------
+        list of polars.DataFrame
+            One per request, equal to ``contrast(**request, statistic=statistic, level=level)``.
+
+        Notes
+        -----
+        As in `by_each`, the summands of every variable named are evaluated once and summed by each
+        call's (domain, PSU) key: the domain enters only through that key.
+
+        Examples
+        --------
+        >>> by_sex, variants = design.contrast_each(
+        ...     [
+        ...         {"variables": ["poor"], "by": "sex", "pairs": [("female", "male")]},
+        ...         {"variables": [("crowded_room", "crowded_bedroom")]},
+        ...     ],
+        ...     statistic="proportion",
+        ... )
+        """
         where = "SurveyDesign.contrast"
         if statistic not in ("mean", "proportion", "total"):
             raise DesignError(
@@ -665,86 +865,35 @@ class SurveyDesign:
             )
         if not (0 < level < 1):
             raise DesignError("level must lie in (0, 1)", where=where, got=repr(level))
-        by_cols = _names(by)
-        if pairs is not None:
-            if not by_cols:
-                raise DesignError(
-                    "contrasts between domains need by=",
-                    where=where,
-                    got=f"pairs={pairs!r}",
-                    hint="name the domain column(s), e.g. by='sex', pairs=[('female', 'male')].",
-                )
-            names = _names(variables)  # type: ignore[arg-type]
-            if not names or not all(isinstance(v, str) for v in names):
-                raise DesignError(
-                    "contrasts between domains take column names",
-                    where=where,
-                    got=repr(variables),
-                    hint="pass variables='y' or ['y1', 'y2']; pairs of variables go without pairs=.",
-                )
-            columns = list(dict.fromkeys(names))
-        else:
-            var_pairs = list(variables) if not isinstance(variables, str) else [variables]
-            if not var_pairs or not all(
-                isinstance(p, (tuple, list)) and len(p) == 2 and all(isinstance(c, str) for c in p)
-                for p in var_pairs
-            ):
-                raise DesignError(
-                    "contrasts between variables take pairs of column names",
-                    where=where,
-                    got=repr(variables),
-                    hint="pass [('y_a', 'y_b')], or give pairs= (and by=) to contrast domains.",
-                )
-            columns = list(dict.fromkeys(c for p in var_pairs for c in p))
+        calls = [_contrast_call(where, **request) for request in requests]  # type: ignore[arg-type]
+        columns = list(dict.fromkeys(c for call in calls for c in call.columns))
         estimands = [Estimand(c, c) for c in columns]
-        kind = "total" if statistic == "total" else "mean"
-        stats = self._stats(statistic, columns, by_cols)
+        stats = self._stats(
+            statistic, columns, list(dict.fromkeys(c for call in calls for c in call.by_cols))
+        )
         if statistic == "proportion":
             require_binary(self._data.lazy(), columns, stats, where)
-        table = self._reduce(
-            build_summands(
-                estimands, stats, self._schema, weight=self.weight, patterns=self._patterns(columns, stats)
-            ),
-            self._groups(by_cols),
+        summands = build_summands(
+            estimands, stats, self._schema, weight=self.weight, patterns=self._patterns(columns, stats)
         )
+        tables = self._reduce(summands, [self._groups(call.by_cols) for call in calls])
+        kind = "total" if statistic == "total" else "mean"
+        # each table dropped once its contrasts are formed: their sums are the largest arrays here
+        return [self._contrast_frame(call, kind, columns, tables.pop(0), level, where) for call in calls]
+
+    def _contrast_frame(
+        self, call: _ContrastCall, kind: str, columns: list[str], table: _PSUTable, level: float, where: str
+    ) -> pl.DataFrame:
+        """One `contrast` call's table from the PSU sums of ``columns`` by its domains."""
+        by_cols, names, var_pairs, pairs = call.by_cols, call.names, call.var_pairs, call.pairs
         domains = table.groups.domains
-        res = self._estimates(kind, [False] * len(estimands), table, keep_scores=True)
+        res = self._estimates(kind, [False] * len(columns), table, keep_scores=True)
         col = {c: j for j, c in enumerate(columns)}
         sides: list[tuple[Side, Side]] = []
         labels: list[tuple[str, str, str]] = []
         dom_index: list[int] = []
         if pairs is not None:
-            keys = [row if len(by_cols) > 1 else row[0] for row in domains.rows()]
-            lookup = {k: i for i, k in enumerate(keys)}
-            order = sorted(range(len(keys)), key=lambda i: _sort_key(keys[i]))
-            if pairs == "adjacent":
-                chosen = [(keys[i], keys[j]) for i, j in pairwise(order)]
-            elif pairs == "all":
-                chosen = [
-                    (keys[order[i]], keys[order[j]])
-                    for i in range(len(order))
-                    for j in range(i + 1, len(order))
-                ]
-            elif isinstance(pairs, str):
-                raise DesignError(
-                    f"unknown pairs {pairs!r}",
-                    where=where,
-                    got=pairs,
-                    hint="use 'adjacent', 'all' or a list of pairs.",
-                )
-            else:
-                chosen = [tuple(p) for p in pairs]  # type: ignore[misc]
-            for p in chosen:
-                if len(p) != 2:
-                    raise DesignError("each pair has two domain values", where=where, got=repr(p))
-                for v in p:
-                    if (tuple(v) if isinstance(v, list) else v) not in lookup:
-                        raise DesignError(
-                            f"domain {v!r} of {by_cols} is not in the data",
-                            where=where,
-                            got=repr(v),
-                            hint=f"domains present: {', '.join(_label(k) for k in keys[:12])}.",
-                        )
+            chosen, lookup = _chosen_pairs(pairs, domains, by_cols, where)
             for name in names:
                 for a, b in chosen:
                     a_i = lookup[tuple(a) if isinstance(a, list) else a]
@@ -826,8 +975,8 @@ class SurveyDesign:
 
     def _groups(self, by_cols: list[str]) -> _Groups:
         """Each row's (PSU, domain) group: the one integer key of the reduction."""
-        if self._memo.groups is not None and self._memo.groups[0] == tuple(by_cols):
-            return self._memo.groups[1]
+        if tuple(by_cols) in self._memo.groups:
+            return self._memo.groups[tuple(by_cols)]
         info, n = self._info, self._info.n_rows
         domains, labels = self._domains(by_cols)
         if info.units is None:  # every row is its own PSU: nothing to group
@@ -837,10 +986,14 @@ class SurveyDesign:
             h = info.unit_strata
         else:
             groups = combine([info.units, domains], n)
+            if groups.size == info.units.size:  # one domain per PSU (a city): the groups are the PSUs,
+                # numbered alike (codes follow the values, PSU first), so the PSU key's rows can serve
+                # and `psu_sums` reduces the summands once for both
+                groups = Codes(codes=info.units.codes, values=groups.values, counts=groups.counts)
             psu, d = np.divmod(groups.values, domains.size)
             h = info.unit_strata[psu]
         out = _Groups(groups=groups, psu=psu, d=d, h=h, n_domains=domains.size, domains=labels)
-        self._memo.groups = (tuple(by_cols), out)
+        self._memo.groups[tuple(by_cols)] = out
         return out
 
     def _stats(self, kind: str, columns: list[str], by_cols: list[str]) -> dict[str, ColumnStats]:
@@ -892,15 +1045,20 @@ class SurveyDesign:
                 samples[-1].append(WeightedSample.of(y_d[ok], w_d[ok]))
         return samples
 
-    def _reduce(self, summands: Summands, groups: _Groups, data: pl.DataFrame | None = None) -> _PSUTable:
-        """The one pass over the data: the summands per (domain, PSU) group.
+    def _reduce(
+        self, summands: Summands, groups: Sequence[_Groups], data: pl.DataFrame | None = None
+    ) -> list[_PSUTable]:
+        """The one pass over the data: the summands per (domain, PSU) group, for each set of domains.
 
         ``data`` is the design's data with extra columns, rows in the same order (default: the data).
         """
         # a, b, n, W, q each in consecutive rows of the sums: `domains.rows` then takes views.
         ordered = dict(sorted(summands.exprs.items(), key=lambda item: (item[0][:1], len(item[0]), item[0])))
-        values = psu_sums(self._data if data is None else data, groups.groups, ordered)
-        return _PSUTable(values=values, names=list(ordered), roles=summands.roles, groups=groups)
+        sums = psu_sums(self._data if data is None else data, [g.groups for g in groups], ordered)
+        return [
+            _PSUTable(values=values, names=list(ordered), roles=summands.roles, groups=g)
+            for values, g in zip(sums, groups, strict=True)
+        ]
 
     def _estimates(
         self, kind: str, is_ratio: list[bool], table: _PSUTable, *, keep_scores: bool = False
@@ -930,6 +1088,20 @@ class SurveyDesign:
         ci: str,
         reliability: Reliability | None,
     ) -> pl.DataFrame:
+        """One verb's estimates in the domains of ``by`` (`_estimate_each` with one set of domains)."""
+        return self._estimate_each(kind, estimands, [by], level=level, ci=ci, reliability=reliability)[0]
+
+    def _estimate_each(
+        self,
+        kind: str,
+        estimands: list[Estimand],
+        by_each: Sequence[str | Sequence[str] | None],
+        *,
+        level: float,
+        ci: str,
+        reliability: Reliability | None,
+    ) -> list[pl.DataFrame]:
+        """The estimates in the domains of each entry of ``by_each``, from one evaluation of the summands."""
         where = f"SurveyDesign.{kind}"
         if not estimands:
             raise DesignError(
@@ -937,23 +1109,43 @@ class SurveyDesign:
             )
         if not (0 < level < 1):
             raise DesignError("level must lie in (0, 1)", where=where, got=repr(level))
-        by_cols = _names(by)
+        by_cols = [_names(by) for by in by_each]
         columns = [s.y for s in estimands] + [s.x for s in estimands if s.x is not None]
-        stats = self._stats(kind, columns, by_cols)
+        stats = self._stats(kind, columns, list(dict.fromkeys(c for cols in by_cols for c in cols)))
         if kind == "proportion":
             require_binary(self._data.lazy(), [s.y for s in estimands], stats, where)
-        groups = self._groups(by_cols)
+        groups = [self._groups(cols) for cols in by_cols]
         patterns = self._patterns(columns, stats)
-        per_chunk = max(1, CHUNK_VALUES // (3 * max(groups.size, 1)))
-        parts = []
-        for start in range(0, len(estimands), per_chunk):  # the same key for every chunk of variables
+        per_chunk = max(1, CHUNK_VALUES // (3 * max(1, *(g.size for g in groups))))
+        parts: list[list[dict[str, np.ndarray]]] = [[] for _ in groups]
+        for start in range(0, len(estimands), per_chunk):  # the same keys for every chunk of variables
             chunk = estimands[start : start + per_chunk]
             summands = build_summands(chunk, stats, self._schema, weight=self.weight, patterns=patterns)
-            parts.append(
-                self._estimates(kind, [s.x is not None for s in chunk], self._reduce(summands, groups))
+            is_ratio = [s.x is not None for s in chunk]
+            tables = self._reduce(summands, groups)
+            for part in parts:  # each table dropped once estimated: their sums are the verb's largest arrays
+                part.append(self._estimates(kind, is_ratio, tables.pop(0)))
+        return [
+            self._result_frame(
+                kind, estimands, cols, g.domains, part, level=level, ci=ci, reliability=reliability
             )
+            for cols, g, part in zip(by_cols, groups, parts, strict=True)
+        ]
+
+    def _result_frame(
+        self,
+        kind: str,
+        estimands: list[Estimand],
+        by_cols: list[str],
+        domains: pl.DataFrame,
+        parts: list[dict[str, np.ndarray]],
+        *,
+        level: float,
+        ci: str,
+        reliability: Reliability | None,
+    ) -> pl.DataFrame:
+        """One set of domains' estimates (computed in chunks of variables) as the verb's table."""
         res = {key: np.concatenate([part[key] for part in parts], axis=1) for key in parts[0]}
-        domains = groups.domains
         if kind == "proportion":
             res["ci_low"], res["ci_high"] = proportion_ci(
                 res["estimate"], res["se"], res["df"], res["n"], level, ci

@@ -122,14 +122,13 @@ def _numerator_columns(frame: pl.DataFrame, indicators: list[Indicator], catalog
     return frame.with_columns(exprs), columns
 
 
-def _estimate(design: SurveyDesign, statistic: str, variables: list[str], by: str | None) -> pl.DataFrame:
+def _estimate(design: SurveyDesign, statistic: str, variables: list[str], by: list[str | None]) -> list[pl.DataFrame]:
+    """The engine's rows of `variables` for each domain column of `by` (None: overall), one frame per entry."""
     if not variables:
-        return pl.DataFrame()
-    if statistic == "proportion":
-        return design.proportion(variables, by=by, ci="logit")
-    if statistic == "median":
-        return design.quantile(variables, q=0.5, by=by).drop("q")
-    return design.mean(variables, by=by)
+        return [pl.DataFrame() for _ in by]
+    if statistic == "median":  # each quantile call collects its domains' values: nothing to share
+        return [design.quantile(variables, q=0.5, by=column).drop("q") for column in by]
+    return design.by_each(statistic, variables, by, ci="logit")
 
 
 def _long(result: pl.DataFrame, by: str | None, columns: dict, domain: str) -> pl.DataFrame:
@@ -211,10 +210,16 @@ def estimate_unit(frame: pl.DataFrame, indicators: list[Indicator], catalogue: C
     parts = []
     for (statistic, weight), variables in _groups(columns, catalogue).items():
         design = prepared.design(context, catalogue, weight)
-        parts.append(_long(_estimate(design, statistic, variables, None), None, columns, "all"))
         plain = [v for v in variables if not columns[v][1]]  # distributions are reported overall only
-        for domain in _domains(frame, unit, catalogue):
-            rows = _long(_estimate(design, statistic, plain, domain.column), domain.column, columns, domain.domain)
+        domains = _domains(frame, unit, catalogue)
+        if plain == variables:  # the overall rows and every domain's in one pass
+            overall, *by_domain = _estimate(design, statistic, variables, [None, *(d.column for d in domains)])
+        else:
+            overall = _estimate(design, statistic, variables, [None])[0]
+            by_domain = _estimate(design, statistic, plain, [d.column for d in domains])
+        parts.append(_long(overall, None, columns, "all"))
+        for domain, result in zip(domains, by_domain, strict=True):
+            rows = _long(result, domain.column, columns, domain.domain)
             if domain.domain == "coverage":  # only the common coverage is a domain; the other cities are not
                 rows = rows.filter(pl.col("domain_value") == "common")
             parts.append(rows)
@@ -271,17 +276,21 @@ def contrast_unit(frame: pl.DataFrame, indicators: list[Indicator], catalogue: C
     for (statistic, weight), variables in _groups(columns, catalogue).items():
         if statistic == "median":
             continue  # a difference of medians needs their joint distribution; not linearised here
-        design = prepared.design(context, catalogue, weight)
+        requests, kinds = [], []  # every contrast of this design in one pass: (request, (domain, variants))
         for contrast in catalogue.contrasts:
             domain = domains.get(contrast.domain)
             pairs = _domain_pairs(frame, domain.column, contrast) if domain else []
             if pairs:
-                result = design.contrast(variables, by=domain.column, pairs=pairs, statistic=statistic)
-                parts.append(_contrast_rows(result, contrast.domain, columns, variants=False))
+                requests.append({"variables": variables, "by": domain.column, "pairs": pairs})
+                kinds.append((contrast.domain, False))
         variant_pairs = _variant_pairs(variables, columns, catalogue)
         if variant_pairs:
-            result = design.contrast(variant_pairs, statistic=statistic)
-            parts.append(_contrast_rows(result, "all", columns, variants=True))
+            requests.append({"variables": variant_pairs})
+            kinds.append(("all", True))
+        if requests:
+            results = prepared.design(context, catalogue, weight).contrast_each(requests, statistic=statistic)
+            parts.extend(_contrast_rows(result, domain, columns, variants=variants)
+                         for result, (domain, variants) in zip(results, kinds, strict=True))
     return pl.concat(parts, how="vertical_relaxed") if parts else pl.DataFrame()
 
 

@@ -197,3 +197,61 @@ def test_lonely_fail_names_strata(apiclus1: pl.DataFrame) -> None:
         SurveyDesign(apiclus1, weight="pw", strata="dnum")
     with pytest.raises(DesignError, match="unknown lonely_psu"):
         SurveyDesign(apiclus1, weight="pw", strata="dnum", lonely_psu="certainty")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("psu", ["dnum", None])
+@pytest.mark.parametrize("chunk_values", [None, 1])
+def test_by_each_equals_one_verb_per_set_of_domains(
+    psu: str | None, chunk_values: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`by_each` gives, bit for bit, the tables of one verb call per set of domains on a fresh design (so
+    nothing learnt by a previous verb helps), also on a chunked frame and when the variables are reduced in
+    chunks (``CHUNK_VALUES``) or the rows are the PSUs."""
+    half = _api().height // 2
+    frame = _api().with_columns(
+        api_na=pl.when(pl.col("stype") == "M").then(None).otherwise(pl.col("api00")),
+        g=pl.when(pl.col("stype") == "H").then(None).otherwise(pl.col("stype")),
+    )
+    frame = pl.concat([frame.slice(0, half), frame.slice(half)], rechunk=False)  # two chunks per column
+    if chunk_values is not None:
+        monkeypatch.setattr("pipelines.estimation.design.CHUNK_VALUES", chunk_values)
+    domains = [None, "stype", ["g", "cname"], "g"]
+
+    def design() -> SurveyDesign:
+        return SurveyDesign(frame, weight="pw", psu=psu, fpc="fpc" if psu else None)
+
+    for statistic, variables, verb in [
+        ("mean", ["api00", "api_na", "enroll"], lambda d, by: d.mean(["api00", "api_na", "enroll"], by=by)),
+        ("total", ["enroll", "api_na"], lambda d, by: d.total(["enroll", "api_na"], by=by)),
+        ("proportion", ["no"], lambda d, by: d.proportion(["no"], by=by, ci="beta")),
+    ]:
+        together = design().by_each(statistic, variables, domains, ci="beta")
+        assert len(together) == len(domains)
+        for by, table in zip(domains, together, strict=True):
+            assert table.equals(verb(design(), by)), (statistic, by)
+
+
+def test_by_each_rejects_an_unknown_statistic() -> None:
+    with pytest.raises(DesignError, match="unknown statistic"):
+        _dclus1(_api()).by_each("median", ["api00"], [None])  # type: ignore[arg-type]
+
+
+def test_domain_nested_in_psus_shares_the_psu_key(apiclus1: pl.DataFrame) -> None:
+    """A domain constant within each PSU (a city) forms one group per PSU, numbered as the PSUs: the PSU key's
+    codes serve for it, and summing by that shared key equals summing by a copy of it."""
+    from pipelines.estimation.encode import Codes, combine
+    from pipelines.estimation.reduce import psu_sums
+
+    frame = apiclus1.with_columns(part=pl.col("dnum") % 3, w2=pl.col("pw") * pl.col("enroll"))
+    design = _dclus1(frame)
+    units = design._info.units
+    assert np.array_equal(combine([units, design._domains(["part"])[0]], frame.height).codes, units.codes)
+    nested, crossed = design._groups(["part"]), design._groups(["stype"])
+    assert nested.groups.codes is units.codes and crossed.groups.codes is not units.codes
+    copy = Codes(codes=units.codes.copy(), values=units.values, counts=units.counts)
+    summands = {"w": pl.col("pw"), "n": None, "w2": pl.col("w2")}
+    shared = psu_sums(frame, [units, nested.groups, crossed.groups, None], summands)
+    apart = [psu_sums(frame, [key], summands)[0] for key in (copy, nested.groups, crossed.groups, None)]
+    for a, b in zip(shared, apart, strict=True):
+        assert np.array_equal(a, b)
+    assert np.array_equal(shared[0][0], np.bincount(units.codes, weights=frame["pw"].to_numpy()))

@@ -195,3 +195,34 @@ def test_total_contrast_is_a_signed_total_on_random_designs(design_args) -> None
     scale = abs(ref["estimate"]) + frame["w"].max() * 5
     assert got["estimate"] == pytest.approx(ref["estimate"], rel=REL_IDENTITY, abs=1e-12 * scale)
     assert got["se"] == pytest.approx(ref["se"], rel=1e-9, abs=1e-12 * scale)
+
+
+@pytest.mark.parametrize("statistic", ["mean", "proportion", "total"])
+def test_contrast_each_equals_one_contrast_per_request(apiclus1: pl.DataFrame, statistic: str) -> None:
+    """`contrast_each` gives, bit for bit, the table of one `contrast` call per request on a fresh design, the
+    requests naming different domains (one nested in the PSUs), variables and forms."""
+    frame = apiclus1.with_columns(
+        part=pl.col("dnum") % 3,
+        hi=(pl.col("api00") > 650).cast(pl.Int8),
+        hi99=(pl.col("api99") > 650).cast(pl.Int8),
+        hi_na=pl.when(pl.col("stype") == "M").then(None).otherwise(pl.col("api00") > 700),
+    )
+    names = ["hi", "hi_na"] if statistic == "proportion" else ["api00", "api99"]
+    pairs = [("hi", "hi99")] if statistic == "proportion" else [("api00", "api99")]
+    requests = [
+        {"variables": names, "by": "stype", "pairs": "all"},
+        {"variables": names[1:], "by": "part", "pairs": "adjacent"},
+        {"variables": pairs},
+        {"variables": pairs, "by": "stype"},
+    ]
+    together = _dclus1(frame).contrast_each(requests, statistic=statistic, level=0.9)  # type: ignore[arg-type]
+    assert len(together) == len(requests)
+    for request, table in zip(requests, together, strict=True):
+        alone = _dclus1(frame).contrast(**request, statistic=statistic, level=0.9)  # type: ignore[arg-type]
+        assert table.height > 0 and table.equals(alone), request
+
+
+def test_contrast_each_checks_every_request_first(apiclus1: pl.DataFrame) -> None:
+    with pytest.raises(DesignError, match="need by="):
+        _dclus1(apiclus1).contrast_each([{"variables": "api00", "by": "stype", "pairs": "all"},
+                                         {"variables": "api00", "pairs": "all"}])
