@@ -370,13 +370,16 @@ def _rows(ids: pl.Series, index: pl.DataFrame) -> pl.Series:
     return ids.to_frame("person_id").join(index, on="person_id", how="left", maintain_order="left")["__row"]
 
 
-def _with_ids(spec: RoundSpec, frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.with_columns(_key(spec.household_key).alias("hh_id"), _key(spec.person_key).alias("person_id"))
+def _with_ids(spec: RoundSpec, frame: pl.DataFrame, *, household: bool = True) -> pl.DataFrame:
+    ids = [_key(spec.household_key).alias("hh_id")] if household else []
+    return frame.with_columns(*ids, _key(spec.person_key).alias("person_id"))
 
 
-def _identified(spec: RoundSpec, data: ModuleData) -> ModuleData:
-    """A person module with its `hh_id` and `person_id`, built once for every step that needs them."""
-    return ModuleData(data.module, data.path, data.sha256, data.encoding, _with_ids(spec, data.frame))
+def _identified(spec: RoundSpec, data: ModuleData, *, household: bool = True) -> ModuleData:
+    """A person module with its `person_id` (and `hh_id`, unless `household` is False: only the base module's
+    persons carry it into the table), built once for every step that needs them."""
+    return ModuleData(data.module, data.path, data.sha256, data.encoding,
+                      _with_ids(spec, data.frame, household=household))
 
 
 def _person_columns(spec: RoundSpec, data: ModuleData, parent: str, parents: pl.Series | None,
@@ -391,7 +394,7 @@ def _person_columns(spec: RoundSpec, data: ModuleData, parent: str, parents: pl.
         _check_orphans(frame, parent, parents, data, what, rows)
     crosswalk = [v for v in spec.variables_of(data.module) if v.table == "persons"]
     exprs = apply_crosswalk(ModuleData(data.module, data.path, data.sha256, data.encoding, frame), crosswalk, spec)
-    columns = _select(frame, data, "hh_id", "person_id", *exprs)
+    columns = _select(frame, data, *(c for c in ("hh_id", "person_id") if c in frame.columns), *exprs)
     _check_bounds(columns, data)
     return columns
 
@@ -434,28 +437,38 @@ def _long_row(spec: RoundSpec, var: VariableMap, data: ModuleData) -> pl.Expr:
     return rule_expression(spec, var)
 
 
-def _universe_persons(spec: RoundSpec, name: str | None, frames: dict[str, pl.DataFrame]) -> pl.Series | None:
+def _universe_persons(spec: RoundSpec, name: str | None, frames: dict[str, pl.DataFrame],
+                      found: dict[str, pl.Series]) -> pl.Series | None:
     """The persons (rows, `__row`) of a named universe, evaluated on the raw frame of its module (kept while it is
-    needed)."""
+    needed) once, then taken from `found`: several modules share a universe."""
     if not name:
         return None
-    universe = spec.universes[name]
-    frame = frames.get(universe.module)
-    if frame is None:
-        return None
-    return frame.filter(in_universe(universe))["__row"]
+    if name not in found:
+        universe = spec.universes[name]
+        frame = frames.get(universe.module)
+        if frame is None:
+            return None
+        found[name] = frame.filter(in_universe(universe))["__row"]
+    return found[name]
 
 
-def _universe_note(spec: RoundSpec, data: ModuleData, ids: pl.Series, frames: dict[str, pl.DataFrame]) -> str | None:
-    """Who has a row (`ids`: the module's persons' rows) against who the spec says is asked: said in the round's
-    notes, never dropped."""
-    expected = _universe_persons(spec, spec.modules[data.module].universe, frames)
+def _universe_note(spec: RoundSpec, data: ModuleData, ids: pl.Series, expected: pl.Series | None,
+                   persons: int) -> str | None:
+    """Who has a row (`ids`: the module's persons' rows) against who the spec says is asked (`expected`, rows of
+    `_universe_persons`; None: no universe): said in the round's notes, never dropped."""
     if expected is None:
         return None
-    outside = _not_in(ids, expected).len()
-    absent = _not_in(expected, ids).len()
+    outside = _count_not_in(ids, expected, persons)
+    absent = _count_not_in(expected, ids, persons)
     return (f"module {data.module}: {ids.len()} rows; universe `{spec.modules[data.module].universe}` "
             f"{expected.len()} persons; {outside} rows outside it, {absent} persons of it without a row")
+
+
+def _count_not_in(rows: pl.Series, others: pl.Series, persons: int) -> int:
+    """How many non-null `rows` are not among `others` (`_not_in(rows, others).len()`), both rows of a persons table
+    of `persons` rows: a mark per person and a lookup per row, instead of a hash join of the two."""
+    marked = pl.repeat(False, persons, dtype=pl.Boolean, eager=True).scatter(others.drop_nulls(), True)
+    return int((~marked.gather(rows.drop_nulls())).sum())
 
 
 def _persons(spec: RoundSpec, modules: Mapping[str, ModuleData], households: pl.DataFrame,
@@ -468,22 +481,24 @@ def _persons(spec: RoundSpec, modules: Mapping[str, ModuleData], households: pl.
     aggregates = _household_aggregates(spec, base)
     # Raw variables that universes are stated in; the base module's rows are the persons table's, in order.
     frames = {base.module: _universe_frame(spec, base, pl.int_range(base.frame.height, dtype=pl.UInt32, eager=True))}
+    universes: dict[str, pl.Series] = {}  # each universe's persons, found once (`_universe_persons`)
     base_path = base.path
     del base  # with a lazy mapping, the raw module can now be freed
     for data in person_modules:
-        data = _identified(spec, data)
+        data = _identified(spec, data, household=False)
         module = spec.modules[data.module]
         if module.unit == "person_long":
-            asked = _universe_persons(spec, module.universe, frames)
+            asked = _universe_persons(spec, module.universe, frames, universes)
             columns = _long_columns(spec, data, persons["person_id"], index, asked)
         else:
             # The consolidated file was checked as the base module; its other modules are the same rows.
             parents = None if data.path == base_path else persons["person_id"]
             rows = _rows(data.frame["person_id"], index)
-            columns = _person_columns(spec, data, "person_id", parents, rows).drop("hh_id", "person_id")
+            columns = _person_columns(spec, data, "person_id", parents, rows).drop("person_id")
             columns = columns.with_columns(rows.alias("__row"))
             frames[data.module] = _universe_frame(spec, data, rows)
-            note = _universe_note(spec, data, rows, frames) if parents is not None else None
+            expected = _universe_persons(spec, module.universe, frames, universes) if parents is not None else None
+            note = _universe_note(spec, data, rows, expected, persons.height)
             notes.extend([note] if note else [])
         persons = _join_coalescing(persons, columns)
     design = households.select("hh_id", "weight", "stratum", "psu", *spec.geography)
@@ -495,17 +510,28 @@ def _join_coalescing(persons: pl.DataFrame, columns: pl.DataFrame) -> pl.DataFra
     column already fed by an earlier module keeps that module's value and takes this one's where it is null
     (crosswalk rows are coalesced in file order, across modules too)."""
     shared = [c for c in columns.columns if c != "__row" and c in persons.columns]
-    # The module's columns are put in the persons' row order by joining them to the row numbers alone, then set
-    # beside the persons' columns: joining to the whole table would copy every column of every earlier module.
-    rows = pl.DataFrame({"__row": pl.int_range(persons.height, dtype=pl.UInt32, eager=True)})
-    aligned = rows.join(columns.filter(pl.col("__row").is_not_null()), on="__row", how="left", validate="1:1",
-                        maintain_order="left").drop("__row")
+    aligned = _aligned(columns.filter(pl.col("__row").is_not_null()), persons.height)
     if shared:
         persons = persons.hstack(aligned.select(pl.col(shared).name.suffix("__next")))
         persons = persons.with_columns(pl.coalesce(c, f"{c}__next").alias(c) for c in shared)
         persons = persons.drop(f"{c}__next" for c in shared)
     rest = aligned.drop(shared)
     return persons.hstack(rest) if rest.width else persons
+
+
+def _aligned(columns: pl.DataFrame, persons: int) -> pl.DataFrame:
+    """A module's columns (`__row`: each row's person, once) put in the persons' row order, null for a person without
+    a row: set beside the persons' columns, since joining to the whole table would copy every earlier module's
+    columns. Each person's row in `columns` is scattered into one list, and the columns gathered by it, rather than
+    joined on the row numbers."""
+    rows = columns["__row"]
+    source = pl.repeat(None, persons, dtype=pl.UInt32, eager=True).scatter(
+        rows, pl.int_range(columns.height, dtype=pl.UInt32, eager=True))
+    if persons - source.null_count() != columns.height:
+        duplicated = rows.filter(rows.is_duplicated()).unique().head(_SHOW).to_list()
+        # Every caller's rows are unique (checked keys, or a group_by): this is the join's former 1:1 validation.
+        raise ValueError(f"persons' rows {duplicated} are fed twice by one module's columns")
+    return columns.drop("__row").select(pl.all().gather(source))
 
 
 def _universe_frame(spec: RoundSpec, data: ModuleData, rows: pl.Series) -> pl.DataFrame:
@@ -518,7 +544,7 @@ def _universe_frame(spec: RoundSpec, data: ModuleData, rows: pl.Series) -> pl.Da
 
 def _household_aggregates(spec: RoundSpec, persons_data: ModuleData) -> pl.DataFrame:
     aggregates = [v for v in spec.variables if v.table == "households" and v.rule in RULES and RULES[v.rule].aggregate]
-    frame = persons_data.frame.with_columns(_key(spec.household_key).alias("hh_id"))
+    frame = persons_data.frame  # `_identified`: it has its `hh_id`
     return frame.group_by("hh_id").agg(rule_expression(spec, v).alias(v.harmonised_var) for v in aggregates)
 
 

@@ -33,3 +33,35 @@ def test_a_column_fed_by_two_modules_is_coalesced_in_file_order(tmp_path):
     filled = both.filter(pl.col("from_300").is_null() & pl.col("discriminated_since_arrival").is_not_null())
     assert filled.height > 0  # migrants aged 5-11: no P313 (12+), a P701 (5+)
     assert filled["left_household_members_behind"].equals(filled["discriminated_since_arrival"].alias("left_household_members_behind"))
+
+
+def test_module_columns_are_placed_on_their_persons_rows():
+    """`_aligned` puts each module row on its person's row (row numbers in any order), nulls where a person has no
+    row, as the join on the row numbers did; a person fed twice is refused."""
+    from pipelines.harmonise import _aligned
+
+    columns = pl.DataFrame({"__row": pl.Series([3, 0, 1], dtype=pl.UInt32), "x": ["d", "a", None],
+                            "flag": [True, False, None]})
+    joined = pl.DataFrame({"__row": pl.Series(range(5), dtype=pl.UInt32)}).join(
+        columns, on="__row", how="left", maintain_order="left").drop("__row")
+    aligned = _aligned(columns, 5)
+    assert aligned.equals(joined) and aligned.schema == joined.schema
+    assert aligned["x"].to_list() == ["a", None, None, "d", None]
+    twice = pl.DataFrame({"__row": pl.Series([1, 1], dtype=pl.UInt32), "x": ["a", "b"]})
+    try:
+        _aligned(twice, 3)
+    except ValueError as exc:
+        assert "[1]" in str(exc)
+    else:
+        raise AssertionError("a person fed twice by one module was not refused")
+
+
+def test_rows_outside_a_universe_are_counted_like_an_anti_join():
+    """`_count_not_in` (a mark per person) counts what `_not_in` (an anti-join) finds, nulls and repeats included."""
+    from pipelines.harmonise import _count_not_in, _not_in
+
+    rows = pl.Series([0, 2, 2, None, 5, 7], dtype=pl.UInt32)
+    others = pl.Series([2, 3, None, 7], dtype=pl.UInt32)
+    assert _count_not_in(rows, others, 8) == _not_in(rows, others).len() == 2
+    assert _count_not_in(others, rows, 8) == _not_in(others, rows).len() == 1
+    assert _count_not_in(rows.clear(), others, 8) == 0
