@@ -297,13 +297,26 @@ def _households(spec: RoundSpec, module: ModuleData, notes: list[str]) -> tuple[
 def _person_modules(spec: RoundSpec, modules: Mapping[str, ModuleData]) -> Iterator[ModuleData]:
     """Person modules, the base first, each followed by its parts, fetched one at a time so that a lazy mapping
     holds one raw module in memory."""
-    if CONSOLIDATED in modules:
-        data = modules[CONSOLIDATED]
-        for module in spec.consolidated.modules:
-            yield ModuleData(module, data.path, data.sha256, data.encoding, data.frame)
-            yield from (modules[p] for p in spec.modules[module].parts if p in modules)
-        return
-    yield from (modules[module] for module in _person_files(spec, modules))
+    consolidated = None
+    for module, key in _person_plan(spec, modules):
+        if key != CONSOLIDATED:
+            yield modules[key]
+            continue
+        if consolidated is None:  # one file holds every module: fetched once
+            consolidated = modules[CONSOLIDATED]
+        yield ModuleData(module, consolidated.path, consolidated.sha256, consolidated.encoding, consolidated.frame)
+
+
+def _person_plan(spec: RoundSpec, available: Collection[str]) -> list[tuple[str, str]]:
+    """(module, the key its data is fetched by) of each person module, in the order they are harmonised: the base
+    first, each main module followed by its parts; the modules of INEI's consolidated file all fetch it."""
+    if CONSOLIDATED not in available:
+        return [(module, module) for module in _person_files(spec, available)]
+    plan = []
+    for module in spec.consolidated.modules:
+        plan.append((module, CONSOLIDATED))
+        plan += [(part, part) for part in spec.modules[module].parts if part in available]
+    return plan
 
 
 def _person_files(spec: RoundSpec, available: Collection[str]) -> Iterator[str]:
@@ -322,11 +335,7 @@ def reading_order(spec: RoundSpec, available: Collection[str]) -> list[str]:
     """The order `harmonise_round` asks for the `available` modules (or parts, or `consolidated`) in: the
     household module, then the person modules as `_person_modules` fetches them. A reader can read ahead in it
     (`pipelines.read.read_round`'s `ahead`)."""
-    if CONSOLIDATED in available:
-        persons = [CONSOLIDATED, *(p for m in spec.consolidated.modules for p in spec.modules[m].parts
-                                   if p in available)]
-    else:
-        persons = list(_person_files(spec, available))
+    persons = dict.fromkeys(key for _, key in _person_plan(spec, available))  # the consolidated file once
     return [spec.household_module, *persons]
 
 
